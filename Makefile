@@ -1,0 +1,92 @@
+# breakwater - see README.md. `make`, `make test`, `make demo`, `make bench`, `make install`.
+
+VERSION  := 0.1.0
+PREFIX   ?= /usr/local
+CC       ?= cc
+BUILD    ?= build
+CFLAGS   ?= -O2 -g
+BW_CFLAGS := -std=gnu11 -Wall -Wextra -fPIC -fvisibility=hidden -D_GNU_SOURCE \
+             -DBW_VERSION='"$(VERSION)"' -Iinclude -pthread $(CFLAGS) $(EXTRA_CFLAGS)
+LDLIBS_SO := -linih -ldl -pthread
+LDLIBS_UNIT := -lcunit -linih -lm -pthread
+
+CORE_SRC    := $(sort $(wildcard src/core/*.c))
+PRELOAD_SRC := $(sort $(wildcard src/preload/*.c))
+CLI_SRC     := $(sort $(wildcard src/cli/*.c))
+UNIT_SRC    := $(sort $(wildcard tests/unit/test_*.c))
+SUPPORT_SRC := $(sort $(wildcard tests/support/*.c))
+
+CORE_OBJ    := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
+PRELOAD_OBJ := $(PRELOAD_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ     := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+UNIT_BIN    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
+SUPPORT_BIN := $(SUPPORT_SRC:tests/support/%.c=$(BUILD)/tests/support/%)
+
+LIB  := $(BUILD)/libbreakwater.so
+CLI  := $(BUILD)/breakwater
+CORE := $(BUILD)/libbwcore.a
+
+.PHONY: all test unit e2e demo bench install clean deps check-deps fuzz
+all: check-deps $(LIB) $(CLI)
+
+# Build and test dependencies: installed when root, else the apt-get line is printed.
+DEB_BUILD := gcc make libinih-dev libcunit1-dev pkg-config
+check-deps:
+	@sh tests/deps.sh build $(DEB_BUILD)
+
+$(BUILD)/obj/%.o: %.c $(wildcard include/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(BW_CFLAGS) -MMD -c $< -o $@
+
+$(CORE): $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(LIB): $(PRELOAD_OBJ) $(CORE)
+	$(CC) $(BW_CFLAGS) -shared -Wl,-z,defs -Wl,-soname,libbreakwater.so \
+	    -o $@ $(PRELOAD_OBJ) $(CORE) $(LDLIBS_SO)
+
+$(CLI): $(CLI_OBJ) $(CORE)
+	$(CC) $(BW_CFLAGS) -o $@ $(CLI_OBJ) $(CORE) $(LDLIBS_SO)
+
+$(BUILD)/tests/unit/%: tests/unit/%.c tests/unit/bw_test.h $(CORE)
+	@mkdir -p $(dir $@)
+	$(CC) $(BW_CFLAGS) -Itests/unit -o $@ $< $(CORE) $(LDLIBS_UNIT)
+
+$(BUILD)/tests/support/%: tests/support/%.c $(wildcard tests/support/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(BW_CFLAGS) -o $@ $< -pthread -ldl
+
+unit: $(UNIT_BIN)
+	@sh tests/unit/run.sh $(UNIT_BIN)
+
+e2e: all $(SUPPORT_BIN)
+	@sh tests/deps.sh test
+	@BUILD=$(abspath $(BUILD)) bash tests/e2e/run.sh
+
+test: all $(UNIT_BIN) $(SUPPORT_BIN)
+	@sh tests/deps.sh test
+	@BUILD=$(abspath $(BUILD)) bash tests/run-all.sh $(UNIT_BIN)
+
+demo: all $(SUPPORT_BIN)
+	@BUILD=$(abspath $(BUILD)) bash tests/demo.sh
+
+bench: all $(SUPPORT_BIN)
+	@BUILD=$(abspath $(BUILD)) bash tests/bench/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib/breakwater $(DESTDIR)$(PREFIX)/bin \
+	    $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 \
+	    $(DESTDIR)$(PREFIX)/share/doc/breakwater
+	install -m 0755 $(LIB) $(DESTDIR)$(PREFIX)/lib/breakwater/libbreakwater.so
+	install -m 0755 $(CLI) $(DESTDIR)$(PREFIX)/bin/breakwater
+	install -m 0644 conf/breakwater.ini $(DESTDIR)$(PREFIX)/share/doc/breakwater/breakwater.ini.example
+	@for m in man/breakwater.1 man/breakwater.ini.5; do \
+	    [ -f $$m ] || continue; \
+	    case $$m in *.1) d=man1;; *) d=man5;; esac; \
+	    install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/$$d/; done
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(CORE_OBJ:.o=.d) $(PRELOAD_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

@@ -1,0 +1,55 @@
+/*
+ * bw_fdtable.h - descriptor number -> connection record, for the whole process.
+ *
+ * The read side is what every read()/write() in the program pays, so it is a
+ * two-level array of atomic pointers: no lock, no allocation, two loads. Pages
+ * of BW_FDT_PAGE slots are mapped on first use and never unmapped, so a reader
+ * racing a writer sees either the old or the new record, never freed memory of
+ * the table itself. Records are opaque here; their lifetime is the caller's.
+ * Descriptors at or above BW_FDT_MAX are never tracked (lookups return NULL).
+ */
+#ifndef BW_FDTABLE_H
+#define BW_FDTABLE_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+
+#define BW_FDT_PAGE_SHIFT 10
+#define BW_FDT_PAGE (1u << BW_FDT_PAGE_SHIFT)
+#define BW_FDT_PAGES 1024u
+#define BW_FDT_MAX (BW_FDT_PAGE * BW_FDT_PAGES)
+
+typedef _Atomic(void *) bw_fdt_slot;
+
+extern _Atomic(bw_fdt_slot *) bw_fdt_pages[BW_FDT_PAGES];
+
+/* Returns the record of fd, or NULL when fd is not tracked. Lock-free. */
+static inline void *bw_fdt_get(int fd)
+{
+    if ((unsigned)fd >= BW_FDT_MAX)
+        return NULL;
+    bw_fdt_slot *page = atomic_load_explicit(&bw_fdt_pages[(unsigned)fd >> BW_FDT_PAGE_SHIFT],
+                                             memory_order_acquire);
+    if (!page)
+        return NULL;
+    return atomic_load_explicit(&page[(unsigned)fd & (BW_FDT_PAGE - 1)], memory_order_acquire);
+}
+
+/*
+ * Stores rec for fd and returns the record it replaces (NULL if none), which
+ * the caller must release. Returns rec itself, storing nothing, when fd is out
+ * of range or a page cannot be mapped (errno is preserved either way).
+ */
+void *bw_fdt_set(int fd, void *rec);
+
+/* Removes and returns the record of fd (NULL when none). */
+void *bw_fdt_take(int fd);
+
+/*
+ * Removes every record of descriptors lo..hi (inclusive) and calls fn(fd, rec, ctx)
+ * for each. Only pages that exist are visited, so a range up to ~0U is cheap.
+ */
+void bw_fdt_take_range(unsigned lo, unsigned hi, void (*fn)(int fd, void *rec, void *ctx),
+                       void *ctx);
+
+#endif

@@ -1,0 +1,140 @@
+/*
+ * bw_state.h - the per-destination and per-address state: breakers,
+ * bulkheads, retry budgets and counters, in one region of memory.
+ *
+ * The region is either private to the process (state = process) or a file
+ * mapped by every process using the same config (state = shared, SPEC §7).
+ * The layout is the same: a header, then a fixed table of entries found by
+ * hashing (destination name, address). Entries are created on first use and
+ * never removed, so a pointer to one stays valid for the life of the mapping.
+ *
+ * Concurrency: each entry has a robust, process-shared mutex (a process
+ * killed while holding it leaves it recoverable: the next locker gets
+ * EOWNERDEAD and takes over; the data it guards is bounds-checked by its own
+ * module, so a half-finished update cannot make anyone read or write outside
+ * the entry). Counters are updated with atomic instructions, without the
+ * lock. Lookups are lock-free; creation takes the header's mutex.
+ *
+ * Everything read from a shared file is validated before use: the header by
+ * bw_state_attach, and entry indices are computed here, never read from it.
+ */
+#ifndef BW_STATE_H
+#define BW_STATE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "bw_breaker.h"
+#include "bw_budget.h"
+#include "bw_bulkhead.h"
+#include "bw_config.h"
+
+#define BW_STATE_MAGIC 0x3174537761657242ULL   /* "BreawSt1" */
+#define BW_STATE_VERSION 1
+#define BW_STATE_ENTRIES 4096
+
+enum bw_counter {
+    BW_CNT_CONNECTS,          /* connect() calls decided: the sum of the next four */
+    BW_CNT_SUCCESSES,
+    BW_CNT_FAILURES,
+    BW_CNT_REJECTED_BREAKER,
+    BW_CNT_REJECTED_BULKHEAD,
+    BW_CNT_RETRIES,
+    BW_CNT_RETRIES_DENIED,
+    BW_CNT_IDEMPOTENCY_KEYS,
+    BW_CNT_HTTP_1XX, BW_CNT_HTTP_2XX, BW_CNT_HTTP_3XX, BW_CNT_HTTP_4XX, BW_CNT_HTTP_5XX,
+    BW_CNT_N
+};
+
+enum bw_entry_kind { BW_ENTRY_ADDRESS = 1, BW_ENTRY_DESTINATION = 2 };
+
+typedef struct bw_entry {
+    _Atomic uint32_t ready;          /* 0 free, 1 being filled, 2 ready */
+    uint32_t kind;                   /* enum bw_entry_kind */
+    uint64_t hash;
+    char dest[BW_MAX_NAME];          /* "default" for unmatched connections */
+    uint8_t family;                  /* AF_INET / AF_INET6; 0 for a destination entry */
+    uint8_t addr[16];
+    uint16_t port;                   /* host byte order */
+    uint32_t max_connections;        /* as last configured, for status */
+    uint32_t breaker_mode;           /* enum bw_breaker_mode last configured */
+    pthread_mutex_t lock;
+    bw_breaker breaker;
+    bw_bulkhead bulkhead;
+    bw_budget budget;
+    uint64_t counters[BW_CNT_N];     /* atomic adds, no lock */
+} bw_entry;
+
+typedef struct bw_state_header {
+    uint64_t magic;
+    uint32_t version;
+    uint32_t header_size;
+    uint32_t entry_size;
+    uint32_t n_entries;
+    uint64_t total_size;
+    pthread_mutex_t insert_lock;
+    uint32_t used;
+    char config_path[PATH_MAX];
+} bw_state_header;
+
+typedef struct bw_state {
+    bw_state_header *hdr;
+    bw_entry *entries;
+    size_t n_entries;
+    size_t size;
+    bool shared;
+} bw_state;
+
+/* Bytes a region of n entries needs. */
+size_t bw_state_size(size_t n_entries);
+
+/*
+ * Formats a fresh region of size bytes (zeroed by the caller) for n entries.
+ * shared selects process-shared locks. Returns 0, or -1 if size is too small.
+ */
+int bw_state_format(void *mem, size_t size, size_t n_entries, bool shared,
+                    const char *config_path);
+
+/*
+ * Validates a region read from somewhere untrusted (magic, version, every
+ * size) and fills st. Returns 0, or -1 with a reason in why (size whylen).
+ */
+int bw_state_attach(bw_state *st, void *mem, size_t size, bool shared, char *why, size_t whylen);
+
+/*
+ * Finds the entry for (kind, dest, address of sa) — sa is ignored for
+ * destination entries — creating it when create is true. Returns NULL when
+ * absent (or the table is full, or on a lock failure).
+ */
+bw_entry *bw_state_find(bw_state *st, enum bw_entry_kind kind, const char *dest,
+                        const struct sockaddr *sa, bool create);
+
+/* Locks an entry, recovering it when its previous holder died. 0 or -1. */
+int bw_entry_lock(bw_entry *e);
+void bw_entry_unlock(bw_entry *e);
+
+/* Adds n to a counter of e (atomic; e may be NULL). */
+static inline void bw_count(bw_entry *e, enum bw_counter c, uint64_t n)
+{
+    if (e)
+        __atomic_fetch_add(&e->counters[c], n, __ATOMIC_RELAXED);
+}
+
+static inline uint64_t bw_counter_get(const bw_entry *e, enum bw_counter c)
+{
+    return __atomic_load_n(&e->counters[c], __ATOMIC_RELAXED);
+}
+
+/* Re-initialises every lock of a private region (fork child, state = process). */
+void bw_state_reinit_locks(bw_state *st);
+
+/* Formats the address of an entry as "IP:PORT" / "[IP6]:PORT". */
+void bw_entry_format_addr(const bw_entry *e, char *out, size_t outlen);
+
+/* 64-bit FNV-1a, also used for the state file name. */
+uint64_t bw_hash64(const void *data, size_t len, uint64_t seed);
+
+#endif

@@ -1,0 +1,19 @@
+/* cli.h - the subcommands of the breakwater tool, each in its own file. */
+#ifndef BW_CLI_H
+#define BW_CLI_H
+
+/* Each returns the process exit status: 0 success, 1 failure, 2 usage error. */
+int bw_cmd_run(int argc, char **argv);
+int bw_cmd_check(int argc, char **argv);
+
+/* Prints the help of one command (or the overview for NULL); returns 0, or 2 if unknown. */
+int bw_cli_help(const char *command, FILE *out);
+
+/* Prints "breakwater: MESSAGE" on stderr. */
+void bw_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The config path the library would use: FILE from -c, else BREAKWATER_CONFIG,
+ * else /etc/breakwater.ini when it exists; NULL for the built-in defaults. */
+const char *bw_cli_config_path(const char *given);
+
+#endif

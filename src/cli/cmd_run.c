@@ -1,0 +1,86 @@
+/* cmd_run.c - `breakwater run`: exec a command with the shim preloaded. */
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+/*
+ * Finds libbreakwater.so: BREAKWATER_LIBRARY if set (for packagers), else next
+ * to this executable (the build tree), else ../lib/breakwater/ from it (an
+ * installed tree). Returns 0 and fills out, or -1.
+ */
+static int find_library(char *out, size_t outlen)
+{
+    const char *env = getenv("BREAKWATER_LIBRARY");
+    if (env && env[0]) {
+        snprintf(out, outlen, "%s", env);
+        return access(out, R_OK) == 0 ? 0 : -1;
+    }
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0)
+        return -1;
+    self[n] = '\0';
+    const char *dir = dirname(self);
+    static const char *const candidates[] = {"%s/libbreakwater.so",
+                                             "%s/../lib/breakwater/libbreakwater.so"};
+    for (size_t i = 0; i < sizeof candidates / sizeof candidates[0]; i++) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, candidates[i], dir);
+        if (access(path, R_OK) == 0 && realpath(path, out))
+            return 0;
+    }
+    (void)outlen;
+    return -1;
+}
+
+int bw_cmd_run(int argc, char **argv)
+{
+    const char *config = NULL;
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (strcmp(argv[i], "--") == 0) {
+            i++;
+            break;
+        } else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
+            config = argv[++i];
+        } else {
+            bw_cli_error("run: unknown option '%s'\nusage: breakwater run [-c FILE] [--] COMMAND [ARG...]", argv[i]);
+            return 2;
+        }
+    }
+    if (i >= argc) {
+        bw_cli_error("run: no COMMAND given\nusage: breakwater run [-c FILE] [--] COMMAND [ARG...]");
+        return 2;
+    }
+    char lib[PATH_MAX];
+    if (find_library(lib, sizeof lib) != 0) {
+        bw_cli_error("run: cannot find libbreakwater.so next to this program or in ../lib/breakwater");
+        return 1;
+    }
+    if (config) {
+        char abs[PATH_MAX];
+        if (!realpath(config, abs)) {
+            bw_cli_error("run: config '%s': %s", config, strerror(errno));
+            return 1;
+        }
+        setenv("BREAKWATER_CONFIG", abs, 1);
+    }
+    const char *old = getenv("LD_PRELOAD");
+    size_t len = strlen(lib) + (old ? strlen(old) + 1 : 0) + 1;
+    char *preload = malloc(len);
+    if (!preload) {
+        bw_cli_error("run: out of memory");
+        return 1;
+    }
+    snprintf(preload, len, "%s%s%s", lib, old && old[0] ? ":" : "", old ? old : "");
+    setenv("LD_PRELOAD", preload, 1);
+    execvp(argv[i], argv + i);
+    bw_cli_error("run: cannot run '%s': %s", argv[i], strerror(errno));
+    return 1;
+}

@@ -1,0 +1,98 @@
+/* main.c - the breakwater command: dispatch, help and version. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *usage;
+    const char *text;
+};
+
+static const struct command commands[] = {
+    {"run", bw_cmd_run, "breakwater run [-c FILE] [--] COMMAND [ARG...]",
+     "Runs COMMAND with libbreakwater.so preloaded (prepended to LD_PRELOAD). With -c,\n"
+     "BREAKWATER_CONFIG is set to the absolute path of FILE. COMMAND replaces this\n"
+     "process: same pid, its own exit status and signals.\n"},
+    {"check", bw_cmd_check, "breakwater check [FILE]",
+     "Validates a config file. Every problem is one line FILE:LINE: error: MESSAGE or\n"
+     "FILE:LINE: warning: MESSAGE. Exits 0 when the file is valid (warnings allowed),\n"
+     "1 otherwise. FILE defaults to BREAKWATER_CONFIG, then /etc/breakwater.ini.\n"},
+    {NULL, NULL, NULL, NULL},
+};
+
+void bw_cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("breakwater: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+const char *bw_cli_config_path(const char *given)
+{
+    if (given)
+        return given;
+    const char *env = getenv("BREAKWATER_CONFIG");
+    if (env && env[0])
+        return env;
+    if (access("/etc/breakwater.ini", F_OK) == 0)
+        return "/etc/breakwater.ini";
+    return NULL;
+}
+
+int bw_cli_help(const char *name, FILE *out)
+{
+    if (!name) {
+        fputs("breakwater " BW_VERSION " - retries, circuit breakers and bulkheads for the\n"
+              "outgoing TCP connections of unmodified programs.\n\nUsage:\n", out);
+        for (const struct command *c = commands; c->name; c++)
+            fprintf(out, "  %s\n", c->usage);
+        fputs("  breakwater --version | --help | help COMMAND\n\n"
+              "Environment: BREAKWATER_CONFIG, BREAKWATER_LOG, BREAKWATER_DISABLE.\n"
+              "See breakwater(1) and breakwater.ini(5).\n", out);
+        return 0;
+    }
+    for (const struct command *c = commands; c->name; c++) {
+        if (strcmp(c->name, name) == 0) {
+            fprintf(out, "Usage: %s\n\n%s", c->usage, c->text);
+            return 0;
+        }
+    }
+    bw_cli_error("no such command '%s' (try 'breakwater --help')", name);
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        bw_cli_help(NULL, stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("breakwater %s\n", BW_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0)
+        return bw_cli_help(NULL, stdout);
+    if (strcmp(cmd, "help") == 0) {
+        if (argc > 3) {
+            bw_cli_error("usage: breakwater help [COMMAND]");
+            return 2;
+        }
+        return bw_cli_help(argc == 3 ? argv[2] : NULL, stdout);
+    }
+    for (const struct command *c = commands; c->name; c++)
+        if (strcmp(c->name, cmd) == 0)
+            return c->run(argc - 1, argv + 1);
+    bw_cli_error("unknown command '%s' (try 'breakwater --help')", cmd);
+    return 2;
+}

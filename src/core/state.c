@@ -1,0 +1,241 @@
+/* state.c - the state table (see bw_state.h). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bw_state.h"
+
+#define READY_FREE 0u
+#define READY_FILLING 1u
+#define READY_OK 2u
+
+uint64_t bw_hash64(const void *data, size_t len, uint64_t seed)
+{
+    const unsigned char *p = data;
+    uint64_t h = 0xcbf29ce484222325ULL ^ seed;
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+size_t bw_state_size(size_t n_entries)
+{
+    return sizeof(bw_state_header) + n_entries * sizeof(bw_entry);
+}
+
+/* A robust mutex, process-shared when the region is a shared file. */
+static void init_lock(pthread_mutex_t *m, bool shared)
+{
+    pthread_mutexattr_t a;
+    pthread_mutexattr_init(&a);
+    pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+    if (shared)
+        pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+    pthread_mutex_init(m, &a);
+    pthread_mutexattr_destroy(&a);
+}
+
+int bw_state_format(void *mem, size_t size, size_t n, bool shared, const char *config_path)
+{
+    if (size < bw_state_size(n))
+        return -1;
+    bw_state_header *h = mem;
+    h->magic = BW_STATE_MAGIC;
+    h->version = BW_STATE_VERSION;
+    h->header_size = sizeof *h;
+    h->entry_size = sizeof(bw_entry);
+    h->n_entries = (uint32_t)n;
+    h->total_size = bw_state_size(n);
+    snprintf(h->config_path, sizeof h->config_path, "%s", config_path ? config_path : "");
+    init_lock(&h->insert_lock, shared);
+    /* Entry locks are made when an entry is first used: formatting touches
+     * only the header, so an idle table costs no memory. */
+    return 0;
+}
+
+int bw_state_attach(bw_state *st, void *mem, size_t size, bool shared, char *why, size_t whylen)
+{
+    const bw_state_header *h = mem;
+    const char *bad = NULL;
+    if (size < sizeof *h)
+        bad = "shorter than its header";
+    else if (h->magic != BW_STATE_MAGIC)
+        bad = "bad magic number";
+    else if (h->version != BW_STATE_VERSION)
+        bad = "unsupported version";
+    else if (h->header_size != sizeof *h || h->entry_size != sizeof(bw_entry))
+        bad = "record sizes do not match this build";
+    else if (h->n_entries == 0 || h->n_entries > 1u << 20 ||
+             h->total_size != bw_state_size(h->n_entries) || h->total_size > size)
+        bad = "table size does not match the file size";
+    if (bad) {
+        snprintf(why, whylen, "%s", bad);
+        return -1;
+    }
+    st->hdr = mem;
+    st->entries = (bw_entry *)((char *)mem + sizeof *h);
+    st->n_entries = h->n_entries;
+    st->size = size;
+    st->shared = shared;
+    return 0;
+}
+
+/* Fills the address part of a key from sa; IPv4-mapped IPv6 counts as IPv4. */
+static void key_addr(const struct sockaddr *sa, uint8_t *family, uint8_t addr[16], uint16_t *port)
+{
+    memset(addr, 0, 16);
+    *family = 0;
+    *port = 0;
+    if (!sa)
+        return;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const void *)sa;
+        *family = AF_INET;
+        memcpy(addr, &in->sin_addr, 4);
+        *port = ntohs(in->sin_port);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const void *)sa;
+        *port = ntohs(in6->sin6_port);
+        if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+            *family = AF_INET;
+            memcpy(addr, &in6->sin6_addr.s6_addr[12], 4);
+        } else {
+            *family = AF_INET6;
+            memcpy(addr, &in6->sin6_addr, 16);
+        }
+    }
+}
+
+struct key {
+    uint32_t kind;
+    char dest[BW_MAX_NAME];
+    uint8_t family;
+    uint8_t addr[16];
+    uint16_t port;
+    uint64_t hash;
+};
+
+static bool key_matches(const bw_entry *e, const struct key *k)
+{
+    return e->hash == k->hash && e->kind == k->kind && e->family == k->family &&
+           e->port == k->port && memcmp(e->addr, k->addr, 16) == 0 &&
+           strncmp(e->dest, k->dest, BW_MAX_NAME) == 0;
+}
+
+/* Entries another process left half-filled when it died holding the insert lock. */
+static void drop_half_filled(bw_state *st)
+{
+    for (size_t i = 0; i < st->n_entries; i++) {
+        uint32_t r = READY_FILLING;
+        __atomic_compare_exchange_n(&st->entries[i].ready, &r, READY_FREE, false,
+                                    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+    }
+}
+
+static int lock_insert(bw_state *st)
+{
+    int rc = pthread_mutex_lock(&st->hdr->insert_lock);
+    if (rc == EOWNERDEAD) {
+        drop_half_filled(st);
+        pthread_mutex_consistent(&st->hdr->insert_lock);
+        rc = 0;
+    }
+    return rc == 0 ? 0 : -1;
+}
+
+/* Claims a free slot at or after start for k. Called with the insert lock held. */
+static bw_entry *insert(bw_state *st, const struct key *k, size_t start)
+{
+    for (size_t i = 0; i < st->n_entries; i++) {
+        bw_entry *e = &st->entries[(start + i) % st->n_entries];
+        uint32_t r = __atomic_load_n(&e->ready, __ATOMIC_ACQUIRE);
+        if (r == READY_OK && key_matches(e, k))
+            return e;   /* another thread or process made it meanwhile */
+        if (r != READY_FREE)
+            continue;
+        __atomic_store_n(&e->ready, READY_FILLING, __ATOMIC_RELAXED);
+        e->kind = k->kind;
+        e->hash = k->hash;
+        memcpy(e->dest, k->dest, sizeof e->dest);
+        e->family = k->family;
+        memcpy(e->addr, k->addr, 16);
+        e->port = k->port;
+        init_lock(&e->lock, st->shared);
+        bw_breaker_init(&e->breaker);
+        bw_budget_init(&e->budget);
+        memset(&e->bulkhead, 0, sizeof e->bulkhead);
+        memset(e->counters, 0, sizeof e->counters);
+        __atomic_store_n(&e->ready, READY_OK, __ATOMIC_RELEASE);
+        st->hdr->used++;
+        return e;
+    }
+    return NULL;
+}
+
+bw_entry *bw_state_find(bw_state *st, enum bw_entry_kind kind, const char *dest,
+                        const struct sockaddr *sa, bool create)
+{
+    struct key k;
+    memset(&k, 0, sizeof k);
+    k.kind = kind;
+    snprintf(k.dest, sizeof k.dest, "%s", dest);
+    if (kind == BW_ENTRY_ADDRESS)
+        key_addr(sa, &k.family, k.addr, &k.port);
+    k.hash = bw_hash64(&k, offsetof(struct key, hash), 0);
+    size_t start = k.hash % st->n_entries;
+    for (size_t i = 0; i < st->n_entries; i++) {
+        bw_entry *e = &st->entries[(start + i) % st->n_entries];
+        uint32_t r = __atomic_load_n(&e->ready, __ATOMIC_ACQUIRE);
+        if (r == READY_OK && key_matches(e, &k))
+            return e;
+        if (r == READY_FREE)
+            break;
+    }
+    if (!create || lock_insert(st) != 0)
+        return NULL;
+    bw_entry *e = insert(st, &k, start);
+    pthread_mutex_unlock(&st->hdr->insert_lock);
+    return e;
+}
+
+int bw_entry_lock(bw_entry *e)
+{
+    int rc = pthread_mutex_lock(&e->lock);
+    if (rc == EOWNERDEAD) {
+        /* The holder died mid-update; the modules bounds-check what it left. */
+        pthread_mutex_consistent(&e->lock);
+        rc = 0;
+    }
+    return rc == 0 ? 0 : -1;
+}
+
+void bw_entry_unlock(bw_entry *e)
+{
+    pthread_mutex_unlock(&e->lock);
+}
+
+void bw_state_reinit_locks(bw_state *st)
+{
+    init_lock(&st->hdr->insert_lock, st->shared);
+    for (size_t i = 0; i < st->n_entries; i++)
+        if (__atomic_load_n(&st->entries[i].ready, __ATOMIC_ACQUIRE) == READY_OK)
+            init_lock(&st->entries[i].lock, st->shared);
+}
+
+void bw_entry_format_addr(const bw_entry *e, char *out, size_t outlen)
+{
+    char ip[INET6_ADDRSTRLEN] = "";
+    if (e->family == AF_INET) {
+        inet_ntop(AF_INET, e->addr, ip, sizeof ip);
+        snprintf(out, outlen, "%s:%u", ip, e->port);
+    } else if (e->family == AF_INET6) {
+        inet_ntop(AF_INET6, e->addr, ip, sizeof ip);
+        snprintf(out, outlen, "[%s]:%u", ip, e->port);
+    } else {
+        snprintf(out, outlen, "-");
+    }
+}

@@ -1,0 +1,29 @@
+/* attempt.h - a single connect attempt and its helpers (see attempt.c). */
+#ifndef BW_ATTEMPT_H
+#define BW_ATTEMPT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+/* The program's own SO_SNDTIMEO in ms, 0 when it has none. errno preserved. */
+int bw_own_send_timeout_ms(int fd);
+
+/*
+ * Connects fd to sa once. A blocking socket with no limit makes the plain
+ * blocking call; otherwise the attempt runs non-blocking and waits at most
+ * limit_ms (0 = no limit), restoring the socket's flags. Returns 0 on
+ * success or the errno of the failure: ETIMEDOUT when the limit passed (the
+ * attempt is abandoned), EINTR on a signal (then *in_progress is true: the
+ * kernel goes on connecting, as after an interrupted blocking connect).
+ */
+int bw_attempt(int fd, const struct sockaddr *sa, socklen_t len, bool nonblocking,
+               int limit_ms, bool *in_progress);
+
+/* Dissolves fd's association so that it can connect again; errno preserved. */
+void bw_abandon(int fd);
+
+/* Sleeps ms; returns -1 with errno EINTR when a signal cut it short. */
+int bw_sleep_ms(uint32_t ms);
+
+#endif

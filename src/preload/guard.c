@@ -1,0 +1,230 @@
+/*
+ * guard.c - the shell around the breaker and the bulkhead: takes the entry
+ * lock, asks the core, logs transitions and rejections, counts.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "bw_breaker.h"
+#include "bw_bulkhead.h"
+#include "bw_log.h"
+#include "guard.h"
+#include "shim.h"
+
+static bw_ratelimit reject_log_limit;
+
+static void log_transition(const bw_conn *c, const bw_breaker_transition *t)
+{
+    if (!bw_log_enabled(BW_LOG_WARN))
+        return;
+    char addr[64], text[512];
+    if (c->policy->breaker_scope == BW_SCOPE_DESTINATION)
+        snprintf(addr, sizeof addr, "*");
+    else
+        bw_format_addr((const struct sockaddr *)&c->addr, addr, sizeof addr);
+    bw_breaker_format(text, sizeof text, c->dest_name, addr, t);
+    bw_log(t->to == BW_BRK_HALF_OPEN ? BW_LOG_INFO : BW_LOG_WARN, "%s", text);
+}
+
+static void log_rejection(const bw_conn *c, const char *what)
+{
+    if (!bw_log_enabled(BW_LOG_INFO) ||
+        !bw_ratelimit_allow(&reject_log_limit, bw_now_ms(), 10, 20))
+        return;
+    char addr[64];
+    bw_format_addr((const struct sockaddr *)&c->addr, addr, sizeof addr);
+    bw_log(BW_LOG_INFO, "%s %s %s", c->dest_name, addr, what);
+}
+
+int bw_guard_breaker_admit(bw_conn *c)
+{
+    const bw_policy *p = c->policy;
+    bw_entry *e = c->breaker_entry;
+    c->probe_token = 0;
+    if (!e || p->breaker == BW_BREAKER_OFF || bw_entry_lock(e) != 0)
+        return 0;
+    bw_breaker_decision d;
+    bw_breaker_admit(&e->breaker, p, bw_now_ms(), (uint32_t)bw_rand64(), &d);
+    e->breaker_mode = p->breaker;
+    bw_entry_unlock(e);
+    if (d.changed)
+        log_transition(c, &d.transition);
+    if (d.verdict == BW_ADMIT_PROBE)
+        c->probe_token = d.probe_token;
+    if (d.would_reject) {
+        char what[96];
+        snprintf(what, sizeof what, "dry-run: breaker would reject this connect (next probe in %u ms)",
+                 d.open_left_ms);
+        log_rejection(c, what);
+    }
+    if (d.verdict != BW_ADMIT_REJECT)
+        return 0;
+    log_rejection(c, "rejected: breaker open");
+    return p->breaker_errno;
+}
+
+void bw_guard_breaker_record(bw_conn *c, bool ok, uint32_t duration_ms)
+{
+    const bw_policy *p = c->policy;
+    bw_entry *e = c->breaker_entry;
+    if (!e || p->breaker == BW_BREAKER_OFF || bw_entry_lock(e) != 0)
+        return;
+    bw_breaker_transition t;
+    bool changed = bw_breaker_record(&e->breaker, p, bw_now_ms(), (uint32_t)bw_rand64(),
+                                     ok ? BW_CALL_SUCCESS : BW_CALL_FAILURE, duration_ms,
+                                     c->probe_token, &t);
+    bw_entry_unlock(e);
+    c->probe_token = 0;
+    if (changed)
+        log_transition(c, &t);
+}
+
+/* Start time of a process (field 22 of /proc/PID/stat), 0 when unknown:
+ * with the pid it names a process even after the pid is reused. */
+static uint64_t start_time_of(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = bw_real.open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = bw_real.read(fd, buf, sizeof buf - 1);
+    bw_real.close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');   /* the command name may hold spaces */
+    unsigned long long v = 0;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d "
+                            "%*d %*d %*d %llu", &v) != 1)
+        return 0;
+    return v;
+}
+
+static pid_t my_pid;
+static uint64_t my_start;
+
+static void whoami(int32_t *pid, uint64_t *start)
+{
+    pid_t now = getpid();
+    if (now != my_pid) {        /* first use, or we are a fork child */
+        my_start = start_time_of(now);
+        my_pid = now;
+    }
+    *pid = now;
+    *start = my_start;
+}
+
+static bool alive(int32_t pid, uint64_t start, void *ctx)
+{
+    (void)ctx;
+    if (pid <= 0)
+        return false;
+    if (kill(pid, 0) != 0 && errno == ESRCH)
+        return false;
+    uint64_t s = start_time_of(pid);
+    return s == 0 || start == 0 || s == start;
+}
+
+/* Waits for the bulkhead's seq to move from seen, at most ms. The
+ * non-private futex operations work for shared and private mappings alike,
+ * as long as waiter and waker use the same kind. */
+static void wait_seq(bw_bulkhead *b, uint32_t seen, int64_t ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
+    int saved = errno;
+    bw_real.syscall(SYS_futex, &b->seq, FUTEX_WAIT, seen, &ts, NULL, 0);
+    errno = saved;
+}
+
+/* One try at a slot, reclaiming the slots of dead processes when full. */
+static enum bw_bh_result try_slot(bw_entry *e, uint32_t max, int32_t pid, uint64_t start,
+                                  bool ticketed, uint32_t ticket)
+{
+    enum bw_bh_result r;
+    int64_t now = bw_now_ms();
+    if (bw_entry_lock(e) != 0)
+        return BW_BH_UNTRACKED;     /* cannot lock: never block the program on our state */
+    for (int round = 0; round < 2; round++) {
+        r = ticketed ? bw_bulkhead_try_acquire_ticket(&e->bulkhead, max, ticket, pid, start, now)
+                     : bw_bulkhead_acquire(&e->bulkhead, max, pid, start, now);
+        if (bw_bh_admitted(r) || round == 1 || !bw_bulkhead_should_reclaim(&e->bulkhead, max) ||
+            bw_bulkhead_reclaim(&e->bulkhead, alive, NULL) == 0)
+            break;
+    }
+    e->max_connections = max;
+    bw_entry_unlock(e);
+    return r;
+}
+
+int bw_guard_bulkhead_take(bw_conn *c, bool may_wait)
+{
+    const bw_policy *p = c->policy;
+    bw_entry *e = c->bulkhead_entry;
+    if (!e || p->max_connections == 0)
+        return 0;
+    int32_t pid;
+    uint64_t start;
+    whoami(&pid, &start);
+    enum bw_bh_result r = try_slot(e, p->max_connections, pid, start, false, 0);
+    if (r == BW_BH_REJECTED && may_wait && p->bulkhead_wait_ms > 0) {
+        int64_t deadline = bw_now_ms() + p->bulkhead_wait_ms;
+        uint32_t ticket = 0;
+        bool queued = false;
+        if (bw_entry_lock(e) == 0) {
+            queued = bw_bulkhead_take_ticket(&e->bulkhead, pid, start, bw_now_ms(), deadline, &ticket);
+            bw_entry_unlock(e);
+        }
+        while (queued) {
+            uint32_t seen = bw_bulkhead_seq(&e->bulkhead);
+            r = try_slot(e, p->max_connections, pid, start, true, ticket);
+            int64_t left = deadline - bw_now_ms();
+            if (r != BW_BH_WAIT || left <= 0)
+                break;
+            /* Short naps too, so a waiter in another process that dies is noticed. */
+            wait_seq(&e->bulkhead, seen, left < 50 ? left : 50);
+        }
+        if (queued && !bw_bh_admitted(r) && bw_entry_lock(e) == 0) {
+            bw_bulkhead_cancel_ticket(&e->bulkhead, ticket);
+            bw_entry_unlock(e);
+            r = BW_BH_REJECTED;
+        }
+    }
+    if (bw_bh_admitted(r)) {
+        c->holds_slot = true;
+        c->slot_untracked = r == BW_BH_UNTRACKED;
+        return 0;
+    }
+    log_rejection(c, "rejected: bulkhead full");
+    return p->bulkhead_errno;
+}
+
+void bw_conn_release_slot(bw_conn *c)
+{
+    bw_entry *e = c->bulkhead_entry;
+    if (!c->holds_slot || !e)
+        return;
+    c->holds_slot = false;
+    int32_t pid;
+    uint64_t start;
+    whoami(&pid, &start);
+    if (pid != c->owner)
+        return;     /* a fork child closing what its parent opened keeps the parent's slot */
+    if (bw_entry_lock(e) != 0)
+        return;
+    if (c->slot_untracked)
+        bw_bulkhead_release_untracked(&e->bulkhead);
+    else
+        bw_bulkhead_release(&e->bulkhead, pid, start);
+    bw_entry_unlock(e);
+    /* Wake every waiter: each checks whether its ticket is the oldest. */
+    int saved = errno;
+    bw_real.syscall(SYS_futex, &e->bulkhead.seq, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
+    errno = saved;
+}

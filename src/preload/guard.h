@@ -1,0 +1,20 @@
+/* guard.h - breaker and bulkhead decisions for a connection (see guard.c). */
+#ifndef BW_GUARD_H
+#define BW_GUARD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "shim.h"
+
+/* Asks the breaker whether an attempt may go out. Returns 0, or the errno to fail with. */
+int bw_guard_breaker_admit(bw_conn *c);
+
+/* Reports an attempt's outcome (and duration) to the breaker. */
+void bw_guard_breaker_record(bw_conn *c, bool ok, uint32_t duration_ms);
+
+/* Takes a bulkhead slot, waiting up to bulkhead_wait_ms when may_wait.
+ * Returns 0 (slot held, or no limit), or the errno to fail with. */
+int bw_guard_bulkhead_take(bw_conn *c, bool may_wait);
+
+#endif

@@ -1,0 +1,112 @@
+/*
+ * shim.h - what the hooks share: the connection record and the shim's state.
+ *
+ * Locking design. The descriptor table is lock-free (bw_fdtable.h). A
+ * connection record (struct bw_conn) is reference-counted by the descriptors
+ * that refer to it (dup, dup2, F_DUPFD add one; close removes one) and its
+ * mutable protocol state is guarded by its own mutex, taken only on tracked
+ * descriptors. Records come from a pool that is never unmapped, so a thread
+ * that raced a close() on the same descriptor reads a stale record, never
+ * freed memory. The config is an immutable object behind an atomic pointer;
+ * a reload publishes a new one and old ones are kept (connections point into
+ * them). No lock is held across a blocking system call.
+ */
+#ifndef BW_SHIM_H
+#define BW_SHIM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "bw_config.h"
+#include "bw_fdtable.h"
+#include "bw_state.h"
+#include "real.h"
+
+#define BW_EXPORT __attribute__((visibility("default")))
+
+enum bw_conn_state {
+    BW_CONN_CONNECTING,   /* non-blocking connect in progress (native mode) */
+    BW_CONN_CONNECTED,
+    BW_CONN_FAILED,
+};
+
+typedef struct bw_conn {
+    pthread_mutex_t lock;          /* initialised once per pool slot, never destroyed */
+    atomic_int refs;               /* descriptors referring to this record */
+    struct bw_conn *next_free;
+    pid_t owner;                   /* process that made the connection */
+    const bw_config *cfg;
+    const bw_policy *policy;
+    long dest;                     /* index into cfg->dests, -1 = [defaults] */
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+    _Atomic int state;             /* enum bw_conn_state */
+    int64_t started_ms;            /* monotonic time the connect began */
+    const char *dest_name;         /* section name, "default" when none */
+    bw_entry *entry;               /* this address's state (NULL: stateless) */
+    bw_entry *breaker_entry;       /* per breaker_scope */
+    bw_entry *bulkhead_entry;      /* per bulkhead_scope */
+    bw_entry *dest_entry;          /* the destination's (retry budget) */
+    uint32_t probe_token;          /* a half-open probe's token, 0 if none */
+    bool holds_slot;               /* a bulkhead slot is taken for this connection */
+    bool slot_untracked;           /* ... counted without an owner (owner table full) */
+    bool outcome_pending;          /* native connect in progress: outcome not recorded yet */
+    bool io_failure_recorded;      /* one I/O failure per connection reaches the breaker */
+} bw_conn;
+
+/* Shim-wide state, set up by bw_shim_init(). */
+extern atomic_bool bw_disabled;          /* BREAKWATER_DISABLE=1 or passthrough */
+extern atomic_bool bw_epoll_seen;        /* the process created an epoll instance */
+
+/* Runs start-up once (resolution, config, logging); cheap after the first call. */
+void bw_shim_init(void);
+
+/* The config in force, after checking (at most once a second) for a reload. NULL: intercept nothing. */
+const bw_config *bw_shim_config(void);
+
+/* Monotonic milliseconds. */
+int64_t bw_now_ms(void);
+
+/* Connection records. */
+bw_conn *bw_conn_new(void);
+void bw_conn_ref(bw_conn *c);
+/* Drops one descriptor's reference; the last one releases what the connection holds. */
+void bw_conn_unref(bw_conn *c);
+
+/* Forgets fd (the number was closed or reused) and releases its record. */
+void bw_forget_fd(int fd);
+
+/* Makes newfd refer to the record of oldfd (after a successful dup of it). */
+void bw_dup_fd(int oldfd, int newfd);
+
+/* connect() for a descriptor the shim tracks or may track. */
+int bw_connect(int fd, const struct sockaddr *sa, socklen_t len);
+
+/* The state region of cfg (shared file or private), NULL when unusable. */
+bw_state *bw_shim_state(const bw_config *cfg);
+void bw_state_path(const bw_config *cfg, char *out, size_t outlen);
+void bw_shim_state_atfork_child(void);
+
+/* Outcome of a connection's connect, learned after connect() returned
+ * (native mode): records it in breaker and counters once. */
+void bw_conn_outcome(bw_conn *c, int err);
+
+/* Gives back c's bulkhead slot, if it holds one. */
+void bw_conn_release_slot(bw_conn *c);
+
+/* Fork: prepare takes the pool lock, the parent drops it, the child
+ * re-initialises it and every record's lock. */
+void bw_conn_pool_lock(void);
+void bw_conn_pool_unlock(void);
+void bw_conn_pool_atfork_child(void);
+
+/* A uniformly random 64-bit value (not for secrets). */
+uint64_t bw_rand64(void);
+
+/* Formats "ADDR:PORT" ("[v6]:PORT") into out. */
+void bw_format_addr(const struct sockaddr *sa, char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,34 @@
+#!/bin/sh
+# deps.sh build|test - make sure what the build or the tests need is here.
+# Each need is "probe:package": a command name, or a path that must exist.
+# Missing ones are installed with apt-get when running as root; otherwise the
+# exact apt-get line is printed and the script fails.
+mode=$1
+case $mode in
+build) needs="cc:gcc make:make /usr/include/ini.h:libinih-dev
+              /usr/include/CUnit/CUnit.h:libcunit1-dev" ;;
+test)  needs="curl:curl wget:wget python3:python3 node:nodejs javac:default-jdk-headless
+              clang:clang /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a:libclang-rt-14-dev
+              valgrind:valgrind strace:strace" ;;
+*) echo "usage: deps.sh build|test" >&2; exit 2 ;;
+esac
+missing=""
+for n in $needs; do
+    probe=${n%%:*}; pkg=${n#*:}
+    case $probe in
+    /*) [ -e "$probe" ] && continue ;;
+    *) command -v "$probe" >/dev/null 2>&1 && continue ;;
+    esac
+    missing="$missing $pkg"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" = 0 ]; then
+    echo "breakwater: installing$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    { apt-get update -qq && apt-get install -y -qq $missing; } >/tmp/breakwater-apt.log 2>&1 || {
+        tail -n 20 /tmp/breakwater-apt.log; echo "apt-get install$missing failed" >&2; exit 1; }
+    exit 0
+fi
+echo "breakwater: missing $mode dependencies; run as root:" >&2
+echo "  apt-get install -y$missing" >&2
+exit 1
