@@ -182,7 +182,8 @@ int bw_config_load(const char *path, bw_config **out, bw_diag_fn diag, void *ctx
 /* Frees a config from bw_config_load or bw_config_builtin. NULL is a no-op. */
 void bw_config_free(bw_config *cfg);
 
-/* Name of an errno accepted by breaker_errno / bulkhead_errno, e.g. "ECONNREFUSED". */
+/* Name of an errno accepted by breaker_errno / bulkhead_errno, e.g.
+ * "ECONNREFUSED"; NULL for any other errno. */
 const char *bw_errno_name(int err);
 
 /* ---- Building blocks of the loader (src/core/config_*.c), reusable by the CLI ---- */
@@ -263,7 +264,8 @@ void bw_config_key_copy(int k, bw_policy *dst, const bw_policy *src);
  * <= backoff_max_ms, breaker_open_ms <= breaker_open_max_ms, window size for
  * the window kind, min calls vs a count window). own[k] is the line where the
  * section itself set key k (0: not set), inh[k] where it was inherited from
- * (0: built in). A rule is checked only when the section set one of its keys;
+ * (0: built in); a line below 0 marks a bad value, already reported, which
+ * is ignored. A rule is checked only when the section set one of its keys;
  * it is reported on the later line, naming where ("[defaults]", ...).
  * Returns the number of errors reported through fn.
  */

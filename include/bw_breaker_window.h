@@ -1,0 +1,77 @@
+/*
+ * bw_breaker_window.h - the sliding window a circuit breaker judges rates over.
+ *
+ * Plain fixed-size data with no pointers, so it can live inside a shared
+ * mapping and be copied; no locking (the breaker's caller holds the lock).
+ *
+ * breaker_window = count: the last N calls (N <= 1000), exactly, as two ring
+ * bitsets (failed, slow).
+ *
+ * breaker_window = time: the calls of the last N seconds (N <= 3600), kept in
+ * at most 64 buckets of W = ceil(N/64) seconds each, aligned on multiples of
+ * W seconds of the monotonic clock. The window is the current bucket plus the
+ * ceil(N/W) - 1 before it, so a call stays counted for between N - W and
+ * N + W seconds (never more than one bucket off). When N <= 64, W = 1 and the
+ * window is exact to the second: the current second plus the N - 1 before it.
+ *
+ * A window whose stored shape does not match the policy (first use, reload
+ * to another kind or size) or whose indices are out of bounds (a corrupt
+ * shared file) is cleared and rebuilt by bw_breaker_window_sync; readers
+ * bound every index themselves, so they never read outside the struct.
+ */
+#ifndef BW_BREAKER_WINDOW_H
+#define BW_BREAKER_WINDOW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "bw_config.h"
+
+#define BW_BRK_RING_WORDS ((BW_MAX_WINDOW_COUNT + 63) / 64)
+#define BW_BRK_BUCKETS 64
+
+typedef struct bw_breaker_bucket {
+    uint32_t calls, failures, slow;
+} bw_breaker_bucket;
+
+/* Totals of a window at one instant. failures and slow are <= calls. */
+typedef struct bw_breaker_counts {
+    uint32_t calls, failures, slow;
+} bw_breaker_counts;
+
+typedef struct bw_breaker_window {
+    uint8_t kind;          /* enum bw_window it was built for */
+    uint8_t unused_;
+    uint16_t size;         /* N it was built for; 0 = not built yet */
+    uint16_t pos;          /* count: next ring position to write */
+    uint16_t len;          /* count: calls held, <= size */
+    int64_t head_slot;     /* time: index of the newest bucket's time slot */
+    union {
+        struct {
+            uint64_t failed[BW_BRK_RING_WORDS];
+            uint64_t slow[BW_BRK_RING_WORDS];
+        } ring;
+        bw_breaker_bucket bucket[BW_BRK_BUCKETS];
+    } u;
+} bw_breaker_window;
+
+/* Empties the window, keeping its shape. */
+void bw_breaker_window_clear(bw_breaker_window *w);
+
+/*
+ * Makes the window's shape match p (breaker_window, breaker_window_size).
+ * A window of another shape, or one with an index out of bounds, is cleared
+ * first. Returns true when it was cleared.
+ */
+bool bw_breaker_window_sync(bw_breaker_window *w, const bw_policy *p);
+
+/*
+ * Adds one call at now_ms. Time windows first drop buckets that have fallen
+ * out; a now_ms older than the newest bucket (another process's clock read
+ * just before ours) is added to the newest bucket. Counts saturate.
+ */
+void bw_breaker_window_add(bw_breaker_window *w, int64_t now_ms, bool failed, bool slow);
+
+/* Totals of the window as seen at now_ms; does not modify it. */
+bw_breaker_counts bw_breaker_window_counts(const bw_breaker_window *w, int64_t now_ms);
+
+#endif

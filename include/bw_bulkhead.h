@@ -1,0 +1,176 @@
+/*
+ * bw_bulkhead.h - connection-slot accounting for one bulkhead scope (SPEC
+ * section 4 max_connections, bulkhead_wait_ms; section 6 fork and crash).
+ *
+ * A bw_bulkhead is fixed-size and pointer-free: it lives in a mapping shared
+ * by several processes, and the caller holds a lock around every call (the
+ * one exception is bw_bulkhead_seq, see below). All zeroes is a valid empty
+ * bulkhead. Any byte content is safe: every index is computed and bounds-
+ * checked, counts saturate, so a corrupt state file can make the numbers
+ * wrong but never crash the caller or make it write outside the struct.
+ *
+ * Ownership. Every slot is counted under its owner: a process, named by pid
+ * plus a start time the caller supplies (e.g. field 22 of /proc/PID/stat),
+ * so that a recycled pid is a different owner. Only the owner can release a
+ * slot: a forked child closing an inherited descriptor (another pid) gives
+ * nothing back, and the slots of a process that died (even by SIGKILL) are
+ * taken back by bw_bulkhead_reclaim. The active count is the sum over the
+ * owner table, never a separate counter, so it cannot drift or go negative.
+ *
+ * Owner table full (more than BW_BULKHEAD_OWNERS processes holding slots at
+ * once: only possible with max 0 or max > BW_BULKHEAD_OWNERS). The slot is
+ * still admitted, as max allows, but counted in `untracked` and the result
+ * says so (BW_BH_UNTRACKED): the caller must remember it and give it back
+ * with bw_bulkhead_release_untracked, from the same process. Rejecting
+ * instead would refuse connects below max (and with max 0, which promises
+ * "unlimited"). The price: an untracked slot of a process that dies is not
+ * reclaimed. Callers should run bw_bulkhead_reclaim first when
+ * bw_bulkhead_should_reclaim says the table is full, so this stays rare.
+ *
+ * Waiting (bulkhead_wait_ms), first come first served. A waiter takes a
+ * numbered ticket, then retries bw_bulkhead_try_acquire_ticket until it is
+ * admitted, its deadline passes, or it gives up (bw_bulkhead_cancel_ticket).
+ * Free slots are reserved for the tickets ahead: ticket t is admitted only
+ * when free slots > outstanding tickets older than t, and a plain acquire
+ * only when free slots > all outstanding tickets, so nobody overtakes a
+ * waiter. A ticket stops counting as outstanding when it is admitted,
+ * cancelled, reaches its deadline (now_ms >= deadline_ms), or its owner is
+ * found dead by bw_bulkhead_reclaim: an abandoned ticket blocks others for
+ * at most its own wait. At most BW_BULKHEAD_WAITERS tickets are outstanding.
+ *
+ * seq changes whenever a slot may have become available to a waiter (a
+ * release, a reclaim, a cancelled, expired or admitted ticket). A waiter
+ * reads bw_bulkhead_seq under the lock after a BW_BH_WAIT, drops the lock and
+ * futex-waits (FUTEX_WAIT, not private: the mapping is shared) on &b->seq for
+ * that value with a timeout of what is left of its wait, or less: until
+ * bw_bulkhead_wake_by, since a ticket ahead lapsing at its deadline is no
+ * event anyone signals. The releasing side does FUTEX_WAKE on &b->seq after
+ * unlocking.
+ */
+#ifndef BW_BULKHEAD_H
+#define BW_BULKHEAD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define BW_BULKHEAD_OWNERS 64
+#define BW_BULKHEAD_WAITERS 32      /* a power of two: the ring wraps with tickets */
+
+typedef struct bw_bulkhead_owner {
+    int32_t pid;
+    uint32_t slots;                 /* 0: the entry is free */
+    uint64_t start_time;
+} bw_bulkhead_owner;
+
+typedef struct bw_bulkhead_waiter {
+    uint32_t ticket;                /* number of the ticket this entry holds */
+    uint32_t waiting;               /* 1 while that ticket is outstanding */
+    int32_t pid;
+    uint32_t reserved;
+    uint64_t start_time;
+    int64_t deadline_ms;
+} bw_bulkhead_waiter;
+
+typedef struct bw_bulkhead {
+    uint32_t seq;                   /* futex word, see above */
+    uint32_t untracked;             /* slots admitted with the owner table full */
+    uint32_t ticket_head;           /* oldest ticket that may be outstanding */
+    uint32_t ticket_next;           /* number the next ticket gets */
+    bw_bulkhead_owner owners[BW_BULKHEAD_OWNERS];
+    bw_bulkhead_waiter waiters[BW_BULKHEAD_WAITERS];   /* ticket t at t % N */
+} bw_bulkhead;
+
+enum bw_bh_result {
+    BW_BH_REJECTED = 0,             /* no free slot (plain acquire) */
+    BW_BH_TAKEN,                    /* slot counted under the caller as owner */
+    BW_BH_UNTRACKED,                /* slot taken, owner table full: see above */
+    BW_BH_WAIT,                     /* ticket: not admitted yet, still valid */
+    BW_BH_GONE,                     /* ticket: expired, cancelled or unknown */
+};
+
+/* True for the results that hand the caller a slot. */
+static inline bool bw_bh_admitted(enum bw_bh_result r)
+{
+    return r == BW_BH_TAKEN || r == BW_BH_UNTRACKED;
+}
+
+/* Is pid (started at start_time) still running? Called under the caller's lock. */
+typedef bool (*bw_bulkhead_alive_fn)(int32_t pid, uint64_t start_time, void *ctx);
+
+/* Empties the bulkhead (same as zeroing it). */
+void bw_bulkhead_init(bw_bulkhead *b);
+
+/* Slots held now: owned plus untracked, saturating at UINT32_MAX. */
+uint32_t bw_bulkhead_active(const bw_bulkhead *b);
+
+/*
+ * Takes a slot for (pid, start_time) without waiting. max 0 = unlimited:
+ * always admitted, still counted. Otherwise admitted when active plus the
+ * outstanding tickets at now_ms is below max. Returns BW_BH_TAKEN,
+ * BW_BH_UNTRACKED or BW_BH_REJECTED.
+ */
+enum bw_bh_result bw_bulkhead_acquire(bw_bulkhead *b, uint32_t max, int32_t pid,
+                                      uint64_t start_time, int64_t now_ms);
+
+/*
+ * Gives back one slot owned by (pid, start_time). Returns false, changing
+ * nothing, when that owner holds none (e.g. a forked child).
+ */
+bool bw_bulkhead_release(bw_bulkhead *b, int32_t pid, uint64_t start_time);
+
+/* Gives back one BW_BH_UNTRACKED slot; false when there is none. */
+bool bw_bulkhead_release_untracked(bw_bulkhead *b);
+
+/*
+ * Drops every slot and ticket of owners for which alive(pid, start_time,
+ * ctx) is false. Returns the number of slots taken back (saturating).
+ */
+uint32_t bw_bulkhead_reclaim(bw_bulkhead *b, bw_bulkhead_alive_fn alive, void *ctx);
+
+/*
+ * Drops every slot and ticket of one owner known to be gone (for a caller
+ * that checks liveness outside the lock). Returns the slots taken back.
+ */
+uint32_t bw_bulkhead_drop_owner(bw_bulkhead *b, int32_t pid, uint64_t start_time);
+
+/* True when a reclaim could change an answer: at max (max > 0) or owner table full. */
+bool bw_bulkhead_should_reclaim(const bw_bulkhead *b, uint32_t max);
+
+/*
+ * Queues (pid, start_time) until deadline_ms: stores the ticket number in
+ * *ticket and returns true, or returns false when BW_BULKHEAD_WAITERS
+ * tickets are already outstanding at now_ms (the caller rejects the connect).
+ */
+bool bw_bulkhead_take_ticket(bw_bulkhead *b, int32_t pid, uint64_t start_time,
+                             int64_t now_ms, int64_t deadline_ms, uint32_t *ticket);
+
+/*
+ * Tries to turn ticket into a slot at now_ms (rule above). Returns
+ * BW_BH_TAKEN or BW_BH_UNTRACKED (the ticket is spent), BW_BH_WAIT (try again
+ * after seq changes), or BW_BH_GONE when the ticket is no longer outstanding
+ * or is not (pid, start_time)'s: the caller stops waiting and rejects.
+ */
+enum bw_bh_result bw_bulkhead_try_acquire_ticket(bw_bulkhead *b, uint32_t max,
+                                                 uint32_t ticket, int32_t pid,
+                                                 uint64_t start_time, int64_t now_ms);
+
+/* Withdraws an outstanding ticket (timeout, signal); false if it was not one. */
+bool bw_bulkhead_cancel_ticket(bw_bulkhead *b, uint32_t ticket);
+
+/*
+ * When a waiter holding ticket should look again even if seq does not
+ * change: the earliest deadline among the outstanding tickets ahead of it
+ * (one lapsing may admit it), or INT64_MAX when none is ahead.
+ */
+int64_t bw_bulkhead_wake_by(const bw_bulkhead *b, uint32_t ticket, int64_t now_ms);
+
+/* Outstanding tickets at now_ms (for status). */
+uint32_t bw_bulkhead_waiting(const bw_bulkhead *b, int64_t now_ms);
+
+/* The futex word's current value; an atomic load, safe without the lock. */
+static inline uint32_t bw_bulkhead_seq(const bw_bulkhead *b)
+{
+    return __atomic_load_n(&b->seq, __ATOMIC_ACQUIRE);
+}
+
+#endif

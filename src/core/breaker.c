@@ -1,0 +1,373 @@
+/*
+ * breaker.c - the circuit breaker state machine: admission, recording of
+ * outcomes, operator override and reset. The rules are in bw_breaker.h.
+ *
+ * Every entry point first makes the struct safe to use (bounds, window
+ * shape), then makes at most one visible state change, so each call reports
+ * at most one transition.
+ */
+#include <string.h>
+#include "bw_breaker.h"
+
+_Static_assert(sizeof(bw_breaker) < 1024, "bw_breaker must stay under 1 KiB");
+
+/* Probe tokens: low bits are slot + 1 (0 = no probe), high bits the generation. */
+#define TOKEN_SLOT_BITS 5
+#define TOKEN_SLOT_MASK ((1u << TOKEN_SLOT_BITS) - 1)
+
+static uint32_t sat_inc(uint32_t v)
+{
+    return v == UINT32_MAX ? v : v + 1;
+}
+
+static uint32_t clamp_ms(int64_t v)
+{
+    return v <= 0 ? 0 : v >= UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
+/* a - b without overflow: times may come from a corrupt shared file. */
+static int64_t diff_ms(int64_t a, int64_t b)
+{
+    int64_t d;
+    if (!__builtin_sub_overflow(a, b, &d))
+        return d;
+    return a < b ? INT64_MIN : INT64_MAX;
+}
+
+/* Probe slots in use by the policy: 1..BW_BRK_MAX_PROBES. */
+static unsigned probe_limit(const bw_policy *p)
+{
+    unsigned n = p->breaker_half_open_probes;
+    return n < 1 ? 1 : n > BW_BRK_MAX_PROBES ? BW_BRK_MAX_PROBES : n;
+}
+
+/* Brings fields that a corrupt file may have spoiled back into their domain. */
+static void prepare(bw_breaker *b, const bw_policy *p)
+{
+    if (b->state > BW_BRK_HALF_OPEN)
+        b->state = BW_BRK_CLOSED;
+    if (b->force > BW_FORCE_CLOSED)
+        b->force = BW_FORCE_AUTO;
+    bw_breaker_window_sync(&b->window, p);
+}
+
+void bw_breaker_init(bw_breaker *b)
+{
+    memset(b, 0, sizeof *b);
+}
+
+enum bw_breaker_state bw_breaker_state(const bw_breaker *b, const bw_policy *p)
+{
+    if (p->breaker == BW_BREAKER_OFF)
+        return BW_BRK_DISABLED;
+    if (b->force == BW_FORCE_OPEN)
+        return BW_BRK_FORCED_OPEN;
+    if (b->force == BW_FORCE_CLOSED)
+        return BW_BRK_FORCED_CLOSED;
+    return b->state <= BW_BRK_HALF_OPEN ? (enum bw_breaker_state)b->state : BW_BRK_CLOSED;
+}
+
+/* Starts *t as a change from -> to and counts the move into to. */
+static void begin(bw_breaker *b, bw_breaker_transition *t, enum bw_breaker_state from,
+                  enum bw_breaker_state to, enum bw_breaker_reason why)
+{
+    memset(t, 0, sizeof *t);
+    t->from = from;
+    t->to = to;
+    t->reason = why;
+    if ((unsigned)to < BW_BRK_NSTATES)
+        b->transitions[to]++;
+}
+
+/*
+ * Open time of the next opening: breaker_open_ms doubled once per reopening
+ * since the last close, capped at breaker_open_max_ms, then +-10% from rnd
+ * (rnd = 0 gives -10%, UINT32_MAX +10%, 2^31 exactly the middle).
+ */
+static uint32_t open_duration(const bw_breaker *b, const bw_policy *p, uint32_t rnd)
+{
+    uint64_t d = p->breaker_open_ms, max = p->breaker_open_max_ms;
+
+    for (unsigned i = 0; i < b->reopenings && d < max; i++)
+        d *= 2;
+    if (d > max)
+        d = max;
+    uint64_t span = d / 10;
+    uint64_t off = ((uint64_t)rnd * (2 * span + 1)) >> 32;
+    return clamp_ms((int64_t)(d - span + off));
+}
+
+/* Any automatic state -> open, for reason why. */
+static void go_open(bw_breaker *b, const bw_policy *p, int64_t now_ms, uint32_t rnd,
+                    bw_breaker_transition *t, enum bw_breaker_reason why)
+{
+    uint32_t d = open_duration(b, p, rnd);
+
+    begin(b, t, (enum bw_breaker_state)b->state, BW_BRK_OPEN, why);
+    t->open_ms = d;
+    b->state = BW_BRK_OPEN;
+    b->open_until_ms = now_ms + d;
+    if (b->reopenings < UINT8_MAX)
+        b->reopenings++;
+    b->consecutive = 0;
+    b->probes_issued = b->probes_ok = 0;
+}
+
+static void go_half_open(bw_breaker *b, int64_t now_ms, bw_breaker_transition *t)
+{
+    begin(b, t, BW_BRK_OPEN, BW_BRK_HALF_OPEN, BW_BRK_WHY_OPEN_ELAPSED);
+    b->state = BW_BRK_HALF_OPEN;
+    b->generation++;   /* makes tokens of earlier periods stale */
+    b->half_open_since_ms = now_ms;
+    b->probes_issued = b->probes_ok = 0;
+}
+
+/* half_open -> closed: a fresh start, so the window and the doubling go. */
+static void go_closed(bw_breaker *b, unsigned probes, bw_breaker_transition *t)
+{
+    begin(b, t, BW_BRK_HALF_OPEN, BW_BRK_CLOSED, BW_BRK_WHY_PROBES_OK);
+    t->probes_ok = t->probes = probes;
+    b->state = BW_BRK_CLOSED;
+    b->reopenings = 0;
+    b->consecutive = 0;
+    b->probes_issued = b->probes_ok = 0;
+    bw_breaker_window_clear(&b->window);
+}
+
+/* breaker_min_calls, capped at a count window's size so the rate rule can fire. */
+static uint32_t min_calls(const bw_breaker *b, const bw_policy *p)
+{
+    uint32_t m = p->breaker_min_calls ? p->breaker_min_calls : 1;
+    if (b->window.kind == BW_WINDOW_COUNT && m > b->window.size)
+        m = b->window.size;
+    return m;
+}
+
+/* True when bad/calls >= pct percent, computed exactly. */
+static bool rate_reached(uint32_t bad, uint32_t calls, uint32_t pct)
+{
+    return (uint64_t)bad * 100 >= (uint64_t)pct * calls;
+}
+
+/*
+ * Judges a closed breaker's window at now_ms and opens it when a rule
+ * fires (failure rate first, then slow rate, then the failure run).
+ * Returns true when it opened.
+ */
+static bool trip(bw_breaker *b, const bw_policy *p, int64_t now_ms, uint32_t rnd,
+                 bw_breaker_transition *t)
+{
+    bw_breaker_counts c = bw_breaker_window_counts(&b->window, now_ms);
+    uint32_t cf = p->breaker_consecutive_failures, run = b->consecutive;
+    enum bw_breaker_reason why = BW_BRK_WHY_NONE;
+    uint32_t bad = 0, threshold = 0;
+
+    if (c.calls > 0 && c.calls >= min_calls(b, p)) {
+        if (rate_reached(c.failures, c.calls, p->breaker_failure_rate))
+            why = BW_BRK_WHY_FAILURE_RATE, bad = c.failures, threshold = p->breaker_failure_rate;
+        else if (p->breaker_slow_ms > 0 && rate_reached(c.slow, c.calls, p->breaker_slow_rate))
+            why = BW_BRK_WHY_SLOW_RATE, bad = c.slow, threshold = p->breaker_slow_rate;
+    }
+    if (why == BW_BRK_WHY_NONE && cf > 0 && run >= cf)
+        why = BW_BRK_WHY_CONSECUTIVE, bad = run, threshold = cf;
+    if (why == BW_BRK_WHY_NONE)
+        return false;
+    go_open(b, p, now_ms, rnd, t, why);
+    t->failures = bad;
+    t->threshold = threshold;
+    if (why != BW_BRK_WHY_CONSECUTIVE) {
+        t->calls = c.calls;
+        t->rate_pct = (uint32_t)((uint64_t)bad * 100 / c.calls);
+    }
+    return true;
+}
+
+/* Reopens a half-open breaker whose oldest unanswered probe has run out of time. */
+static bool probe_timeouts(bw_breaker *b, const bw_policy *p, int64_t now_ms, uint32_t rnd,
+                           bw_breaker_transition *t)
+{
+    uint32_t limit = p->breaker_half_open_timeout_ms;
+    unsigned waiting = (unsigned)b->probes_issued & ~(unsigned)b->probes_ok;
+
+    if (b->state != BW_BRK_HALF_OPEN || limit == 0)
+        return false;
+    for (unsigned i = 0; i < BW_BRK_MAX_PROBES; i++) {
+        if (!(waiting >> i & 1))
+            continue;
+        int64_t in_period = diff_ms(now_ms, b->half_open_since_ms);
+        if (in_period >= (int64_t)limit + b->probe_start[i]) {
+            go_open(b, p, now_ms, rnd, t, BW_BRK_WHY_PROBE_TIMEOUT);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Lets one more probe through if a slot is free; returns its token or 0. */
+static uint32_t take_probe(bw_breaker *b, const bw_policy *p, int64_t now_ms)
+{
+    for (unsigned i = 0; i < probe_limit(p); i++) {
+        if (b->probes_issued >> i & 1)
+            continue;
+        b->probes_issued |= (uint16_t)(1u << i);
+        b->probe_start[i] = clamp_ms(diff_ms(now_ms, b->half_open_since_ms));
+        return (b->generation << TOKEN_SLOT_BITS) | (i + 1);
+    }
+    return 0;
+}
+
+/* The slot a token names in the current half-open period, or -1. */
+static int probe_slot(const bw_breaker *b, uint32_t token)
+{
+    unsigned slot = token & TOKEN_SLOT_MASK;
+
+    if (b->state != BW_BRK_HALF_OPEN || slot == 0 || slot > BW_BRK_MAX_PROBES)
+        return -1;
+    if ((token >> TOKEN_SLOT_BITS) != (b->generation & (UINT32_MAX >> TOKEN_SLOT_BITS)))
+        return -1;
+    slot--;
+    if (!(b->probes_issued >> slot & 1) || (b->probes_ok >> slot & 1))
+        return -1;
+    return (int)slot;
+}
+
+/* Automatic admission (no override, breaker on or dry-run). */
+static enum bw_breaker_verdict decide(bw_breaker *b, const bw_policy *p, int64_t now_ms,
+                                      uint32_t rnd, bw_breaker_decision *d)
+{
+    d->changed = probe_timeouts(b, p, now_ms, rnd, &d->transition);
+    if (b->state == BW_BRK_OPEN) {
+        if (now_ms < b->open_until_ms || d->changed) {
+            d->open_left_ms = clamp_ms(diff_ms(b->open_until_ms, now_ms));
+            return BW_ADMIT_REJECT;
+        }
+        go_half_open(b, now_ms, &d->transition);
+        d->changed = true;
+    }
+    if (b->state == BW_BRK_HALF_OPEN) {
+        d->probe_token = take_probe(b, p, now_ms);
+        return d->probe_token ? BW_ADMIT_PROBE : BW_ADMIT_REJECT;
+    }
+    return BW_ADMIT_ALLOW;
+}
+
+enum bw_breaker_verdict bw_breaker_admit(bw_breaker *b, const bw_policy *p, int64_t now_ms,
+                                         uint32_t rnd, bw_breaker_decision *d)
+{
+    enum bw_breaker_verdict v = BW_ADMIT_ALLOW;
+
+    memset(d, 0, sizeof *d);
+    if (p->breaker != BW_BREAKER_OFF) {
+        prepare(b, p);
+        if (b->force == BW_FORCE_OPEN)
+            v = BW_ADMIT_REJECT;
+        else if (b->force == BW_FORCE_AUTO)
+            v = decide(b, p, now_ms, rnd, d);
+    }
+    if (v == BW_ADMIT_REJECT && p->breaker == BW_BREAKER_DRYRUN) {
+        v = BW_ADMIT_ALLOW;
+        d->would_reject = true;
+    }
+    d->verdict = v;
+    return v;
+}
+
+/* A half-open probe's outcome: one failure reopens, the last success closes. */
+static bool judge_probe(bw_breaker *b, const bw_policy *p, int64_t now_ms, uint32_t rnd,
+                        int slot, bool failed, bw_breaker_transition *t)
+{
+    if (failed) {
+        go_open(b, p, now_ms, rnd, t, BW_BRK_WHY_PROBE_FAILED);
+        return true;
+    }
+    b->probes_ok |= (uint16_t)(1u << slot);
+    unsigned ok = (unsigned)__builtin_popcount(b->probes_ok);
+    if (ok < probe_limit(p))
+        return false;
+    go_closed(b, ok, t);
+    return true;
+}
+
+bool bw_breaker_record(bw_breaker *b, const bw_policy *p, int64_t now_ms, uint32_t rnd,
+                       enum bw_breaker_outcome outcome, uint32_t duration_ms,
+                       uint32_t probe_token, bw_breaker_transition *t)
+{
+    bw_breaker_transition scratch;
+    bool failed = outcome != BW_CALL_SUCCESS;
+    bool slow = p->breaker_slow_ms > 0 && duration_ms >= p->breaker_slow_ms;
+    bool changed = false;
+
+    if (!t)
+        t = &scratch;
+    if (p->breaker == BW_BREAKER_OFF)
+        return false;
+    prepare(b, p);
+    if (b->force == BW_FORCE_AUTO)
+        changed = probe_timeouts(b, p, now_ms, rnd, t);
+    int slot = probe_slot(b, probe_token);
+    bw_breaker_window_add(&b->window, now_ms, failed, slow);
+    b->consecutive = failed ? sat_inc(b->consecutive) : 0;
+    if (changed || b->force != BW_FORCE_AUTO)
+        return changed;
+    if (b->state == BW_BRK_CLOSED)
+        return trip(b, p, now_ms, rnd, t);
+    if (slot >= 0)
+        return judge_probe(b, p, now_ms, rnd, slot, failed, t);
+    return false;   /* open, or not a probe of this period: counted only */
+}
+
+bool bw_breaker_force(bw_breaker *b, const bw_policy *p, int64_t now_ms, uint32_t rnd,
+                      enum bw_breaker_force mode, bw_breaker_transition *t)
+{
+    bw_breaker_transition scratch;
+
+    if (!t)
+        t = &scratch;
+    if (mode != BW_FORCE_AUTO && mode != BW_FORCE_OPEN && mode != BW_FORCE_CLOSED)
+        return false;
+    prepare(b, p);
+    enum bw_breaker_state from = bw_breaker_state(b, p);
+    if (mode != BW_FORCE_AUTO && b->state == BW_BRK_HALF_OPEN) {
+        /* Abandon the period; probing starts afresh once the override is lifted. */
+        b->state = BW_BRK_OPEN;
+        b->open_until_ms = now_ms;
+        b->probes_issued = b->probes_ok = 0;
+    }
+    b->force = (uint8_t)mode;
+    if (mode == BW_FORCE_AUTO && p->breaker != BW_BREAKER_OFF && b->state == BW_BRK_CLOSED &&
+        trip(b, p, now_ms, rnd, t)) {
+        t->from = from;
+        return true;
+    }
+    enum bw_breaker_state to = bw_breaker_state(b, p);
+    if (to == from)
+        return false;
+    begin(b, t, from, to, mode == BW_FORCE_AUTO ? BW_BRK_WHY_UNFORCED : BW_BRK_WHY_FORCED);
+    if (to == BW_BRK_OPEN)
+        t->open_ms = clamp_ms(diff_ms(b->open_until_ms, now_ms));
+    return true;
+}
+
+bool bw_breaker_reset(bw_breaker *b, const bw_policy *p, int64_t now_ms,
+                      bw_breaker_transition *t)
+{
+    bw_breaker_transition scratch;
+
+    (void)now_ms;   /* nothing in a reset depends on time; kept for a uniform API */
+    if (!t)
+        t = &scratch;
+    prepare(b, p);
+    enum bw_breaker_state from = bw_breaker_state(b, p);
+    b->state = BW_BRK_CLOSED;
+    b->force = BW_FORCE_AUTO;
+    b->reopenings = 0;
+    b->consecutive = 0;
+    b->probes_issued = b->probes_ok = 0;
+    b->open_until_ms = 0;
+    bw_breaker_window_clear(&b->window);
+    enum bw_breaker_state to = bw_breaker_state(b, p);
+    if (to == from)
+        return false;
+    begin(b, t, from, to, BW_BRK_WHY_RESET);
+    return true;
+}
