@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -32,6 +33,7 @@ static int grow_pool(void)
         return -1;
     for (int i = 0; i < POOL_CHUNK; i++) {
         pthread_mutex_init(&chunk[i].lock, NULL);
+        pthread_mutex_init(&chunk[i].rlock, NULL);
         chunk[i].next_free = free_list;
         free_list = &chunk[i];
     }
@@ -50,9 +52,10 @@ bw_conn *bw_conn_new(void)
     free_list = c->next_free;
     pthread_mutex_unlock(&pool_lock);
 
-    pthread_mutex_t keep = c->lock;   /* the mutex is initialised once, never reset */
-    memset(c, 0, sizeof *c);
-    c->lock = keep;
+    /* The mutexes are initialised once per slot and never reset: a thread
+     * that raced a close may still be leaving one. */
+    size_t head = offsetof(bw_conn, refs);
+    memset((char *)c + head, 0, sizeof *c - head);
     atomic_init(&c->refs, 1);
     c->owner = getpid();
     c->dest = -1;
@@ -64,12 +67,14 @@ void bw_conn_ref(bw_conn *c)
     atomic_fetch_add(&c->refs, 1);
 }
 
-/* The last descriptor of c is gone: give back what the connection holds. */
+/* The last reference to c is gone (descriptors and in-flight writes): a
+ * connect still in progress has failed, and the bulkhead slot goes back. */
 static void release(bw_conn *c)
 {
-    pthread_mutex_lock(&c->lock);
-    /* Later issues hook their accounting here (bulkhead slot, pending outcome). */
-    pthread_mutex_unlock(&c->lock);
+    int saved = errno;
+    bw_conn_outcome(c, ECONNABORTED);   /* no-op unless the outcome is still pending */
+    bw_conn_release_slot(c);
+    errno = saved;
     pthread_mutex_lock(&pool_lock);
     c->next_free = free_list;
     free_list = c;
@@ -123,8 +128,10 @@ void bw_conn_pool_atfork_child(void)
 {
     pthread_mutex_init(&pool_lock, NULL);
     for (size_t i = 0; i < n_chunks; i++)
-        for (int j = 0; j < POOL_CHUNK; j++)
+        for (int j = 0; j < POOL_CHUNK; j++) {
             pthread_mutex_init(&chunks[i][j].lock, NULL);
+            pthread_mutex_init(&chunks[i][j].rlock, NULL);
+        }
 }
 
 void bw_format_addr(const struct sockaddr *sa, char *out, size_t outlen)

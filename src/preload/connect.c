@@ -88,6 +88,9 @@ static bw_conn *track(int fd, const bw_config *cfg, long dest, const bw_policy *
     memcpy(&c->addr, sa, len < sizeof c->addr ? len : sizeof c->addr);
     c->addrlen = len;
     c->started_ms = bw_now_ms();
+    c->watch_responses = !bw_status_set_empty(&policy->breaker_http_status);
+    c->watch_requests = policy->idempotency || c->watch_responses;
+    bw_http_req_cfg_from_policy(&c->req_cfg, policy);
     attach_state(c, cfg);
     bw_conn *old = bw_fdt_set(fd, c);
     if (old == c) {           /* descriptor beyond the table */
@@ -138,7 +141,7 @@ static void record_attempt(bw_conn *c, int err, int64_t began_ms)
 /* The connect is over: count it, and give back the slot of a failure. */
 static void finish(bw_conn *c, int err)
 {
-    c->outcome_pending = false;
+    atomic_store(&c->outcome_pending, false);
     bw_count(c->entry, err ? BW_CNT_FAILURES : BW_CNT_SUCCESSES, 1);
     atomic_store(&c->state, err ? BW_CONN_FAILED : BW_CONN_CONNECTED);
     if (err)
@@ -147,8 +150,8 @@ static void finish(bw_conn *c, int err)
 
 void bw_conn_outcome(bw_conn *c, int err)
 {
-    if (!c->outcome_pending)
-        return;
+    if (!atomic_exchange(&c->outcome_pending, false))
+        return;   /* already learned, maybe by another thread */
     record_attempt(c, err, c->started_ms);
     finish(c, err);
 }

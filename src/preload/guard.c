@@ -143,6 +143,9 @@ static void wait_seq(bw_bulkhead *b, uint32_t seen, int64_t ms)
     errno = saved;
 }
 
+/* try_slot's answer when the entry cannot be locked. */
+#define UNLOCKABLE ((enum bw_bh_result) - 1)
+
 /* One try at a slot, reclaiming the slots of dead processes when full. */
 static enum bw_bh_result try_slot(bw_entry *e, uint32_t max, int32_t pid, uint64_t start,
                                   bool ticketed, uint32_t ticket)
@@ -150,7 +153,7 @@ static enum bw_bh_result try_slot(bw_entry *e, uint32_t max, int32_t pid, uint64
     enum bw_bh_result r;
     int64_t now = bw_now_ms();
     if (bw_entry_lock(e) != 0)
-        return BW_BH_UNTRACKED;     /* cannot lock: never block the program on our state */
+        return UNLOCKABLE;
     for (int round = 0; round < 2; round++) {
         r = ticketed ? bw_bulkhead_try_acquire_ticket(&e->bulkhead, max, ticket, pid, start, now)
                      : bw_bulkhead_acquire(&e->bulkhead, max, pid, start, now);
@@ -167,8 +170,8 @@ int bw_guard_bulkhead_take(bw_conn *c, bool may_wait)
 {
     const bw_policy *p = c->policy;
     bw_entry *e = c->bulkhead_entry;
-    if (!e || p->max_connections == 0)
-        return 0;
+    if (!e)
+        return 0;   /* max 0 still takes a counted slot: status shows what is active */
     int32_t pid;
     uint64_t start;
     whoami(&pid, &start);
@@ -196,6 +199,8 @@ int bw_guard_bulkhead_take(bw_conn *c, bool may_wait)
             r = BW_BH_REJECTED;
         }
     }
+    if (r == UNLOCKABLE)
+        return 0;   /* never block the program on our own state: admit, holding no slot */
     if (bw_bh_admitted(r)) {
         c->holds_slot = true;
         c->slot_untracked = r == BW_BH_UNTRACKED;

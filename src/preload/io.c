@@ -1,103 +1,204 @@
 /*
  * io.c - the send and receive families. The untracked path is one table
- * lookup and the real call: no lock, no allocation, errno untouched.
+ * lookup and the real call: no lock, no allocation, errno untouched. On a
+ * tracked connection the shim learns from each call's result: the outcome
+ * of a connect still in progress, I/O failures for the breaker, and HTTP
+ * responses when breaker_http_status is set. Writes go through inject.c.
  */
 #include <errno.h>
 #include <sys/sendfile.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include "inject.h"
+#include "observe.h"
 #include "shim.h"
 
 BW_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
-    return bw_real.send(fd, buf, n, flags);
+    bw_conn *c = bw_fdt_get(fd);
+    if (!c)
+        return bw_real.send(fd, buf, n, flags);
+    struct iovec v = {(void *)buf, n};
+    return bw_inject_send(c, fd, &v, 1, flags, BW_VIA_SEND);
 }
 
 BW_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
                          const struct sockaddr *sa, socklen_t len)
 {
-    return bw_real.sendto(fd, buf, n, flags, sa, len);
+    bw_conn *c = bw_fdt_get(fd);
+    if (!c || sa)   /* an address on a connected TCP socket: let the kernel answer */
+        return bw_real.sendto(fd, buf, n, flags, sa, len);
+    struct iovec v = {(void *)buf, n};
+    return bw_inject_send(c, fd, &v, 1, flags, BW_VIA_SEND);
 }
 
 BW_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-    return bw_real.sendmsg(fd, msg, flags);
+    bw_conn *c = bw_fdt_get(fd);
+    if (!c || !msg || msg->msg_name || msg->msg_controllen || msg->msg_iovlen > IOV_MAX)
+        return bw_real.sendmsg(fd, msg, flags);
+    return bw_inject_send(c, fd, msg->msg_iov, (int)msg->msg_iovlen, flags, BW_VIA_SEND);
 }
 
 BW_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int n, int flags)
 {
-    return bw_real.sendmmsg(fd, vec, n, flags);
+    bw_conn *c = bw_fdt_get(fd);
+    if (!c || !vec)
+        return bw_real.sendmmsg(fd, vec, n, flags);
+    /* One message at a time through the same path, so each count stays the program's. */
+    unsigned done = 0;
+    for (; done < n; done++) {
+        ssize_t r = sendmsg(fd, &vec[done].msg_hdr, flags);
+        if (r < 0)
+            return done > 0 ? (int)done : -1;
+        vec[done].msg_len = (unsigned)r;
+    }
+    return (int)done;
 }
 
 BW_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
-    return bw_real.write(fd, buf, n);
+    bw_conn *c = bw_fdt_get(fd);
+    if (!c)
+        return bw_real.write(fd, buf, n);
+    struct iovec v = {(void *)buf, n};
+    return bw_inject_send(c, fd, &v, 1, 0, BW_VIA_WRITE);
 }
 
 BW_EXPORT ssize_t writev(int fd, const struct iovec *iov, int n)
 {
-    return bw_real.writev(fd, iov, n);
+    bw_conn *c = bw_fdt_get(fd);
+    if (!c || n < 0 || n > IOV_MAX)
+        return bw_real.writev(fd, iov, n);
+    return bw_inject_send(c, fd, iov, n, 0, BW_VIA_WRITE);
 }
 
 BW_EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t n)
 {
-    return bw_real.sendfile(out, in, off, n);
+    bw_conn *c = bw_fdt_get(out);
+    if (!c)
+        return bw_real.sendfile(out, in, off, n);
+    bw_inject_blind(c);   /* bytes the shim cannot see: stop scanning this connection */
+    ssize_t r = bw_real.sendfile(out, in, off, n);
+    bw_observe_result(c, r, errno);
+    return r;
 }
 
 BW_EXPORT ssize_t sendfile64(int out, int in, off64_t *off, size_t n)
 {
-    return bw_real.sendfile64(out, in, off, n);
+    bw_conn *c = bw_fdt_get(out);
+    if (!c)
+        return bw_real.sendfile64(out, in, off, n);
+    bw_inject_blind(c);
+    ssize_t r = bw_real.sendfile64(out, in, off, n);
+    bw_observe_result(c, r, errno);
+    return r;
 }
 
 BW_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
-    return bw_real.recv(fd, buf, n, flags);
+    bw_conn *c = bw_fdt_get(fd);
+    if (!c)
+        return bw_real.recv(fd, buf, n, flags);
+    ssize_t r = bw_real.recv(fd, buf, n, flags);
+    struct iovec v = {buf, n};
+    return bw_observe_read(c, r, errno, &v, 1, flags);
 }
 
 BW_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *sa,
                            socklen_t *len)
 {
-    return bw_real.recvfrom(fd, buf, n, flags, sa, len);
+    bw_conn *c = bw_fdt_get(fd);
+    if (!c)
+        return bw_real.recvfrom(fd, buf, n, flags, sa, len);
+    ssize_t r = bw_real.recvfrom(fd, buf, n, flags, sa, len);
+    struct iovec v = {buf, n};
+    return bw_observe_read(c, r, errno, &v, 1, flags);
 }
 
 BW_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
-    return bw_real.recvmsg(fd, msg, flags);
+    bw_conn *c = bw_fdt_get(fd);
+    if (!c)
+        return bw_real.recvmsg(fd, msg, flags);
+    ssize_t r = bw_real.recvmsg(fd, msg, flags);
+    if (!msg)
+        return r;
+    return bw_observe_read(c, r, errno, msg->msg_iov, (int)msg->msg_iovlen, flags);
 }
 
 BW_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int n, int flags,
                        struct timespec *timeout)
 {
-    return bw_real.recvmmsg(fd, vec, n, flags, timeout);
+    bw_conn *c = bw_fdt_get(fd);
+    if (!c)
+        return bw_real.recvmmsg(fd, vec, n, flags, timeout);
+    int r = bw_real.recvmmsg(fd, vec, n, flags, timeout);
+    int err = errno;
+    if (r <= 0) {
+        bw_observe_read(c, r, err, NULL, 0, flags);
+    } else {
+        for (int i = 0; i < r; i++) {
+            ssize_t got = vec[i].msg_len;
+            bw_observe_read(c, got, 0, vec[i].msg_hdr.msg_iov, (int)vec[i].msg_hdr.msg_iovlen, flags);
+        }
+    }
+    errno = err;
+    return r;
 }
 
 BW_EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
-    return bw_real.read(fd, buf, n);
+    bw_conn *c = bw_fdt_get(fd);
+    if (!c)
+        return bw_real.read(fd, buf, n);
+    ssize_t r = bw_real.read(fd, buf, n);
+    struct iovec v = {buf, n};
+    return bw_observe_read(c, r, errno, &v, 1, 0);
 }
 
 BW_EXPORT ssize_t readv(int fd, const struct iovec *iov, int n)
 {
-    return bw_real.readv(fd, iov, n);
+    bw_conn *c = bw_fdt_get(fd);
+    if (!c)
+        return bw_real.readv(fd, iov, n);
+    ssize_t r = bw_real.readv(fd, iov, n);
+    return bw_observe_read(c, r, errno, iov, n, 0);
 }
 
+/* The _chk variants: glibc's own check first (it aborts on overflow), then the plain path. */
 BW_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
 {
-    return bw_real.read_chk(fd, buf, n, buflen);
+    bw_conn *c = bw_fdt_get(fd);
+    if (!c || n > buflen)
+        return bw_real.read_chk(fd, buf, n, buflen);
+    return read(fd, buf, n);
 }
 
 BW_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
 {
-    return bw_real.recv_chk(fd, buf, n, buflen, flags);
+    bw_conn *c = bw_fdt_get(fd);
+    if (!c || n > buflen)
+        return bw_real.recv_chk(fd, buf, n, buflen, flags);
+    return recv(fd, buf, n, flags);
 }
 
 BW_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
                                  struct sockaddr *sa, socklen_t *len)
 {
-    return bw_real.recvfrom_chk(fd, buf, n, buflen, flags, sa, len);
+    bw_conn *c = bw_fdt_get(fd);
+    if (!c || n > buflen)
+        return bw_real.recvfrom_chk(fd, buf, n, buflen, flags, sa, len);
+    return recvfrom(fd, buf, n, flags, sa, len);
 }
 
 BW_EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 {
-    return bw_real.getsockopt(fd, level, name, val, len);
+    bw_conn *c = bw_fdt_get(fd);
+    int r = bw_real.getsockopt(fd, level, name, val, len);
+    if (c && r == 0 && level == SOL_SOCKET && name == SO_ERROR && val && len &&
+        *len >= sizeof(int))
+        bw_observe_so_error(c, fd, *(int *)val);
+    return r;
 }

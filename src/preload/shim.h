@@ -5,11 +5,15 @@
  * connection record (struct bw_conn) is reference-counted by the descriptors
  * that refer to it (dup, dup2, F_DUPFD add one; close removes one) and its
  * mutable protocol state is guarded by its own mutex, taken only on tracked
- * descriptors. Records come from a pool that is never unmapped, so a thread
+ * descriptors (a write lock and a read lock, so that a reader never waits
+ * for a writer blocked on a full socket). Records come from a pool that is never unmapped, so a thread
  * that raced a close() on the same descriptor reads a stale record, never
  * freed memory. The config is an immutable object behind an atomic pointer;
  * a reload publishes a new one and old ones are kept (connections point into
- * them). No lock is held across a blocking system call.
+ * them). No lock is held across a blocking system call but a connection's
+ * write lock, across the program's own send (inject.c), where it only ever
+ * waits for another writer of the same connection; a close() meanwhile
+ * cannot recycle the record, because the write holds a reference.
  */
 #ifndef BW_SHIM_H
 #define BW_SHIM_H
@@ -22,6 +26,8 @@
 
 #include "bw_config.h"
 #include "bw_fdtable.h"
+#include "bw_http_req.h"
+#include "bw_http_resp.h"
 #include "bw_state.h"
 #include "real.h"
 
@@ -34,8 +40,9 @@ enum bw_conn_state {
 };
 
 typedef struct bw_conn {
-    pthread_mutex_t lock;          /* initialised once per pool slot, never destroyed */
-    atomic_int refs;               /* descriptors referring to this record */
+    pthread_mutex_t lock;          /* write side; initialised once per pool slot */
+    pthread_mutex_t rlock;         /* read side (response reader) */
+    atomic_int refs;               /* first field cleared on reuse: keep the locks above */               /* descriptors referring to this record */
     struct bw_conn *next_free;
     pid_t owner;                   /* process that made the connection */
     const bw_config *cfg;
@@ -53,8 +60,16 @@ typedef struct bw_conn {
     uint32_t probe_token;          /* a half-open probe's token, 0 if none */
     bool holds_slot;               /* a bulkhead slot is taken for this connection */
     bool slot_untracked;           /* ... counted without an owner (owner table full) */
-    bool outcome_pending;          /* native connect in progress: outcome not recorded yet */
+    atomic_bool outcome_pending;   /* connect in progress: outcome not recorded yet */
     bool io_failure_recorded;      /* one I/O failure per connection reaches the breaker */
+    /* HTTP, guarded by lock: requests seen going out, responses coming in. */
+    bool watch_requests;           /* scan the request stream (injection or response pairing) */
+    bool watch_responses;          /* breaker_http_status is set */
+    bw_http_req_cfg req_cfg;
+    bw_http_req req;
+    bw_http_resp resp;
+    uint8_t pending[BW_HTTP_REQ_LINE_MAX];   /* inserted line not yet sent */
+    uint8_t pending_off, pending_len;
 } bw_conn;
 
 /* Shim-wide state, set up by bw_shim_init(). */

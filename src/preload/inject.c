@@ -1,0 +1,253 @@
+/*
+ * inject.c - the write path of a tracked connection: Idempotency-Key lines
+ * inserted where the request scanner (bw_http_req.h) says, and request kinds
+ * handed to the response reader.
+ *
+ * Each round plans on a copy of the scanner state (where the first key line
+ * goes, and where a second one would go: the round stops there), makes one
+ * real call with the program's bytes and the line, and then scans for real
+ * exactly the program bytes that went out. So whatever a short write takes,
+ * the scanner has seen what the peer has seen, and the count returned is in
+ * the program's own bytes. A line that went out in part is kept in
+ * c->pending and finished before any later byte.
+ *
+ * The connection's write lock is held across the real call: it orders the
+ * line and the bytes around it against other writers of the same
+ * connection, and only ever waits for them. The reader side has its own lock.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "inject.h"
+#include "observe.h"
+
+#define MAX_IOV 64     /* program buffers looked at per call; the rest is a short write */
+
+static ssize_t real_out(int fd, const struct iovec *v, int n, int flags, enum bw_via via)
+{
+    if (via == BW_VIA_WRITE)
+        return bw_real.writev(fd, v, n);
+    struct msghdr m;
+    memset(&m, 0, sizeof m);
+    m.msg_iov = (struct iovec *)v;
+    m.msg_iovlen = (size_t)n;
+    return bw_real.sendmsg(fd, &m, flags);
+}
+
+/* Points *p at the program's byte pos; returns how many contiguous bytes follow. */
+static size_t piece(const struct iovec *iov, int n, size_t pos, const uint8_t **p)
+{
+    for (int i = 0; i < n; i++) {
+        if (pos < iov[i].iov_len) {
+            *p = (const uint8_t *)iov[i].iov_base + pos;
+            return iov[i].iov_len - pos;
+        }
+        pos -= iov[i].iov_len;
+    }
+    return 0;
+}
+
+struct plan {
+    bool insert;
+    size_t k;             /* program offset of the line */
+    size_t cut;           /* the round sends program bytes up to here */
+    bw_http_req_event ev;
+};
+
+/* Plans a round from program offset from, on a copy of the scanner. */
+static void plan_round(const bw_conn *c, const struct iovec *iov, int n, size_t from,
+                       size_t total, struct plan *pl)
+{
+    bw_http_req st = c->req;
+    pl->insert = false;
+    pl->cut = total;
+    for (size_t pos = from; pos < total;) {
+        const uint8_t *p = NULL;
+        size_t len = piece(iov, n, pos, &p);
+        bw_http_req_event ev;
+        pos += bw_http_req_scan(&st, &c->req_cfg, p, len, &ev);
+        if (!ev.insert)
+            continue;
+        if (pl->insert) {
+            pl->cut = pos;    /* a second line: the next round sends it */
+            return;
+        }
+        pl->insert = true;
+        pl->k = pos;
+        pl->ev = ev;
+    }
+}
+
+/* Scans for real the program bytes [from, to) that went out; with
+ * through_line, also the decision at `to` for a line that went out. */
+static unsigned commit_scan(bw_conn *c, const struct iovec *iov, int n, size_t from, size_t to,
+                            bool through_line)
+{
+    unsigned keys = 0;
+    for (size_t pos = from; pos < to || through_line;) {
+        const uint8_t *p = NULL;
+        size_t len = piece(iov, n, pos, &p);
+        if (pos < to && len > to - pos)
+            len = to - pos;
+        bw_http_req_event ev;
+        size_t adv = bw_http_req_scan(&c->req, &c->req_cfg, p, len, &ev);
+        pos += adv;
+        if (ev.request && c->watch_responses) {
+            pthread_mutex_lock(&c->rlock);
+            bw_http_resp_expect(&c->resp, ev.request);
+            pthread_mutex_unlock(&c->rlock);
+        }
+        if (ev.insert) {
+            keys++;
+            if (pos >= to)
+                through_line = false;
+        }
+        if (adv == 0 && !ev.insert && !ev.request)
+            break;   /* cannot happen by the scanner's contract; never spin */
+    }
+    return keys;
+}
+
+/* Sends what is left of a partly sent line. 0 when none is left, else -1/errno. */
+static int flush_pending(bw_conn *c, int fd, int flags, enum bw_via via)
+{
+    while (c->pending_off < c->pending_len) {
+        struct iovec v = {c->pending + c->pending_off, (size_t)(c->pending_len - c->pending_off)};
+        ssize_t r = real_out(fd, &v, 1, flags, via);
+        if (r < 0)
+            return -1;
+        c->pending_off += (uint8_t)r;
+    }
+    c->pending_off = c->pending_len = 0;
+    return 0;
+}
+
+static size_t make_line(const bw_conn *c, const bw_http_req_event *ev, uint8_t *out, size_t size)
+{
+    uint8_t rnd[16];
+    if (getrandom(rnd, sizeof rnd, GRND_NONBLOCK) != (ssize_t)sizeof rnd)
+        for (size_t i = 0; i < sizeof rnd; i += 8) {
+            uint64_t r = bw_rand64();
+            memcpy(rnd + i, &r, 8);
+        }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    return bw_http_req_header_line(&c->req_cfg, ev, rnd, ms, (char *)out, size);
+}
+
+/* Adds program bytes [a, b) to out (at most cap entries); returns the new count. */
+static int add_range(struct iovec *out, int cnt, int cap, const struct iovec *iov, int n,
+                     size_t a, size_t b)
+{
+    while (a < b && cnt < cap) {
+        const uint8_t *p = NULL;
+        size_t len = piece(iov, n, a, &p);
+        if (len > b - a)
+            len = b - a;
+        out[cnt++] = (struct iovec){(void *)p, len};
+        a += len;
+    }
+    return cnt;
+}
+
+/* One round: returns program bytes consumed (done advanced), or -1/errno. *full: all went out. */
+static ssize_t round_out(bw_conn *c, int fd, const struct iovec *iov, int n, size_t done,
+                         size_t total, int flags, enum bw_via via, bool *full)
+{
+    struct plan pl;
+    plan_round(c, iov, n, done, total, &pl);
+    uint8_t line[BW_HTTP_REQ_LINE_MAX];
+    size_t L = pl.insert ? make_line(c, &pl.ev, line, sizeof line) : 0;
+    struct iovec out[MAX_IOV + 2];
+    size_t k = pl.insert ? pl.k : pl.cut;
+    int cnt = add_range(out, 0, MAX_IOV, iov, n, done, k);
+    if (L > 0)
+        out[cnt++] = (struct iovec){line, L};
+    cnt = add_range(out, cnt, MAX_IOV + 2, iov, n, k, pl.cut);
+    size_t out_len = (k - done) + L + (pl.cut - k);
+    ssize_t r = real_out(fd, out, cnt, flags, via);
+    if (r < 0)
+        return -1;
+    size_t m = (size_t)r, consumed, line_sent = 0;
+    if (m <= k - done) {
+        consumed = done + m;
+    } else {
+        line_sent = m - (k - done) < L ? m - (k - done) : L;
+        consumed = k + (m - (k - done) - line_sent);
+    }
+    unsigned keys = commit_scan(c, iov, n, done, consumed, line_sent > 0 && consumed == k);
+    if (line_sent > 0 && line_sent < L) {
+        memcpy(c->pending, line + line_sent, L - line_sent);
+        c->pending_off = 0;
+        c->pending_len = (uint8_t)(L - line_sent);
+    }
+    bw_count(c->entry, BW_CNT_IDEMPOTENCY_KEYS, keys);
+    *full = m == out_len;
+    return (ssize_t)(consumed - done);
+}
+
+ssize_t bw_inject_send(bw_conn *c, int fd, const struct iovec *iov, int n, int flags,
+                       enum bw_via via)
+{
+    if (!c->watch_requests) {
+        ssize_t r = real_out(fd, iov, n, flags, via);
+        bw_observe_result(c, r, errno);
+        return r;
+    }
+    bw_conn_ref(c);   /* a close() meanwhile must not recycle the record under us */
+    pthread_mutex_lock(&c->lock);
+    if (n > MAX_IOV)
+        n = MAX_IOV;
+    size_t total = 0;
+    for (int i = 0; i < n; i++)
+        total += iov[i].iov_len;
+    size_t done = 0;
+    int err = 0;
+    while (done < total || (total == 0 && c->pending_len)) {
+        if (flush_pending(c, fd, flags, via) != 0) {
+            err = errno;
+            break;
+        }
+        if (total == 0)
+            break;
+        bool full;
+        ssize_t got = round_out(c, fd, iov, n, done, total, flags, via, &full);
+        if (got < 0) {
+            err = errno;
+            break;
+        }
+        done += (size_t)got;
+        if (!full && got > 0)
+            break;   /* short write: the socket is full, report what went out */
+    }
+    ssize_t ret;
+    if (done > 0 || (err == 0 && total == 0)) {
+        ret = (ssize_t)done;
+        if (total == 0)
+            ret = real_out(fd, iov, n, flags, via), err = errno;
+    } else {
+        ret = -1;
+    }
+    pthread_mutex_unlock(&c->lock);
+    bw_observe_result(c, ret, ret < 0 ? err : 0);
+    bw_conn_unref(c);
+    if (ret < 0)
+        errno = err;
+    return ret;
+}
+
+void bw_inject_blind(bw_conn *c)
+{
+    if (!c->watch_requests)
+        return;
+    pthread_mutex_lock(&c->lock);
+    c->watch_requests = false;      /* requests can no longer be followed */
+    pthread_mutex_unlock(&c->lock);
+    pthread_mutex_lock(&c->rlock);
+    c->watch_responses = false;     /* nor paired with their responses */
+    pthread_mutex_unlock(&c->rlock);
+}

@@ -1,0 +1,91 @@
+/* observe.c - learning from I/O results on tracked connections (see observe.h). */
+#include <errno.h>
+#include <sys/socket.h>
+
+#include "guard.h"
+#include "observe.h"
+
+static bool is_io_failure(int err)
+{
+    return err == ECONNRESET || err == EPIPE || err == ETIMEDOUT;
+}
+
+void bw_observe_result(bw_conn *c, ssize_t r, int err)
+{
+    if (r >= 0) {
+        if (atomic_load_explicit(&c->outcome_pending, memory_order_relaxed))
+            bw_conn_outcome(c, 0);
+    } else if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR || err == ENOBUFS) {
+        /* nothing learned */
+    } else if (atomic_load_explicit(&c->outcome_pending, memory_order_relaxed)) {
+        bw_conn_outcome(c, err);
+    } else if (is_io_failure(err) && c->policy->breaker_io_errors && !c->io_failure_recorded) {
+        c->io_failure_recorded = true;
+        bw_guard_breaker_record(c, false, 0);
+    }
+    errno = err;
+}
+
+/* Counts one response and reports it to the breaker when statuses are judged. */
+static void note_status(bw_conn *c, int status)
+{
+    int cls = status / 100;
+    if (cls >= 1 && cls <= 5)
+        bw_count(c->entry, BW_CNT_HTTP_1XX + (cls - 1), 1);
+    if (cls == 1)
+        return;
+    bw_guard_breaker_record(c, !bw_status_set_has(&c->policy->breaker_http_status, status), 0);
+}
+
+/* Feeds received bytes to the response reader; statuses are handled after the lock. */
+static void feed_responses(bw_conn *c, const struct iovec *iov, int n, size_t got)
+{
+    int statuses[16];
+    int found = 0;
+    pthread_mutex_lock(&c->rlock);
+    for (int i = 0; i < n && got > 0 && !bw_http_resp_blind(&c->resp); i++) {
+        size_t len = iov[i].iov_len < got ? iov[i].iov_len : got;
+        const uint8_t *p = iov[i].iov_base;
+        got -= len;
+        while (len > 0) {
+            int status = 0;
+            size_t adv = bw_http_resp_step(&c->resp, p, len, &status);
+            if (status && found < (int)(sizeof statuses / sizeof statuses[0]))
+                statuses[found++] = status;
+            if (adv == 0 && !status)
+                break;
+            p += adv;
+            len -= adv;
+        }
+    }
+    pthread_mutex_unlock(&c->rlock);
+    for (int i = 0; i < found; i++)
+        note_status(c, statuses[i]);
+}
+
+ssize_t bw_observe_read(bw_conn *c, ssize_t r, int err, const struct iovec *iov, int n,
+                        int flags)
+{
+    bw_observe_result(c, r, err);
+    if (r > 0 && iov && c->watch_responses && !(flags & MSG_PEEK))
+        feed_responses(c, iov, n, (size_t)r);
+    errno = err;
+    return r;
+}
+
+void bw_observe_so_error(bw_conn *c, int fd, int val)
+{
+    if (!atomic_load_explicit(&c->outcome_pending, memory_order_relaxed))
+        return;
+    int saved = errno;
+    if (val != 0) {
+        bw_conn_outcome(c, val);
+    } else {
+        /* 0 also while still connecting: connected only when there is a peer. */
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof ss;
+        if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
+            bw_conn_outcome(c, 0);
+    }
+    errno = saved;
+}
