@@ -42,4 +42,9 @@ bool bw_hostcache_get(const struct sockaddr *sa, char *out, size_t outlen);
  */
 void bw_hostcache_reset(void);
 
+/* Fork handlers that keep the cache (and its names) in the child. */
+void bw_hostcache_atfork_prepare(void);
+void bw_hostcache_atfork_parent(void);
+void bw_hostcache_atfork_child(void);
+
 #endif

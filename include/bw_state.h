@@ -128,6 +128,21 @@ static inline uint64_t bw_counter_get(const bw_entry *e, enum bw_counter c)
     return __atomic_load_n(&e->counters[c], __ATOMIC_RELAXED);
 }
 
+/* The shared state file of cfg: STATE_DIR/breakwater-UID-HASH (SPEC §7). */
+void bw_state_path(const bw_config *cfg, char *out, size_t outlen);
+
+/*
+ * Maps the state file at path (creating it when create is true and it does
+ * not exist: mode 0600, O_NOFOLLOW). Refuses a symlink, a file of another
+ * owner or readable by others, and any file whose header does not validate.
+ * Returns 0, or -1 with a one-line reason in why.
+ */
+int bw_state_map_file(const char *path, const char *config_path, bool create, bw_state *st,
+                      char *why, size_t whylen);
+
+/* Maps a fresh private region. Returns 0 or -1. */
+int bw_state_map_private(const char *config_path, bw_state *st);
+
 /* Re-initialises every lock of a private region (fork child, state = process). */
 void bw_state_reinit_locks(bw_state *st);
 

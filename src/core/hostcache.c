@@ -169,3 +169,22 @@ void bw_hostcache_reset(void)
     cache.oldest = cache.newest = 0;
     cache.used = 0;
 }
+
+/* Fork: the names a parent learned stay valid in its children (a pre-fork
+ * server often resolves before it forks), so the cache is kept whole: prepare
+ * takes the lock so no other thread is mid-update, the parent releases it,
+ * and the child initialises it afresh. */
+void bw_hostcache_atfork_prepare(void)
+{
+    pthread_mutex_lock(&cache.lock);
+}
+
+void bw_hostcache_atfork_parent(void)
+{
+    pthread_mutex_unlock(&cache.lock);
+}
+
+void bw_hostcache_atfork_child(void)
+{
+    pthread_mutex_init(&cache.lock, NULL);
+}

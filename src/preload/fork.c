@@ -1,26 +1,34 @@
 /*
  * fork.c - keeps the shim usable in a fork child. Prepare takes the locks
- * whose data must be consistent in the child; the child, single-threaded,
- * re-initialises them (unlocking a mutex another thread owned is not
- * allowed) along with every per-record lock another thread might have held.
+ * whose data must be whole in the child; the parent releases them; the
+ * child, single-threaded, initialises them afresh (unlocking a mutex another
+ * thread owned is not allowed), along with every lock of private memory that
+ * a thread which does not exist in the child might have held.
  */
 #include <pthread.h>
+#include <unistd.h>
 
+#include "bw_hostcache.h"
 #include "shim.h"
 
 static void prepare(void)
 {
+    bw_hostcache_atfork_prepare();
     bw_conn_pool_lock();
 }
 
 static void parent(void)
 {
     bw_conn_pool_unlock();
+    bw_hostcache_atfork_parent();
 }
 
 static void child(void)
 {
     bw_conn_pool_atfork_child();
+    bw_hostcache_atfork_child();
+    bw_shim_state_atfork_child();
+    bw_rand_atfork_child();
 }
 
 __attribute__((constructor(101))) static void bw_register_atfork(void)

@@ -28,3 +28,9 @@ uint64_t bw_rand64(void)
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);
 }
+
+/* A child must not draw the same numbers as its parent. */
+void bw_rand_atfork_child(void)
+{
+    seeded = 0;
+}

@@ -102,7 +102,6 @@ int bw_connect(int fd, const struct sockaddr *sa, socklen_t len);
 
 /* The state region of cfg (shared file or private), NULL when unusable. */
 bw_state *bw_shim_state(const bw_config *cfg);
-void bw_state_path(const bw_config *cfg, char *out, size_t outlen);
 void bw_shim_state_atfork_child(void);
 
 /* Outcome of a connection's connect, learned after connect() returned
@@ -120,6 +119,7 @@ void bw_conn_pool_atfork_child(void);
 
 /* A uniformly random 64-bit value (not for secrets). */
 uint64_t bw_rand64(void);
+void bw_rand_atfork_child(void);
 
 /* Formats "ADDR:PORT" ("[v6]:PORT") into out. */
 void bw_format_addr(const struct sockaddr *sa, char *out, size_t outlen);
