@@ -148,6 +148,8 @@ static void read_environment(void)
     if (dis && strcmp(dis, "1") == 0)
         atomic_store(&bw_disabled, true);
     const char *lvl = secure_mode ? NULL : getenv("BREAKWATER_LOG");
+    if (lvl && !lvl[0])
+        lvl = NULL;   /* set but empty: as if unset */
     bw_log_setup(BW_LOG_WARN, sink);
     if (lvl && !bw_log_level_parse(lvl, &env_level))
         bw_log(BW_LOG_ERROR, "BREAKWATER_LOG='%.40s' is not one of off, error, warn, info, "
