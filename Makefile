@@ -81,10 +81,9 @@ install: all
 	install -m 0755 $(LIB) $(DESTDIR)$(PREFIX)/lib/breakwater/libbreakwater.so
 	install -m 0755 $(CLI) $(DESTDIR)$(PREFIX)/bin/breakwater
 	install -m 0644 conf/breakwater.ini $(DESTDIR)$(PREFIX)/share/doc/breakwater/breakwater.ini.example
-	@for m in man/breakwater.1 man/breakwater.ini.5; do \
-	    [ -f $$m ] || continue; \
-	    case $$m in *.1) d=man1;; *) d=man5;; esac; \
-	    install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/$$d/; done
+	install -m 0644 conf/systemd/breakwater.conf $(DESTDIR)$(PREFIX)/share/doc/breakwater/systemd-dropin.conf
+	install -m 0644 man/breakwater.1 $(DESTDIR)$(PREFIX)/share/man/man1/breakwater.1
+	install -m 0644 man/breakwater.ini.5 $(DESTDIR)$(PREFIX)/share/man/man5/breakwater.ini.5
 
 clean:
 	rm -rf $(BUILD)

@@ -47,8 +47,11 @@ int bw_attempt(int fd, const struct sockaddr *sa, socklen_t len, bool nonblockin
                int limit_ms, bool *in_progress)
 {
     *in_progress = false;
-    if (!nonblocking && limit_ms <= 0)
-        return bw_real.connect(fd, sa, len) == 0 ? 0 : errno;
+    if (!nonblocking && limit_ms <= 0) {
+        int err = bw_real.connect(fd, sa, len) == 0 ? 0 : errno;
+        *in_progress = err == EINTR;   /* an interrupted blocking connect goes on */
+        return err;
+    }
 
     int flags = bw_real.fcntl(fd, F_GETFL);
     bool switched = false;

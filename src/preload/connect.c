@@ -316,6 +316,8 @@ int bw_connect(int fd, const struct sockaddr *sa, socklen_t len)
     bw_conn *prev = bw_fdt_get(fd);
     if (prev && atomic_load(&prev->state) == BW_CONN_CONNECTING)
         return connect_again(fd, prev, sa, len);
+    if (prev && atomic_load(&prev->state) == BW_CONN_CONNECTED)
+        return bw_real.connect(fd, sa, len);   /* EISCONN: the connection stays as it is */
     const bw_config *cfg = bw_shim_config();
     if (!cfg || !is_stream(fd))
         return bw_real.connect(fd, sa, len);
