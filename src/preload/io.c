@@ -19,6 +19,8 @@ BW_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
     bw_conn *c = bw_fdt_get(fd);
     if (!c)
         return bw_real.send(fd, buf, n, flags);
+    if (!c->watch_requests)
+        return bw_observed(c, bw_real.send(fd, buf, n, flags));
     struct iovec v = {(void *)buf, n};
     return bw_inject_send(c, fd, &v, 1, flags, BW_VIA_SEND);
 }
@@ -38,6 +40,8 @@ BW_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
     bw_conn *c = bw_fdt_get(fd);
     if (!c || !msg || msg->msg_name || msg->msg_controllen || msg->msg_iovlen > IOV_MAX)
         return bw_real.sendmsg(fd, msg, flags);
+    if (!c->watch_requests)
+        return bw_observed(c, bw_real.sendmsg(fd, msg, flags));
     return bw_inject_send(c, fd, msg->msg_iov, (int)msg->msg_iovlen, flags, BW_VIA_SEND);
 }
 
@@ -62,6 +66,8 @@ BW_EXPORT ssize_t write(int fd, const void *buf, size_t n)
     bw_conn *c = bw_fdt_get(fd);
     if (!c)
         return bw_real.write(fd, buf, n);
+    if (!c->watch_requests)
+        return bw_observed(c, bw_real.write(fd, buf, n));
     struct iovec v = {(void *)buf, n};
     return bw_inject_send(c, fd, &v, 1, 0, BW_VIA_WRITE);
 }
@@ -71,6 +77,8 @@ BW_EXPORT ssize_t writev(int fd, const struct iovec *iov, int n)
     bw_conn *c = bw_fdt_get(fd);
     if (!c || n < 0 || n > IOV_MAX)
         return bw_real.writev(fd, iov, n);
+    if (!c->watch_requests)
+        return bw_observed(c, bw_real.writev(fd, iov, n));
     return bw_inject_send(c, fd, iov, n, 0, BW_VIA_WRITE);
 }
 
@@ -102,6 +110,8 @@ BW_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
     if (!c)
         return bw_real.recv(fd, buf, n, flags);
     ssize_t r = bw_real.recv(fd, buf, n, flags);
+    if (!c->watch_responses)
+        return bw_observed(c, r);
     struct iovec v = {buf, n};
     return bw_observe_read(c, r, errno, &v, 1, flags);
 }
@@ -154,6 +164,8 @@ BW_EXPORT ssize_t read(int fd, void *buf, size_t n)
     if (!c)
         return bw_real.read(fd, buf, n);
     ssize_t r = bw_real.read(fd, buf, n);
+    if (!c->watch_responses)
+        return bw_observed(c, r);
     struct iovec v = {buf, n};
     return bw_observe_read(c, r, errno, &v, 1, 0);
 }
