@@ -240,14 +240,31 @@ ssize_t bw_inject_send(bw_conn *c, int fd, const struct iovec *iov, int n, int f
     return ret;
 }
 
-void bw_inject_blind(bw_conn *c)
+ssize_t bw_inject_sendfile(bw_conn *c, int out, int in, void *off, size_t n, bool is64)
 {
-    if (!c->watch_requests)
-        return;
+    bw_conn_ref(c);
     pthread_mutex_lock(&c->lock);
-    c->watch_requests = false;      /* requests can no longer be followed */
+    ssize_t r;
+    int err;
+    /* A partly sent key line goes before the file's bytes. */
+    if (flush_pending(c, out, 0, BW_VIA_WRITE) != 0) {
+        r = -1;
+        err = errno;
+    } else {
+        r = is64 ? bw_real.sendfile64(out, in, off, n) : bw_real.sendfile(out, in, off, n);
+        err = errno;
+        if (r > 0 && !bw_http_req_unseen(&c->req, (uint64_t)r)) {
+            /* Header bytes the shim cannot see: requests can no longer be
+             * followed, nor paired with their responses. */
+            c->watch_requests = false;
+            pthread_mutex_lock(&c->rlock);
+            c->watch_responses = false;
+            pthread_mutex_unlock(&c->rlock);
+        }
+    }
     pthread_mutex_unlock(&c->lock);
-    pthread_mutex_lock(&c->rlock);
-    c->watch_responses = false;     /* nor paired with their responses */
-    pthread_mutex_unlock(&c->rlock);
+    bw_observe_result(c, r, err);
+    bw_conn_unref(c);
+    errno = err;
+    return r;
 }

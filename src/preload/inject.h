@@ -19,8 +19,12 @@ enum bw_via { BW_VIA_SEND, BW_VIA_WRITE };
 ssize_t bw_inject_send(bw_conn *c, int fd, const struct iovec *iov, int n, int flags,
                        enum bw_via via);
 
-/* Bytes are about to go out where the shim cannot see them (sendfile):
- * stop scanning this connection's requests. */
-void bw_inject_blind(bw_conn *c);
+/*
+ * sendfile on c: a pending key line goes first; the file's bytes, which the
+ * shim does not see, keep the request scanner in step when they fall inside a
+ * body (bw_http_req_unseen) and stop it for good otherwise. off is an off_t *
+ * or off64_t * as is64 says. Returns what sendfile returns.
+ */
+ssize_t bw_inject_sendfile(bw_conn *c, int out, int in, void *off, size_t n, bool is64);
 
 #endif

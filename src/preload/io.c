@@ -87,10 +87,9 @@ BW_EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t n)
     bw_conn *c = bw_fdt_get(out);
     if (!c)
         return bw_real.sendfile(out, in, off, n);
-    bw_inject_blind(c);   /* bytes the shim cannot see: stop scanning this connection */
-    ssize_t r = bw_real.sendfile(out, in, off, n);
-    bw_observe_result(c, r, errno);
-    return r;
+    if (!c->watch_requests)
+        return bw_observed(c, bw_real.sendfile(out, in, off, n));
+    return bw_inject_sendfile(c, out, in, off, n, false);
 }
 
 BW_EXPORT ssize_t sendfile64(int out, int in, off64_t *off, size_t n)
@@ -98,10 +97,9 @@ BW_EXPORT ssize_t sendfile64(int out, int in, off64_t *off, size_t n)
     bw_conn *c = bw_fdt_get(out);
     if (!c)
         return bw_real.sendfile64(out, in, off, n);
-    bw_inject_blind(c);
-    ssize_t r = bw_real.sendfile64(out, in, off, n);
-    bw_observe_result(c, r, errno);
-    return r;
+    if (!c->watch_requests)
+        return bw_observed(c, bw_real.sendfile64(out, in, off, n));
+    return bw_inject_sendfile(c, out, in, off, n, true);
 }
 
 BW_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)

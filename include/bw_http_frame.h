@@ -1,0 +1,109 @@
+/*
+ * bw_http_frame.h - the pieces of HTTP/1.x message framing (RFC 9112) that
+ * requests and responses share: a field-section parser (header and trailer
+ * lines) and a body framer (Content-Length and chunked bodies).
+ *
+ * Both are streaming byte machines with fixed-size state and no heap: they
+ * never buffer message data, they only classify it, so a stream split into
+ * any chunks (one byte at a time included) is framed the same way. Whatever
+ * they cannot frame safely is reported as BAD; the callers (bw_http_req.h,
+ * bw_http_resp.h) then stop interpreting the connection for good.
+ *
+ * Line endings: a bare LF ends a line (RFC 9112 section 2.2 lets recipients
+ * accept it); a CR anywhere but before LF is BAD. A line longer than
+ * BW_HTTP_LINE_MAX bytes is BAD; lines are counted, never stored.
+ */
+#ifndef BW_HTTP_FRAME_H
+#define BW_HTTP_FRAME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define BW_HTTP_LINE_MAX 65536u   /* longest start, field or chunk-size line */
+#define BW_HTTP_NAME_BUF 64       /* field-name bytes kept for classification */
+
+/* Result of feeding a framer. */
+enum bw_http_frame_res {
+    BW_HF_MORE,   /* consumed; the section or body goes on */
+    BW_HF_DONE,   /* the section or body ended with the last byte consumed */
+    BW_HF_BAD,    /* cannot be framed: stop interpreting the stream */
+};
+
+/* What a header section said about framing (bw_http_fields.flags). */
+#define BW_HFF_CL         0x01u   /* Content-Length seen (cl holds it) */
+#define BW_HFF_TE         0x02u   /* Transfer-Encoding seen */
+#define BW_HFF_TE_CHUNKED 0x04u   /* ... and its final coding is chunked */
+#define BW_HFF_UPGRADE    0x08u   /* Upgrade seen */
+#define BW_HFF_KEY        0x10u   /* the caller's key field seen */
+
+/*
+ * A field section in progress. Zeroed memory is a header section at its
+ * first line. Plain value: it may be copied to snapshot a parse.
+ */
+typedef struct bw_http_fields {
+    uint64_t cl;            /* Content-Length agreed by every CL line so far */
+    uint64_t cl_line;       /* value of the CL line being read */
+    uint32_t line_len;
+    uint8_t phase;
+    uint8_t flags;          /* BW_HFF_* */
+    uint8_t trailers;       /* a trailer section: names are not classified */
+    uint8_t kind;           /* class of the field being read */
+    uint8_t name_len;       /* BW_HTTP_NAME_BUF + 1: longer than name[] */
+    uint8_t sub;            /* position inside the value of a CL or TE line */
+    uint8_t elem_len;       /* TE list element being read (9: not "chunked") */
+    char elem[8];
+    char name[BW_HTTP_NAME_BUF];   /* lower case */
+} bw_http_fields;
+
+/* Starts a new header (trailers false) or trailer (true) section. */
+void bw_http_fields_reset(bw_http_fields *f, bool trailers);
+
+/*
+ * Feeds one byte of the section. key (may be NULL) is a field name to look
+ * for, compared case-insensitively; finding it sets BW_HFF_KEY. Returns DONE
+ * when c ends the blank line closing the section, BAD on a malformed line
+ * (obs-fold, invalid name, space before the colon, NUL or bare CR, a bad or
+ * conflicting Content-Length, a line too long), MORE otherwise.
+ */
+enum bw_http_frame_res bw_http_fields_byte(bw_http_fields *f, uint8_t c, const char *key);
+
+/* True when the next byte starts a line: a CR or LF there opens the blank
+ * line that ends the section. */
+bool bw_http_fields_at_line_start(const bw_http_fields *f);
+
+/* True for the bytes of an RFC 9110 token (tchar). */
+bool bw_http_tchar(uint8_t c);
+
+/* A message body in progress. Zeroed memory is an empty body. Plain value. */
+typedef struct bw_http_body {
+    uint64_t remaining;     /* bytes of data left (whole body or chunk) */
+    uint32_t line_len;
+    uint8_t phase;
+    uint8_t digits;         /* hex digits seen in the chunk-size line */
+} bw_http_body;
+
+/* Starts a body of exactly n bytes. */
+void bw_http_body_start_length(bw_http_body *b, uint64_t n);
+
+/* Starts a chunked body. */
+void bw_http_body_start_chunked(bw_http_body *b);
+
+/*
+ * Consumes body bytes from buf[0..len) and returns how many. *res is DONE
+ * when the body ended with the last byte consumed (for a chunked body: the
+ * last-chunk line; the trailer section follows), BAD on a malformed chunk
+ * framing (bad size line, missing CRLF after data, size overflow), MORE when
+ * all len bytes were consumed and the body goes on. Never reads past len.
+ */
+size_t bw_http_body_feed(bw_http_body *b, const uint8_t *buf, size_t len,
+                         enum bw_http_frame_res *res);
+
+/*
+ * Accounts for n data bytes that went out unseen (sendfile): true when all
+ * of them fall inside the current Content-Length body or chunk, with *res
+ * as bw_http_body_feed would give; false, changing nothing, otherwise.
+ */
+bool bw_http_body_skip(bw_http_body *b, uint64_t n, enum bw_http_frame_res *res);
+
+#endif

@@ -1,0 +1,205 @@
+/*
+ * http_field.c - the field-section parser shared by the request injector and
+ * the response reader (bw_http_frame.h). Only the fields that decide framing
+ * are interpreted: Content-Length, Transfer-Encoding, Upgrade and the
+ * caller's key field. Values are never stored.
+ */
+#include <string.h>
+#include <strings.h>
+
+#include "bw_http_frame.h"
+
+enum phase { P_LINE_START, P_NAME, P_VALUE, P_VALUE_CR, P_BLANK_CR };
+enum kind { K_OTHER, K_CL, K_TE, K_UPGRADE, K_KEY };
+enum cl_sub { CL_LEAD, CL_DIGITS, CL_TRAIL };
+
+#define ELEM_NOT_CHUNKED 9
+
+bool bw_http_tchar(uint8_t c)
+{
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+        return true;
+    return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+void bw_http_fields_reset(bw_http_fields *f, bool trailers)
+{
+    memset(f, 0, sizeof *f);
+    f->trailers = trailers;
+}
+
+bool bw_http_fields_at_line_start(const bw_http_fields *f)
+{
+    return f->phase == P_LINE_START;
+}
+
+static bool name_is(const bw_http_fields *f, const char *s)
+{
+    size_t n = strlen(s);
+    return f->name_len == n && strncasecmp(f->name, s, n) == 0;
+}
+
+/* Decides, at the colon, which of the interesting fields this line is. */
+static enum kind classify(const bw_http_fields *f, const char *key)
+{
+    if (f->trailers)
+        return K_OTHER;   /* trailers never change framing (RFC 9110 6.5.1) */
+    if (key && *key && name_is(f, key))
+        return K_KEY;
+    if (name_is(f, "content-length"))
+        return K_CL;
+    if (name_is(f, "transfer-encoding"))
+        return K_TE;
+    if (name_is(f, "upgrade"))
+        return K_UPGRADE;
+    return K_OTHER;
+}
+
+/* One byte of a Content-Length value: OWS 1*DIGIT OWS, nothing else (a list
+ * of repeated values is refused rather than guessed at). */
+static bool cl_byte(bw_http_fields *f, uint8_t c)
+{
+    bool ws = c == ' ' || c == '\t';
+    if (c >= '0' && c <= '9' && f->sub != CL_TRAIL) {
+        if (f->cl_line > (UINT64_MAX >> 4) / 10)
+            return false;   /* far beyond any real body: refuse to frame */
+        f->cl_line = f->cl_line * 10 + (c - '0');
+        f->sub = CL_DIGITS;
+        return true;
+    }
+    if (ws) {
+        if (f->sub == CL_DIGITS)
+            f->sub = CL_TRAIL;
+        return true;
+    }
+    return false;
+}
+
+/* Ends one element of the Transfer-Encoding list; empty elements do not count. */
+static void te_elem_end(bw_http_fields *f)
+{
+    if (f->elem_len == 0)
+        return;
+    if (f->elem_len == 7 && memcmp(f->elem, "chunked", 7) == 0)
+        f->flags |= BW_HFF_TE_CHUNKED;
+    else
+        f->flags &= (uint8_t)~BW_HFF_TE_CHUNKED;
+    f->elem_len = 0;
+    f->sub = 0;
+}
+
+/* One byte of a Transfer-Encoding value. Only "is the final coding exactly
+ * chunked" matters; sub marks whitespace seen after an element's text. */
+static void te_byte(bw_http_fields *f, uint8_t c)
+{
+    if (c == ',') {
+        te_elem_end(f);
+    } else if (c == ' ' || c == '\t') {
+        if (f->elem_len)
+            f->sub = 1;
+    } else if (f->sub || f->elem_len >= 8) {
+        f->elem_len = ELEM_NOT_CHUNKED;   /* "chunked;x", "gzip chunked", ... */
+    } else {
+        f->elem[f->elem_len++] = (char)(c | 0x20);
+    }
+}
+
+/* The field line just ended: fold what it said into the section's flags. */
+static enum bw_http_frame_res line_end(bw_http_fields *f)
+{
+    switch (f->kind) {
+    case K_CL:
+        if (f->sub == CL_LEAD)
+            return BW_HF_BAD;   /* empty value */
+        if ((f->flags & BW_HFF_CL) && f->cl != f->cl_line)
+            return BW_HF_BAD;   /* conflicting lengths */
+        f->cl = f->cl_line;
+        f->flags |= BW_HFF_CL;
+        break;
+    case K_TE:
+        te_elem_end(f);
+        f->flags |= BW_HFF_TE;
+        break;
+    case K_UPGRADE:
+        f->flags |= BW_HFF_UPGRADE;
+        break;
+    case K_KEY:
+        f->flags |= BW_HFF_KEY;
+        break;
+    }
+    f->phase = P_LINE_START;
+    f->line_len = 0;
+    return BW_HF_MORE;
+}
+
+static enum bw_http_frame_res start_byte(bw_http_fields *f, uint8_t c)
+{
+    if (c == '\r') {
+        f->phase = P_BLANK_CR;
+        return BW_HF_MORE;
+    }
+    if (c == '\n')
+        return BW_HF_DONE;
+    if (!bw_http_tchar(c))
+        return BW_HF_BAD;   /* obs-fold, empty name, binary */
+    f->phase = P_NAME;
+    f->name_len = 0;
+    f->kind = K_OTHER;
+    f->sub = 0;
+    f->elem_len = 0;
+    f->cl_line = 0;
+    f->name[f->name_len++] = (char)c;
+    return BW_HF_MORE;
+}
+
+static enum bw_http_frame_res name_byte(bw_http_fields *f, uint8_t c, const char *key)
+{
+    if (c == ':') {
+        f->kind = (uint8_t)classify(f, key);
+        f->phase = P_VALUE;
+        return BW_HF_MORE;
+    }
+    if (!bw_http_tchar(c))
+        return BW_HF_BAD;   /* includes whitespace before the colon */
+    if (f->name_len < BW_HTTP_NAME_BUF)
+        f->name[f->name_len++] = (char)c;
+    else
+        f->name_len = BW_HTTP_NAME_BUF + 1;   /* too long to match anything */
+    return BW_HF_MORE;
+}
+
+static enum bw_http_frame_res value_byte(bw_http_fields *f, uint8_t c)
+{
+    if (c == '\r') {
+        f->phase = P_VALUE_CR;
+        return BW_HF_MORE;
+    }
+    if (c == '\n')
+        return line_end(f);
+    if (c == 0)
+        return BW_HF_BAD;
+    if (f->kind == K_CL && !cl_byte(f, c))
+        return BW_HF_BAD;
+    if (f->kind == K_TE)
+        te_byte(f, c);
+    return BW_HF_MORE;
+}
+
+enum bw_http_frame_res bw_http_fields_byte(bw_http_fields *f, uint8_t c, const char *key)
+{
+    if (++f->line_len > BW_HTTP_LINE_MAX)
+        return BW_HF_BAD;
+    switch (f->phase) {
+    case P_LINE_START:
+        return start_byte(f, c);
+    case P_NAME:
+        return name_byte(f, c, key);
+    case P_VALUE:
+        return value_byte(f, c);
+    case P_VALUE_CR:
+        return c == '\n' ? line_end(f) : BW_HF_BAD;
+    case P_BLANK_CR:
+        return c == '\n' ? BW_HF_DONE : BW_HF_BAD;
+    }
+    return BW_HF_BAD;
+}
