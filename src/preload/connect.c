@@ -334,7 +334,7 @@ int bw_connect(int fd, const struct sockaddr *sa, socklen_t len)
     bool nonblocking = flags >= 0 && (flags & O_NONBLOCK);
     enum bw_nonblocking mode = policy->nonblocking;
     if (mode == BW_NB_AUTO)
-        mode = atomic_load_explicit(&bw_epoll_seen, memory_order_relaxed) ? BW_NB_NATIVE : BW_NB_WAIT;
+        mode = bw_epoll_is_open() ? BW_NB_NATIVE : BW_NB_WAIT;
     errno = saved;
     if (nonblocking && mode == BW_NB_NATIVE)
         return connect_native(fd, c, sa, len);

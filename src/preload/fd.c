@@ -27,14 +27,17 @@
 /* Returns ret unchanged after dropping any stale record of the number it names. */
 static int fresh(int ret)
 {
-    if (ret >= 0)
+    if (ret >= 0) {
         bw_forget_fd(ret);
+        bw_epoll_unmark(ret);
+    }
     return ret;
 }
 
 BW_EXPORT int close(int fd)
 {
     bw_conn *c = bw_fdt_get(fd) ? bw_fdt_take(fd) : NULL;
+    bw_epoll_unmark(fd);
     int ret = bw_real.close(fd);
     if (c) {
         int saved = errno;
@@ -58,16 +61,26 @@ BW_EXPORT int close_range(unsigned int lo, unsigned int hi, int flags)
     if (ret == 0 && !(flags & CLOSE_RANGE_CLOEXEC) && lo <= hi) {
         int saved = errno;
         bw_fdt_take_range(lo, hi, unref_taken, NULL);
+        bw_epoll_unmark_range(lo, hi);
         errno = saved;
     }
     return ret;
+}
+
+/* newfd now refers to what oldfd does: its record, or its epoll instance. */
+static void copied(int oldfd, int newfd)
+{
+    bw_dup_fd(oldfd, newfd);
+    bw_epoll_unmark(newfd);
+    if (bw_epoll_is_epoll(oldfd))
+        bw_epoll_mark(newfd);
 }
 
 BW_EXPORT int dup(int fd)
 {
     int ret = bw_real.dup(fd);
     if (ret >= 0)
-        bw_dup_fd(fd, ret);
+        copied(fd, ret);
     return ret;
 }
 
@@ -75,7 +88,7 @@ BW_EXPORT int dup2(int oldfd, int newfd)
 {
     int ret = bw_real.dup2(oldfd, newfd);
     if (ret >= 0 && oldfd != newfd)
-        bw_dup_fd(oldfd, newfd);   /* the implicit close of newfd included (the JVM's pre-close) */
+        copied(oldfd, newfd);   /* the implicit close of newfd included (the JVM's pre-close) */
     return ret;
 }
 
@@ -83,7 +96,7 @@ BW_EXPORT int dup3(int oldfd, int newfd, int flags)
 {
     int ret = bw_real.dup3(oldfd, newfd, flags);
     if (ret >= 0)
-        bw_dup_fd(oldfd, newfd);
+        copied(oldfd, newfd);
     return ret;
 }
 
@@ -92,7 +105,7 @@ static int fcntl_common(int (*real)(int, int, ...), int fd, int cmd, void *arg)
 {
     int ret = real(fd, cmd, arg);
     if (ret >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
-        bw_dup_fd(fd, ret);
+        copied(fd, ret);
     return ret;
 }
 
@@ -141,6 +154,7 @@ BW_EXPORT int fclose(FILE *fp)
 {
     int fd = fp ? fileno(fp) : -1;
     bw_conn *c = bw_fdt_get(fd) ? bw_fdt_take(fd) : NULL;
+    bw_epoll_unmark(fd);
     int ret = bw_real.fclose(fp);
     if (c) {
         int saved = errno;
@@ -251,12 +265,16 @@ BW_EXPORT int memfd_create(const char *name, unsigned int flags)
 
 BW_EXPORT int epoll_create(int size)
 {
-    atomic_store_explicit(&bw_epoll_seen, true, memory_order_relaxed);
-    return fresh(bw_real.epoll_create(size));
+    int fd = fresh(bw_real.epoll_create(size));
+    if (fd >= 0)
+        bw_epoll_mark(fd);
+    return fd;
 }
 
 BW_EXPORT int epoll_create1(int flags)
 {
-    atomic_store_explicit(&bw_epoll_seen, true, memory_order_relaxed);
-    return fresh(bw_real.epoll_create1(flags));
+    int fd = fresh(bw_real.epoll_create1(flags));
+    if (fd >= 0)
+        bw_epoll_mark(fd);
+    return fd;
 }

@@ -27,7 +27,6 @@
 #define BW_SYSTEM_CONFIG "/etc/breakwater.ini"
 
 atomic_bool bw_disabled;
-atomic_bool bw_epoll_seen;
 
 static _Atomic(const bw_config *) current;
 static bool secure_mode;

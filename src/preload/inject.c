@@ -24,7 +24,7 @@
 #include "inject.h"
 #include "observe.h"
 
-#define MAX_IOV 64     /* program buffers looked at per call; the rest is a short write */
+#define MAX_IOV 64     /* program buffers per round; more go in further rounds */
 
 static ssize_t real_out(int fd, const struct iovec *v, int n, int flags, enum bw_via via)
 {
@@ -50,11 +50,19 @@ static size_t piece(const struct iovec *iov, int n, size_t pos, const uint8_t **
     return 0;
 }
 
+#define PLAN_KINDS 8
+
 struct plan {
     bool insert;
     size_t k;             /* program offset of the line */
     size_t cut;           /* the round sends program bytes up to here */
     bw_http_req_event ev;
+    /* When the whole round goes out, the scanner state after it is already
+     * known: reusing it saves scanning the same bytes twice. */
+    bool reusable;
+    bw_http_req after;
+    uint8_t kinds[PLAN_KINDS];   /* request kinds seen, for the response reader */
+    unsigned n_kinds;
 };
 
 /* Plans a round from program offset from, on a copy of the scanner. */
@@ -64,21 +72,45 @@ static void plan_round(const bw_conn *c, const struct iovec *iov, int n, size_t 
     bw_http_req st = c->req;
     pl->insert = false;
     pl->cut = total;
+    pl->reusable = false;
+    pl->n_kinds = 0;
+    bool overflow = false;
     for (size_t pos = from; pos < total;) {
         const uint8_t *p = NULL;
         size_t len = piece(iov, n, pos, &p);
         bw_http_req_event ev;
         pos += bw_http_req_scan(&st, &c->req_cfg, p, len, &ev);
+        if (ev.request) {
+            if (pl->n_kinds < PLAN_KINDS)
+                pl->kinds[pl->n_kinds++] = ev.request;
+            else
+                overflow = true;
+        }
         if (!ev.insert)
             continue;
         if (pl->insert) {
             pl->cut = pos;    /* a second line: the next round sends it */
-            return;
+            return;           /* (st is past that line's decision: not reusable) */
         }
         pl->insert = true;
         pl->k = pos;
         pl->ev = ev;
     }
+    pl->reusable = !overflow;
+    pl->after = st;
+}
+
+/* The round went out whole: take the planned state and its request kinds. */
+static unsigned adopt_plan(bw_conn *c, const struct plan *pl)
+{
+    c->req = pl->after;
+    if (c->watch_responses && pl->n_kinds > 0) {
+        pthread_mutex_lock(&c->rlock);
+        for (unsigned i = 0; i < pl->n_kinds; i++)
+            bw_http_resp_expect(&c->resp, pl->kinds[i]);
+        pthread_mutex_unlock(&c->rlock);
+    }
+    return pl->insert ? 1 : 0;
 }
 
 /* Scans for real the program bytes [from, to) that went out; with
@@ -179,7 +211,9 @@ static ssize_t round_out(bw_conn *c, int fd, const struct iovec *iov, int n, siz
         line_sent = m - (k - done) < L ? m - (k - done) : L;
         consumed = k + (m - (k - done) - line_sent);
     }
-    unsigned keys = commit_scan(c, iov, n, done, consumed, line_sent > 0 && consumed == k);
+    unsigned keys = m == out_len && pl.reusable
+                        ? adopt_plan(c, &pl)
+                        : commit_scan(c, iov, n, done, consumed, line_sent > 0 && consumed == k);
     if (line_sent > 0 && line_sent < L) {
         memcpy(c->pending, line + line_sent, L - line_sent);
         c->pending_off = 0;
@@ -200,29 +234,39 @@ ssize_t bw_inject_send(bw_conn *c, int fd, const struct iovec *iov, int n, int f
     }
     bw_conn_ref(c);   /* a close() meanwhile must not recycle the record under us */
     pthread_mutex_lock(&c->lock);
-    if (n > MAX_IOV)
-        n = MAX_IOV;
     size_t total = 0;
     for (int i = 0; i < n; i++)
         total += iov[i].iov_len;
     size_t done = 0;
     int err = 0;
-    while (done < total || (total == 0 && c->pending_len)) {
-        if (flush_pending(c, fd, flags, via) != 0) {
-            err = errno;
-            break;
+    /* More buffers than a round takes go MAX_IOV at a time, so a blocking
+     * call still sends them all, as it would without the shim. */
+    for (int base = 0;;) {
+        int w = n - base < MAX_IOV ? n - base : MAX_IOV;
+        size_t wtotal = 0, wdone = 0;
+        for (int i = 0; i < w; i++)
+            wtotal += iov[base + i].iov_len;
+        while (wdone < wtotal || (total == 0 && c->pending_len)) {
+            if (flush_pending(c, fd, flags, via) != 0) {
+                err = errno;
+                break;
+            }
+            if (total == 0)
+                break;
+            bool full;
+            ssize_t got = round_out(c, fd, iov + base, w, wdone, wtotal, flags, via, &full);
+            if (got < 0) {
+                err = errno;
+                break;
+            }
+            wdone += (size_t)got;
+            if (!full && got > 0)
+                break;   /* short write: the socket is full, report what went out */
         }
-        if (total == 0)
+        done += wdone;
+        base += w;
+        if (err || wdone < wtotal || base >= n)
             break;
-        bool full;
-        ssize_t got = round_out(c, fd, iov, n, done, total, flags, via, &full);
-        if (got < 0) {
-            err = errno;
-            break;
-        }
-        done += (size_t)got;
-        if (!full && got > 0)
-            break;   /* short write: the socket is full, report what went out */
     }
     ssize_t ret;
     if (done > 0 || (err == 0 && total == 0)) {

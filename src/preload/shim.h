@@ -74,7 +74,14 @@ typedef struct bw_conn {
 
 /* Shim-wide state, set up by bw_shim_init(). */
 extern atomic_bool bw_disabled;          /* BREAKWATER_DISABLE=1 or passthrough */
-extern atomic_bool bw_epoll_seen;        /* the process created an epoll instance */
+
+/* Descriptors of epoll instances (epoll.c): nonblocking = auto is native
+ * while one is open. */
+void bw_epoll_mark(int fd);
+void bw_epoll_unmark(int fd);
+void bw_epoll_unmark_range(unsigned lo, unsigned hi);
+bool bw_epoll_is_open(void);
+bool bw_epoll_is_epoll(int fd);
 
 /* Runs start-up once (resolution, config, logging); cheap after the first call. */
 void bw_shim_init(void);
