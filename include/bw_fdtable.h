@@ -23,16 +23,21 @@ typedef _Atomic(void *) bw_fdt_slot;
 
 extern _Atomic(bw_fdt_slot *) bw_fdt_pages[BW_FDT_PAGES];
 
-/* Returns the record of fd, or NULL when fd is not tracked. Lock-free. */
-static inline void *bw_fdt_get(int fd)
+/* The slot of fd when its page exists, else NULL. */
+static inline bw_fdt_slot *bw_fdt_slot_of(int fd)
 {
     if ((unsigned)fd >= BW_FDT_MAX)
         return NULL;
     bw_fdt_slot *page = atomic_load_explicit(&bw_fdt_pages[(unsigned)fd >> BW_FDT_PAGE_SHIFT],
                                              memory_order_acquire);
-    if (!page)
-        return NULL;
-    return atomic_load_explicit(&page[(unsigned)fd & (BW_FDT_PAGE - 1)], memory_order_acquire);
+    return page ? &page[(unsigned)fd & (BW_FDT_PAGE - 1)] : NULL;
+}
+
+/* Returns the record of fd, or NULL when fd is not tracked. Lock-free. */
+static inline void *bw_fdt_get(int fd)
+{
+    bw_fdt_slot *slot = bw_fdt_slot_of(fd);
+    return slot ? atomic_load_explicit(slot, memory_order_acquire) : NULL;
 }
 
 /*

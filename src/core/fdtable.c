@@ -42,13 +42,8 @@ void *bw_fdt_set(int fd, void *rec)
 
 void *bw_fdt_take(int fd)
 {
-    if ((unsigned)fd >= BW_FDT_MAX)
-        return NULL;
-    bw_fdt_slot *page = atomic_load_explicit(&bw_fdt_pages[(unsigned)fd >> BW_FDT_PAGE_SHIFT],
-                                             memory_order_acquire);
-    if (!page)
-        return NULL;
-    return atomic_exchange(&page[(unsigned)fd & (BW_FDT_PAGE - 1)], NULL);
+    bw_fdt_slot *slot = bw_fdt_slot_of(fd);
+    return slot ? atomic_exchange(slot, NULL) : NULL;
 }
 
 void bw_fdt_take_range(unsigned lo, unsigned hi, void (*fn)(int, void *, void *), void *ctx)
