@@ -57,7 +57,7 @@ bw_conn *bw_conn_new(void)
     size_t head = offsetof(bw_conn, refs);
     memset((char *)c + head, 0, sizeof *c - head);
     atomic_init(&c->refs, 1);
-    c->owner = getpid();
+    c->owner = bw_self_pid();
     c->dest = -1;
     return c;
 }
@@ -123,10 +123,12 @@ void bw_conn_pool_unlock(void)
     pthread_mutex_unlock(&pool_lock);
 }
 
-/* The child is single-threaded: locks another thread held at fork are reset. */
+/* The child is single-threaded: locks another thread held at fork are reset.
+ * pool_lock was taken in prepare by the thread the child runs on, so it is
+ * released (re-initialising it would hide the unlock from ThreadSanitizer). */
 void bw_conn_pool_atfork_child(void)
 {
-    pthread_mutex_init(&pool_lock, NULL);
+    pthread_mutex_unlock(&pool_lock);
     for (size_t i = 0; i < n_chunks; i++)
         for (int j = 0; j < POOL_CHUNK; j++) {
             pthread_mutex_init(&chunks[i][j].lock, NULL);

@@ -6,10 +6,23 @@
  * a thread which does not exist in the child might have held.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 #include "bw_hostcache.h"
 #include "shim.h"
+
+static _Atomic pid_t self_pid;
+
+pid_t bw_self_pid(void)
+{
+    pid_t p = atomic_load_explicit(&self_pid, memory_order_relaxed);
+    if (p == 0) {
+        p = getpid();
+        atomic_store_explicit(&self_pid, p, memory_order_relaxed);
+    }
+    return p;
+}
 
 static void prepare(void)
 {
@@ -25,6 +38,7 @@ static void parent(void)
 
 static void child(void)
 {
+    atomic_store_explicit(&self_pid, getpid(), memory_order_relaxed);
     bw_conn_pool_atfork_child();
     bw_hostcache_atfork_child();
     bw_shim_state_atfork_child();

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -107,18 +108,21 @@ static uint64_t start_time_of(pid_t pid)
     return v;
 }
 
-static pid_t my_pid;
-static uint64_t my_start;
+/* Atomic because threads race to fill them in (TSan saw it): my_pid is
+ * published after my_start, so whoever reads our pid there also sees its start. */
+static _Atomic pid_t my_pid;
+static _Atomic uint64_t my_start;
 
 static void whoami(int32_t *pid, uint64_t *start)
 {
-    pid_t now = getpid();
-    if (now != my_pid) {        /* first use, or we are a fork child */
-        my_start = start_time_of(now);
-        my_pid = now;
+    pid_t now = bw_self_pid();
+    if (atomic_load_explicit(&my_pid, memory_order_acquire) != now) {
+        /* first use, or we are a fork child; racing threads store the same values */
+        atomic_store_explicit(&my_start, start_time_of(now), memory_order_relaxed);
+        atomic_store_explicit(&my_pid, now, memory_order_release);
     }
     *pid = now;
-    *start = my_start;
+    *start = atomic_load_explicit(&my_start, memory_order_relaxed);
 }
 
 static bool alive(int32_t pid, uint64_t start, void *ctx)
@@ -227,7 +231,13 @@ void bw_conn_release_slot(bw_conn *c)
         bw_bulkhead_release_untracked(&e->bulkhead);
     else
         bw_bulkhead_release(&e->bulkhead, pid, start);
+    /* A waiter queues its ticket under this lock before it sleeps, so none
+     * seen now means nobody to wake: skip the system call (every connect
+     * rejected by the breaker passes here). */
+    bool waiters = bw_bulkhead_waiting(&e->bulkhead, bw_now_ms()) > 0;
     bw_entry_unlock(e);
+    if (!waiters)
+        return;
     /* Wake every waiter: each checks whether its ticket is the oldest. */
     int saved = errno;
     bw_real.syscall(SYS_futex, &e->bulkhead.seq, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);

@@ -124,6 +124,9 @@ void bw_conn_pool_lock(void);
 void bw_conn_pool_unlock(void);
 void bw_conn_pool_atfork_child(void);
 
+/* getpid(), without a system call: cached, and renewed in a fork child. */
+pid_t bw_self_pid(void);
+
 /* A uniformly random 64-bit value (not for secrets). */
 uint64_t bw_rand64(void);
 void bw_rand_atfork_child(void);

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bw_log.h"
@@ -19,11 +20,23 @@ bw_state *bw_shim_state(const bw_config *cfg)
     int r = atomic_load_explicit(&state_ready, memory_order_acquire);
     if (r == 2)
         return &state;
+    /* Another thread is mapping it: wait (briefly, bounded) rather than run
+     * stateless, or the first concurrent connects of a process would all
+     * pass an empty bulkhead. */
+    for (int i = 0; r == 1 && i < 2000; i++) {
+        struct timespec nap = {0, 1000000};
+        int saved = errno;
+        nanosleep(&nap, NULL);
+        errno = saved;
+        r = atomic_load_explicit(&state_ready, memory_order_acquire);
+    }
+    if (r == 2)
+        return &state;
     if (r != 0)
-        return NULL;    /* being mapped by another thread, or failed: run stateless */
+        return NULL;    /* still being mapped, or failed: run stateless */
     int expected = 0;
     if (!atomic_compare_exchange_strong(&state_ready, &expected, 1))
-        return NULL;
+        return bw_shim_state(cfg);   /* lost the race: wait for the winner, as above */
     int saved = errno;
     int ok = -1;
     if (cfg->state == BW_STATE_SHARED) {
@@ -50,6 +63,8 @@ static bool is_self(int32_t pid, uint64_t start, void *ctx)
  * that did not come along, and the slots in it are the parent's. */
 void bw_shim_state_atfork_child(void)
 {
+    int mapping = 1;   /* the thread mapping it did not come along: map afresh */
+    atomic_compare_exchange_strong(&state_ready, &mapping, 0);
     if (atomic_load(&state_ready) != 2 || state.shared)
         return;
     bw_state_reinit_locks(&state);
