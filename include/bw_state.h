@@ -112,8 +112,17 @@ int bw_state_attach(bw_state *st, void *mem, size_t size, bool shared, char *why
 bw_entry *bw_state_find(bw_state *st, enum bw_entry_kind kind, const char *dest,
                         const struct sockaddr *sa, bool create);
 
-/* Locks an entry, recovering it when its previous holder died. 0 or -1. */
+/* Locks an entry, recovering it when its previous holder died. 0 or -1:
+ * -1 also for a lock word no mutex of ours can have (a hostile file) and
+ * for one that stays held for seconds; the caller then goes on without it. */
 int bw_entry_lock(bw_entry *e);
+
+/* bw_entry_lock waiting at most wait_ms (bw_entry_lock waits 2 s). After a
+ * lock of this process once timed out, every lock fails at once. */
+int bw_entry_lock_for(bw_entry *e, int wait_ms);
+
+/* True once a lock timed out in this process (see bw_entry_lock_for). */
+bool bw_state_locks_stuck(void);
 void bw_entry_unlock(bw_entry *e);
 
 /* Adds n to a counter of e (atomic; e may be NULL). */

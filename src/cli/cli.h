@@ -2,9 +2,15 @@
 #ifndef BW_CLI_H
 #define BW_CLI_H
 
+#include <stdio.h>
+
 /* Each returns the process exit status: 0 success, 1 failure, 2 usage error. */
 int bw_cmd_run(int argc, char **argv);
 int bw_cmd_check(int argc, char **argv);
+int bw_cmd_status(int argc, char **argv);
+int bw_cmd_metrics(int argc, char **argv);
+int bw_cmd_reset(int argc, char **argv);
+int bw_cmd_force(int argc, char **argv);
 
 /* Prints the help of one command (or the overview for NULL); returns 0, or 2 if unknown. */
 int bw_cli_help(const char *command, FILE *out);

@@ -23,6 +23,27 @@ static const struct command commands[] = {
      "Validates a config file. Every problem is one line FILE:LINE: error: MESSAGE or\n"
      "FILE:LINE: warning: MESSAGE. Exits 0 when the file is valid (warnings allowed),\n"
      "1 otherwise. FILE defaults to BREAKWATER_CONFIG, then /etc/breakwater.ini.\n"},
+    {"status", bw_cmd_status, "breakwater status [-c FILE] [--json]",
+     "Shows the shared state of the config FILE (default as for the library): per\n"
+     "destination the active connections, their limit and the bulkhead rejections;\n"
+     "per address the breaker state, failure rate, calls in the window and the\n"
+     "counters. --json prints one JSON object instead (see breakwater(1)).\n"
+     "Exits 1 when there is no shared state yet or it is unusable; with\n"
+     "state = process it says there is nothing shared to show and exits 0.\n"},
+    {"metrics", bw_cmd_metrics, "breakwater metrics [-c FILE]",
+     "Prints the shared state in the Prometheus text exposition format (0.0.4),\n"
+     "ready for node_exporter's textfile collector. A breaker or bulkhead with\n"
+     "scope destination is one series with address=\"*\".\n"},
+    {"reset", bw_cmd_reset, "breakwater reset [-c FILE] [DEST]",
+     "Closes the breaker(s) of DEST (a destination name or ADDRESS:PORT, IPv6 as\n"
+     "[::1]:8080; everything when absent), lifts any override, clears their windows\n"
+     "and, for a destination, its retry budget's window. Prints one line per\n"
+     "breaker. Exits 1 when DEST is not in the shared state, or with state = process.\n"},
+    {"force", bw_cmd_force, "breakwater force [-c FILE] DEST open|closed|auto",
+     "Overrides the breaker(s) of DEST: open rejects every connect, closed admits\n"
+     "every one, auto hands back to the automatic state. Prints one line per breaker\n"
+     "(\"payments 127.0.0.1:8080: breaker forced_open\"). Exits 1 when DEST is not\n"
+     "in the shared state, or with state = process.\n"},
     {NULL, NULL, NULL, NULL},
 };
 

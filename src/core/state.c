@@ -3,7 +3,9 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 
 #include "bw_state.h"
 
@@ -136,9 +138,52 @@ static void drop_half_filled(bw_state *st)
     }
 }
 
+/* The kind word glibc stores for a mutex made by init_lock(m, shared). */
+static int lock_kind(bool shared)
+{
+    pthread_mutex_t m;
+    init_lock(&m, shared);
+    int kind = m.__data.__kind;
+    pthread_mutex_destroy(&m);
+    return kind;
+}
+
+/*
+ * Locks m, a mutex that may come from a hostile file. glibc trusts the kind
+ * word (a priority-ceiling kind with a garbage ceiling aborts the process),
+ * so only the kinds init_lock makes are accepted; and a lock word naming an
+ * owner that will never release it must not hang the program, so the wait
+ * is bounded (a real holder keeps it for microseconds).
+ */
+static int lock_untrusted(pthread_mutex_t *m, int wait_ms)
+{
+    /* Filled in by whichever threads get here first (same values); kinds[0]
+     * is published last, so a thread that sees it also sees kinds[1] (TSan). */
+    static int kinds[2] = {-1, -1};
+    int k0 = __atomic_load_n(&kinds[0], __ATOMIC_ACQUIRE);
+    if (k0 == -1) {
+        __atomic_store_n(&kinds[1], lock_kind(true), __ATOMIC_RELAXED);
+        k0 = lock_kind(false);
+        __atomic_store_n(&kinds[0], k0, __ATOMIC_RELEASE);
+    }
+    int k1 = __atomic_load_n(&kinds[1], __ATOMIC_RELAXED);
+    int kind = __atomic_load_n(&m->__data.__kind, __ATOMIC_RELAXED);
+    if (kind != k0 && kind != k1)
+        return EINVAL;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += wait_ms / 1000;
+    ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return pthread_mutex_timedlock(m, &ts);
+}
+
 static int lock_insert(bw_state *st)
 {
-    int rc = pthread_mutex_lock(&st->hdr->insert_lock);
+    int rc = lock_untrusted(&st->hdr->insert_lock, 2000);
     if (rc == EOWNERDEAD) {
         drop_half_filled(st);
         pthread_mutex_consistent(&st->hdr->insert_lock);
@@ -204,7 +249,25 @@ bw_entry *bw_state_find(bw_state *st, enum bw_entry_kind kind, const char *dest,
 
 int bw_entry_lock(bw_entry *e)
 {
-    int rc = pthread_mutex_lock(&e->lock);
+    return bw_entry_lock_for(e, 2000);
+}
+
+/* Set once a lock stayed held past its wait: every later lock then fails at
+ * once, so one stuck or hostile file costs a program one wait, not one per call. */
+static atomic_bool stuck;
+
+bool bw_state_locks_stuck(void)
+{
+    return atomic_load_explicit(&stuck, memory_order_relaxed);
+}
+
+int bw_entry_lock_for(bw_entry *e, int wait_ms)
+{
+    if (atomic_load_explicit(&stuck, memory_order_relaxed))
+        return -1;
+    int rc = lock_untrusted(&e->lock, wait_ms);
+    if (rc == ETIMEDOUT)
+        atomic_store(&stuck, true);
     if (rc == EOWNERDEAD) {
         /* The holder died mid-update; the modules bounds-check what it left. */
         pthread_mutex_consistent(&e->lock);

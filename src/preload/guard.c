@@ -19,6 +19,19 @@
 #include "shim.h"
 
 static bw_ratelimit reject_log_limit;
+static atomic_bool stuck_logged;
+
+/* Locks e; says once, when the state's locks turned out stuck, that the
+ * process goes on without them. */
+static bool lock_entry(bw_entry *e)
+{
+    if (bw_entry_lock(e) == 0)
+        return true;
+    if (bw_state_locks_stuck() && !atomic_exchange(&stuck_logged, true))
+        bw_log(BW_LOG_WARN, "a shared state lock stayed held for over 2 s (a stuck or "
+               "corrupt state file): continuing without breaker and bulkhead state");
+    return false;
+}
 
 static void log_transition(const bw_conn *c, const bw_breaker_transition *t)
 {
@@ -48,7 +61,7 @@ int bw_guard_breaker_admit(bw_conn *c)
     const bw_policy *p = c->policy;
     bw_entry *e = c->breaker_entry;
     c->probe_token = 0;
-    if (!e || p->breaker == BW_BREAKER_OFF || bw_entry_lock(e) != 0)
+    if (!e || p->breaker == BW_BREAKER_OFF || !lock_entry(e))
         return 0;
     bw_breaker_decision d;
     bw_breaker_admit(&e->breaker, p, bw_now_ms(), (uint32_t)bw_rand64(), &d);
@@ -74,7 +87,7 @@ void bw_guard_breaker_record(bw_conn *c, bool ok, uint32_t duration_ms)
 {
     const bw_policy *p = c->policy;
     bw_entry *e = c->breaker_entry;
-    if (!e || p->breaker == BW_BREAKER_OFF || bw_entry_lock(e) != 0)
+    if (!e || p->breaker == BW_BREAKER_OFF || !lock_entry(e))
         return;
     bw_breaker_transition t;
     bool changed = bw_breaker_record(&e->breaker, p, bw_now_ms(), (uint32_t)bw_rand64(),
@@ -156,7 +169,7 @@ static enum bw_bh_result try_slot(bw_entry *e, uint32_t max, int32_t pid, uint64
 {
     enum bw_bh_result r;
     int64_t now = bw_now_ms();
-    if (bw_entry_lock(e) != 0)
+    if (!lock_entry(e))
         return UNLOCKABLE;
     for (int round = 0; round < 2; round++) {
         r = ticketed ? bw_bulkhead_try_acquire_ticket(&e->bulkhead, max, ticket, pid, start, now)

@@ -1,0 +1,136 @@
+/* cmd_status.c - `breakwater status`: destinations, breakers and counters of
+ * the shared state, as a table or as the JSON object of SPEC section 3. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "state_view.h"
+
+#define STATUS_USAGE "breakwater status [-c FILE] [--json]"
+
+/* A JSON string. Bytes outside printable ASCII are escaped as \u00XX (read
+ * as Latin-1): a hostile file's name then still makes valid JSON. */
+static void json_str(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(out, "\\%c", *p);
+        else if (*p < 0x20 || *p >= 0x7f)
+            fprintf(out, "\\u%04x", *p);
+        else
+            fputc(*p, out);
+    }
+    fputc('"', out);
+}
+
+static void json_addr(FILE *out, const bw_view_dest *d, const bw_view_addr *a)
+{
+    const bw_view_brk *b = bw_view_breaker_of(d, a);
+    fputs("{\"address\": ", out);
+    json_str(out, a->text);
+    fprintf(out, ", \"breaker\": \"%s\", \"failure_rate\": %.4f, \"window_calls\": %u, ",
+            bw_breaker_state_name(b->state), b->failure_rate, b->window_calls);
+    fprintf(out, "\"connects\": %llu, \"failures\": %llu, \"retries\": %llu, "
+                 "\"rejected_breaker\": %llu, \"rejected_bulkhead\": %llu, "
+                 "\"retries_denied_budget\": %llu, \"idempotency_keys\": %llu}",
+            (unsigned long long)a->cnt[BW_CNT_CONNECTS], (unsigned long long)a->cnt[BW_CNT_FAILURES],
+            (unsigned long long)a->cnt[BW_CNT_RETRIES],
+            (unsigned long long)a->cnt[BW_CNT_REJECTED_BREAKER],
+            (unsigned long long)a->cnt[BW_CNT_REJECTED_BULKHEAD],
+            (unsigned long long)a->cnt[BW_CNT_RETRIES_DENIED],
+            (unsigned long long)a->cnt[BW_CNT_IDEMPOTENCY_KEYS]);
+}
+
+static void print_json(FILE *out, const bw_view *v)
+{
+    fputs("{\"config\": ", out);
+    if (v->cfg->path[0])
+        json_str(out, v->cfg->path);
+    else
+        fputs("null", out);
+    fputs(", \"state_file\": ", out);
+    json_str(out, v->state_path);
+    fputs(",\n \"destinations\": [", out);
+    for (size_t i = 0; i < v->n_dests; i++) {
+        const bw_view_dest *d = &v->dests[i];
+        fputs(i ? ",\n  {\"name\": " : "\n  {\"name\": ", out);
+        json_str(out, d->name);
+        fprintf(out, ", \"active\": %u, \"max_connections\": %u, \"rejected_bulkhead\": %llu,\n"
+                     "   \"addresses\": [",
+                bw_view_active(d), d->policy->max_connections,
+                (unsigned long long)bw_view_sum(d, BW_CNT_REJECTED_BULKHEAD));
+        for (size_t j = 0; j < d->n_addrs; j++) {
+            fputs(j ? ",\n    " : "\n    ", out);
+            json_addr(out, d, &d->addrs[j]);
+        }
+        fputs("]}", out);
+    }
+    fputs("]}\n", out);
+}
+
+static void print_table(FILE *out, const bw_view *v)
+{
+    fprintf(out, "config %s\nstate %s\n", v->cfg->path[0] ? v->cfg->path : "(built-in)",
+            v->state_path);
+    if (v->n_dests == 0)
+        fputs("no connections recorded yet\n", out);
+    for (size_t i = 0; i < v->n_dests; i++) {
+        const bw_view_dest *d = &v->dests[i];
+        bw_view_put_safe(out, d->name);
+        fprintf(out, ": active %u/", bw_view_active(d));
+        if (d->policy->max_connections)
+            fprintf(out, "%u", d->policy->max_connections);
+        else
+            fputs("unlimited", out);
+        fprintf(out, ", rejected_bulkhead %llu\n",
+                (unsigned long long)bw_view_sum(d, BW_CNT_REJECTED_BULKHEAD));
+        for (size_t j = 0; j < d->n_addrs; j++) {
+            const bw_view_addr *a = &d->addrs[j];
+            const bw_view_brk *b = bw_view_breaker_of(d, a);
+            fprintf(out, "  %s breaker %s, failure_rate %.2f, window_calls %u, connects %llu, "
+                         "failures %llu, retries %llu, rejected_breaker %llu, "
+                         "retries_denied_budget %llu, idempotency_keys %llu\n",
+                    a->text, bw_breaker_state_name(b->state), b->failure_rate, b->window_calls,
+                    (unsigned long long)a->cnt[BW_CNT_CONNECTS],
+                    (unsigned long long)a->cnt[BW_CNT_FAILURES],
+                    (unsigned long long)a->cnt[BW_CNT_RETRIES],
+                    (unsigned long long)a->cnt[BW_CNT_REJECTED_BREAKER],
+                    (unsigned long long)a->cnt[BW_CNT_RETRIES_DENIED],
+                    (unsigned long long)a->cnt[BW_CNT_IDEMPOTENCY_KEYS]);
+        }
+    }
+}
+
+int bw_cmd_status(int argc, char **argv)
+{
+    const char *config, *pos[1];
+    bool json = false;
+    int npos;
+    if (bw_view_args(argc, argv, STATUS_USAGE, &config, &json, pos, 0, &npos) != 0)
+        return 2;
+    bw_view v;
+    int rc = bw_view_open(config, &v);
+    if (rc == BW_VIEW_PROCESS) {
+        if (json) {
+            fputs("{\"config\": ", stdout);
+            json_str(stdout, v.cfg->path);
+            fputs(", \"state\": \"process\", \"destinations\": []}\n", stdout);
+        } else {
+            printf("%s has state = process: each process keeps its own state; "
+                   "nothing shared to show\n", bw_view_config_name(&v));
+        }
+        rc = 0;
+    } else if (rc == 0 && (rc = bw_view_build(&v)) == 0) {
+        if (json)
+            print_json(stdout, &v);
+        else
+            print_table(stdout, &v);
+    }
+    bw_view_close(&v);
+    if (fflush(stdout) != 0 && rc == 0) {
+        bw_cli_error("status: cannot write the output");
+        rc = 1;
+    }
+    return rc;
+}
