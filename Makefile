@@ -26,7 +26,7 @@ LIB  := $(BUILD)/libbreakwater.so
 CLI  := $(BUILD)/breakwater
 CORE := $(BUILD)/libbwcore.a
 
-.PHONY: all test unit e2e demo bench install clean deps check-deps fuzz
+.PHONY: all test unit e2e demo bench install clean deps check-deps fuzz sanitize valgrind
 all: check-deps $(LIB) $(CLI)
 
 # Build and test dependencies: installed when root, else the apt-get line is printed.
@@ -63,6 +63,13 @@ unit: $(UNIT_BIN)
 e2e: all $(SUPPORT_BIN)
 	@sh tests/deps.sh test
 	@BUILD=$(abspath $(BUILD)) bash tests/e2e/run.sh
+
+# Also part of `make test`; these run one of its stages alone.
+sanitize: check-deps
+	@BUILD=$(abspath $(BUILD)) bash tests/sanitize.sh
+
+valgrind: all $(SUPPORT_BIN)
+	@BUILD=$(abspath $(BUILD)) bash tests/valgrind.sh
 
 test: all $(UNIT_BIN) $(SUPPORT_BIN)
 	@sh tests/deps.sh test

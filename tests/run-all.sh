@@ -15,5 +15,7 @@ bash tests/e2e/run.sh | tee "$out/e2e"; tally "$out/e2e"
 if [ -x tests/fuzz/run.sh ]; then
     bash tests/fuzz/run.sh | tee "$out/fuzz"; tally "$out/fuzz"
 fi
+bash tests/sanitize.sh | tee "$out/sanitize"; tally "$out/sanitize"
+bash tests/valgrind.sh | tee "$out/valgrind"; tally "$out/valgrind"
 echo "all: $total_p passed, $total_f failed"
 [ "$total_f" -eq 0 ]

@@ -3,6 +3,10 @@
 set -u
 : "${BUILD:?BUILD must point at the build directory}"
 BW_LIB="$BUILD/libbreakwater.so"
+# BW_PRELOAD_PREFIX (tests/sanitize.sh): libraries that must be preloaded before
+# the shim, e.g. libasan.so for a sanitizer build of it; shim and run_modes add them.
+BW_PRELOAD_PREFIX=${BW_PRELOAD_PREFIX:-}
+BW_PRELOAD="${BW_PRELOAD_PREFIX:+$BW_PRELOAD_PREFIX:}$BW_LIB"
 BW_CLI="$BUILD/breakwater"
 SUPPORT="$BUILD/tests/support"
 T=$(mktemp -d /tmp/bw-e2e.XXXXXX)
@@ -47,7 +51,7 @@ wait_port() {
 bg() { "$@" & BW_PIDS+=($!); }
 
 # shim CMD...: runs CMD with the library preloaded.
-shim() { LD_PRELOAD="$BW_LIB${LD_PRELOAD:+:$LD_PRELOAD}" "$@"; }
+shim() { LD_PRELOAD="$BW_PRELOAD${LD_PRELOAD:+:$LD_PRELOAD}" "$@"; }
 
 # write_config FILE <<EOF ... : a config file with safe permissions.
 write_config() { cat >"$1"; chmod 600 "$1"; }
@@ -86,6 +90,10 @@ require_shim() {
 # outputs stay in $T/LABEL.MODE.out and .err.
 run_modes() {
     local label=$1 m rc o; shift
+    # `breakwater run` puts the shim before what LD_PRELOAD holds: the prefix
+    # then comes second, which is still ahead of libc.
+    local cli_pre=(-u LD_PRELOAD)
+    [ -n "$BW_PRELOAD_PREFIX" ] && cli_pre=(LD_PRELOAD="$BW_PRELOAD_PREFIX")
     require_shim
     [ -n "${BW_CFG:-}" ] && [ -f "$BW_CFG" ] || fail "run_modes: set BW_CFG to a config file"
     [ -e /etc/breakwater.ini ] && note "/etc/breakwater.ini exists: the 'default' runs use it"
@@ -93,10 +101,10 @@ run_modes() {
         o="$T/$label.$m"
         case $m in
         plain)   env -u LD_PRELOAD -u BREAKWATER_CONFIG timeout "${BW_RUN_TIMEOUT:-120}" "$@" ;;
-        default) env -u BREAKWATER_CONFIG LD_PRELOAD="$BW_LIB" timeout "${BW_RUN_TIMEOUT:-120}" "$@" ;;
-        config)  env BREAKWATER_CONFIG="$BW_CFG" LD_PRELOAD="$BW_LIB" timeout "${BW_RUN_TIMEOUT:-120}" "$@" ;;
-        cli)     env -u LD_PRELOAD -u BREAKWATER_CONFIG timeout "${BW_RUN_TIMEOUT:-120}" "$BW_CLI" run -- "$@" ;;
-        cli_c)   env -u LD_PRELOAD -u BREAKWATER_CONFIG timeout "${BW_RUN_TIMEOUT:-120}" "$BW_CLI" run -c "$BW_CFG" -- "$@" ;;
+        default) env -u BREAKWATER_CONFIG LD_PRELOAD="$BW_PRELOAD" timeout "${BW_RUN_TIMEOUT:-120}" "$@" ;;
+        config)  env BREAKWATER_CONFIG="$BW_CFG" LD_PRELOAD="$BW_PRELOAD" timeout "${BW_RUN_TIMEOUT:-120}" "$@" ;;
+        cli)     env -u BREAKWATER_CONFIG "${cli_pre[@]}" timeout "${BW_RUN_TIMEOUT:-120}" "$BW_CLI" run -- "$@" ;;
+        cli_c)   env -u BREAKWATER_CONFIG "${cli_pre[@]}" timeout "${BW_RUN_TIMEOUT:-120}" "$BW_CLI" run -c "$BW_CFG" -- "$@" ;;
         esac >"$o.out" 2>"$o.err"
         rc=$?
         echo "exit status $rc" >>"$o.out"

@@ -18,6 +18,7 @@ FRAME="src/core/http_field.c src/core/http_body.c"
 HARNESSES=(
     "http_req:src/core/http_req.c src/core/uuid.c $FRAME"
     "http_resp:src/core/http_resp.c $FRAME"
+    "config:src/core/config_*.c src/core/match.c src/core/match_addr.c -linih"
 )
 
 mkdir -p "$OUT"
@@ -30,7 +31,8 @@ for h in "${HARNESSES[@]}"; do
         cat "$log"; echo "FAIL fuzz_$name (build)"; fail=$((fail + 1)); continue
     fi
     mkdir -p "$work"
-    "$bin" -max_total_time="$SECONDS_EACH" -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
+    maxlen=4096; [ "$name" = config ] && maxlen=8192   # conf/breakwater.ini is 6.4 KB
+    "$bin" -max_total_time="$SECONDS_EACH" -max_len=$maxlen -timeout=10 -rss_limit_mb=2048 \
         -print_final_stats=1 -artifact_prefix="$OUT/crash-$name-" \
         "$work" "tests/fuzz/corpus/$name" >"$log" 2>&1
     rc=$?
