@@ -1,0 +1,532 @@
+/*
+ * bulkhead_client - the bulkhead tests' instrument: runs a script of socket
+ * operations given as arguments and prints one line per result, so that a
+ * test can compare the whole output exactly.
+ *
+ *   bulkhead_client PORT CMD...
+ *
+ * Sockets are numbered s0, s1, ... in the order the script creates them (a
+ * failed connect keeps its socket open and its number). Results go to stdout;
+ * timings go to stderr as "# sN took MS ms" (tests read lower bounds there).
+ *
+ *   conn            blocking connect to 127.0.0.1:PORT -> "sN ok" / "sN ERRNO"
+ *   conn6           the same to [::1]:PORT
+ *   connp P         the same to 127.0.0.1:P
+ *   nb / nbp P      non-blocking connect -> "sN started" (0 or EINPROGRESS) / "sN ERRNO"
+ *   nbwait N        polls sN (at most 10 s), reads SO_ERROR -> "sN so_error ERRNO|0"
+ *   epoll           creates an epoll instance (nonblocking = auto is then native)
+ *   echo N          one round trip on sN -> "sN echo ok" / "sN echo failed"
+ *   echoall         one round trip on every open connected socket -> "echoall ok=A"
+ *   close N         close(); sysclose N: syscall(SYS_close); closerange N:
+ *                   close_range(fd, fd, 0); fclose N: fdopen() then fclose()
+ *   closerangeall   one close_range() from the lowest to the highest open socket
+ *   bye N           graceful close: shutdown(SHUT_WR), read to EOF, close()
+ *   dup N / fdup N  dup() / fcntl(F_DUPFD) of sN into a new number -> "sM = dup sN"
+ *   dup2 N / dup3 N the JVM's close: dup2()/dup3() an unconnected socket over
+ *                   sN's descriptor, then close that copy -> "sN dup2 closed"
+ *   later MS N      a thread sleeps MS, then closes sN gracefully ("bye")
+ *   bgconn MS       a thread sleeps MS, then connects; its line is printed
+ *                   when it finishes, so the order of lines is the order of
+ *                   admission
+ *   join            waits for every thread started by later and bgconn
+ *   burst K         K threads connect at once -> "burst ok=A ERRNO=B ..."
+ *   stress T C      T threads do C cycles each of connect, echo, 1 ms, graceful
+ *                   close -> "stress ok=A failed=B"
+ *   forkclose       fork; the child closes every open socket (close, SYS_close,
+ *                   close_range in turn), tries one connect, exits; parent waits
+ *   sleep MS        sleeps
+ *   kill            SIGKILL to itself (nothing closed, nothing flushed after)
+ *
+ * The number a close (close, sysclose, closerange, closerangeall, fclose, bye,
+ * later) frees is taken again at once by a copy of /dev/null made with a raw
+ * dup3 system call, which no hook sees, and the copies of dead sockets that
+ * dup2/dup3 leave stay open: a later socket() then never gets that number,
+ * which would give a leaked slot back (the shim drops stale records of
+ * numbers handed out again) and hide a close path that does not.
+ *
+ * At the end the program exits without closing anything.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_SOCKS 256
+#define MAX_THREADS 64
+
+static int g_port;
+static int g_fds[MAX_SOCKS];        /* -1 once closed */
+static int g_ok[MAX_SOCKS];         /* its connect succeeded */
+static int g_nsocks;
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_t g_threads[MAX_THREADS];
+static int g_nthreads;
+static int g_null = -1;             /* /dev/null, the source of placeholders */
+
+static long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+/* Takes the just-closed number fd again, unseen by the shim (see above). */
+static void hold(int fd)
+{
+    if (syscall(SYS_dup3, g_null, fd, O_CLOEXEC) != fd) {
+        perror("dup3 placeholder");
+        exit(2);
+    }
+}
+
+static const char *errname(int e)
+{
+    static const struct { int e; const char *n; } t[] = {
+        {ECONNREFUSED, "ECONNREFUSED"}, {ETIMEDOUT, "ETIMEDOUT"}, {EHOSTUNREACH, "EHOSTUNREACH"},
+        {ENETUNREACH, "ENETUNREACH"}, {ECONNABORTED, "ECONNABORTED"}, {EINPROGRESS, "EINPROGRESS"},
+        {EINTR, "EINTR"}, {ECONNRESET, "ECONNRESET"}, {EAGAIN, "EAGAIN"}, {EALREADY, "EALREADY"},
+        {EBADF, "EBADF"}, {EISCONN, "EISCONN"},
+    };
+    static __thread char other[32];
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        if (t[i].e == e)
+            return t[i].n;
+    snprintf(other, sizeof other, "errno%d", e);
+    return other;
+}
+
+/* Prints one result line atomically (threads print too). */
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+    va_list ap;
+    pthread_mutex_lock(&g_lock);
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    putchar('\n');
+    fflush(stdout);
+    pthread_mutex_unlock(&g_lock);
+}
+
+/* Reserves the next socket number; the descriptor is filled in later. */
+static int new_slot(void)
+{
+    pthread_mutex_lock(&g_lock);
+    int n = g_nsocks < MAX_SOCKS ? g_nsocks++ : -1;
+    if (n >= 0)
+        g_fds[n] = -1;
+    pthread_mutex_unlock(&g_lock);
+    if (n < 0) {
+        fprintf(stderr, "too many sockets\n");
+        exit(2);
+    }
+    return n;
+}
+
+static int fd_of(const char *arg)
+{
+    int n = atoi(arg);
+    if (n < 0 || n >= g_nsocks || g_fds[n] < 0) {
+        fprintf(stderr, "s%d is not open\n", n);
+        exit(2);
+    }
+    return n;
+}
+
+/* Fills *ss with 127.0.0.1:port, or [::1]:port when v6; returns its length. */
+static socklen_t loopback(struct sockaddr_storage *ss, int port, int v6)
+{
+    memset(ss, 0, sizeof *ss);
+    if (v6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons(port);
+        a->sin6_addr = in6addr_loopback;
+        return sizeof *a;
+    }
+    struct sockaddr_in *a = (struct sockaddr_in *)ss;
+    a->sin_family = AF_INET;
+    a->sin_port = htons(port);
+    a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return sizeof *a;
+}
+
+/* Connects a new socket; returns its number, *err gets 0 or the errno. */
+static int do_connect(int port, int v6, int nonblocking, int *err)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = loopback(&ss, port, v6);
+    int n = new_slot();
+    int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | (nonblocking ? SOCK_NONBLOCK : 0), 0);
+    if (fd < 0) {
+        perror("socket");
+        exit(2);
+    }
+    g_fds[n] = fd;
+    long t0 = now_ms();
+    *err = connect(fd, (struct sockaddr *)&ss, len) == 0 ? 0 : errno;
+    g_ok[n] = *err == 0;
+    fprintf(stderr, "# s%d took %ld ms\n", n, now_ms() - t0);
+    return n;
+}
+
+static void report_connect(int n, int err)
+{
+    say("s%d %s", n, err ? errname(err) : "ok");
+}
+
+/* One "ping" round trip; 0 on success. */
+static int echo_once(int fd)
+{
+    char buf[8];
+    size_t got = 0;
+    if (write(fd, "ping", 4) != 4)
+        return -1;
+    while (got < 4) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 10000) != 1)
+            return -1;
+        ssize_t r = read(fd, buf + got, 4 - got);
+        if (r <= 0)
+            return -1;
+        got += r;
+    }
+    return memcmp(buf, "ping", 4) == 0 ? 0 : -1;
+}
+
+/* Closes so that the server has closed its side first: the server's count
+ * then never includes a connection whose slot was already given back. */
+static void bye(int fd)
+{
+    char buf[64];
+    shutdown(fd, SHUT_WR);
+    for (int i = 0; i < 1000; i++) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 10000) != 1 || read(fd, buf, sizeof buf) <= 0)
+            break;
+    }
+    close(fd);
+}
+
+/* The JVM's close: an unconnected socket dup2()ed over the descriptor. */
+static void close_by_dup2(int n, int use_dup3)
+{
+    int dead = socket(AF_INET, SOCK_STREAM, 0);
+    int fd = g_fds[n];
+    int r = use_dup3 ? dup3(dead, fd, O_CLOEXEC) : dup2(dead, fd);
+    if (r != fd) {
+        perror("dup2");
+        exit(2);
+    }
+    close(dead);
+    g_fds[n] = -1;      /* fd now holds the dead socket: left open, see above */
+    say("s%d %s closed", n, use_dup3 ? "dup3" : "dup2");
+}
+
+struct later_arg { long ms; int n; int port; };
+
+static void *later_main(void *p)
+{
+    struct later_arg *a = p;
+    sleep_ms(a->ms);
+    int fd = g_fds[a->n];   /* may have been connected by a bgconn meanwhile */
+    g_fds[a->n] = -1;
+    if (fd >= 0) {
+        bye(fd);
+        hold(fd);
+    }
+    free(a);
+    return NULL;
+}
+
+static void *bgconn_main(void *p)
+{
+    struct later_arg *a = p;
+    sleep_ms(a->ms);
+    struct sockaddr_storage ss;
+    socklen_t len = loopback(&ss, a->port, 0);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    g_fds[a->n] = fd;
+    long t0 = now_ms();
+    int err = connect(fd, (struct sockaddr *)&ss, len) == 0 ? 0 : errno;
+    g_ok[a->n] = err == 0;
+    fprintf(stderr, "# s%d took %ld ms\n", a->n, now_ms() - t0);
+    report_connect(a->n, err);
+    free(a);
+    return NULL;
+}
+
+static void spawn(void *(*fn)(void *), long ms, int n)
+{
+    struct later_arg *a = malloc(sizeof *a);
+    *a = (struct later_arg){ms, n, g_port};
+    if (g_nthreads == MAX_THREADS || pthread_create(&g_threads[g_nthreads++], NULL, fn, a) != 0) {
+        fprintf(stderr, "cannot start a thread\n");
+        exit(2);
+    }
+}
+
+static void join_all(void)
+{
+    for (int i = 0; i < g_nthreads; i++)
+        pthread_join(g_threads[i], NULL);
+    g_nthreads = 0;
+}
+
+/* burst: K threads released together by a barrier. */
+static pthread_barrier_t g_barrier;
+struct burst_res { int n, err; long ms; };
+
+static void *burst_main(void *p)
+{
+    struct burst_res *r = p;
+    pthread_barrier_wait(&g_barrier);
+    r->n = do_connect(g_port, 0, 0, &r->err);
+    return NULL;
+}
+
+static void burst(int k)
+{
+    pthread_t t[MAX_THREADS];
+    struct burst_res r[MAX_THREADS];
+    int ok = 0, rejected = 0, rej_err = 0, other = 0;
+    if (k < 1 || k > MAX_THREADS)
+        exit(2);
+    pthread_barrier_init(&g_barrier, NULL, (unsigned)k);
+    for (int i = 0; i < k; i++)
+        pthread_create(&t[i], NULL, burst_main, &r[i]);
+    for (int i = 0; i < k; i++)
+        pthread_join(t[i], NULL);
+    pthread_barrier_destroy(&g_barrier);
+    for (int i = 0; i < k; i++) {
+        if (r[i].err == 0)
+            ok++;
+        else if (!rej_err || r[i].err == rej_err)
+            rej_err = r[i].err, rejected++;
+        else
+            other++;
+    }
+    if (rejected)
+        say("burst ok=%d %s=%d%s", ok, errname(rej_err), rejected, other ? " mixed" : "");
+    else
+        say("burst ok=%d", ok);
+}
+
+/* stress: every thread cycles connect, echo, hold 1 ms, graceful close. */
+static int g_cycles;
+static int g_stress_ok, g_stress_failed, g_stress_err;
+
+static void *stress_main(void *p)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = loopback(&ss, g_port, 0);
+    (void)p;
+    for (int i = 0; i < g_cycles; i++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        int ok = connect(fd, (struct sockaddr *)&ss, len) == 0;
+        int err = errno;
+        if (ok && echo_once(fd) != 0)
+            ok = 0, err = -1;
+        if (ok) {
+            sleep_ms(1);
+            bye(fd);
+        } else {
+            close(fd);
+        }
+        pthread_mutex_lock(&g_lock);
+        if (ok)
+            g_stress_ok++;
+        else
+            g_stress_failed++, g_stress_err = err;
+        pthread_mutex_unlock(&g_lock);
+    }
+    return NULL;
+}
+
+static void stress(int threads, int cycles)
+{
+    pthread_t t[MAX_THREADS];
+    if (threads < 1 || threads > MAX_THREADS)
+        exit(2);
+    g_cycles = cycles;
+    long t0 = now_ms();
+    for (int i = 0; i < threads; i++)
+        pthread_create(&t[i], NULL, stress_main, NULL);
+    for (int i = 0; i < threads; i++)
+        pthread_join(t[i], NULL);
+    fprintf(stderr, "# stress took %ld ms\n", now_ms() - t0);
+    if (g_stress_failed)
+        say("stress ok=%d failed=%d last=%s", g_stress_ok, g_stress_failed,
+            g_stress_err < 0 ? "echo" : errname(g_stress_err));
+    else
+        say("stress ok=%d failed=0", g_stress_ok);
+}
+
+/* forkclose: the child closes what it inherited, three ways in turn. */
+static void fork_close(void)
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0) {
+        perror("fork");
+        exit(2);
+    }
+    if (pid == 0) {
+        int k = 0;
+        for (int n = 0; n < g_nsocks; n++) {
+            int fd = g_fds[n];
+            if (fd < 0)
+                continue;
+            if (k % 3 == 0)
+                close(fd);
+            else if (k % 3 == 1)
+                syscall(SYS_close, fd);
+            else
+                syscall(SYS_close_range, fd, fd, 0);
+            k++;
+        }
+        int err, n = do_connect(g_port, 0, 0, &err);
+        say("child closed %d, s%d %s", k, n, err ? errname(err) : "ok");
+        _exit(0);
+    }
+    int st = 0;
+    for (int i = 0; i < 2000 && waitpid(pid, &st, WNOHANG) == 0; i++)   /* at most 20 s */
+        sleep_ms(10);
+    say("child exit %d", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: bulkhead_client PORT CMD...\n");
+        return 2;
+    }
+    g_port = atoi(argv[1]);
+    g_null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    for (int i = 2; i < argc; i++) {
+        const char *c = argv[i];
+        const char *arg = i + 1 < argc ? argv[i + 1] : "";
+        int err, n;
+        if (!strcmp(c, "conn") || !strcmp(c, "conn6")) {
+            n = do_connect(g_port, c[4] == '6', 0, &err);
+            report_connect(n, err);
+        } else if (!strcmp(c, "connp")) {
+            n = do_connect(atoi(arg), 0, 0, &err);
+            report_connect(n, err);
+            i++;
+        } else if (!strcmp(c, "nb") || !strcmp(c, "nbp")) {
+            n = do_connect(c[2] == 'p' ? atoi(arg) : g_port, 0, 1, &err);
+            say("s%d %s", n, err == 0 || err == EINPROGRESS ? "started" : errname(err));
+            i += c[2] == 'p';
+        } else if (!strcmp(c, "nbwait")) {
+            n = fd_of(arg), i++;
+            struct pollfd p = {g_fds[n], POLLOUT, 0};
+            int e = 0;
+            socklen_t l = sizeof e;
+            if (poll(&p, 1, 10000) != 1 || getsockopt(g_fds[n], SOL_SOCKET, SO_ERROR, &e, &l) != 0)
+                e = -1;
+            say("s%d so_error %s", n, e == 0 ? "0" : e < 0 ? "none" : errname(e));
+        } else if (!strcmp(c, "epoll")) {
+            if (epoll_create1(EPOLL_CLOEXEC) < 0)
+                return 2;
+        } else if (!strcmp(c, "echoall")) {
+            int ok = 0;
+            for (n = 0; n < g_nsocks; n++)
+                ok += g_fds[n] >= 0 && g_ok[n] && echo_once(g_fds[n]) == 0;
+            say("echoall ok=%d", ok);
+        } else if (!strcmp(c, "closerangeall")) {
+            int lo = -1, hi = -1;
+            for (n = 0; n < g_nsocks; n++)
+                if (g_fds[n] >= 0) {
+                    lo = lo < 0 || g_fds[n] < lo ? g_fds[n] : lo;
+                    hi = g_fds[n] > hi ? g_fds[n] : hi;
+                    g_fds[n] = -1;
+                }
+            if (lo >= 0 && close_range((unsigned)lo, (unsigned)hi, 0) != 0)
+                return 2;
+            for (int fd = lo; lo >= 0 && fd <= hi; fd++)
+                hold(fd);
+        } else if (!strcmp(c, "echo")) {
+            n = fd_of(arg), i++;
+            say("s%d echo %s", n, echo_once(g_fds[n]) == 0 ? "ok" : "failed");
+        } else if (!strcmp(c, "close") || !strcmp(c, "sysclose") || !strcmp(c, "closerange") ||
+                   !strcmp(c, "fclose") || !strcmp(c, "bye")) {
+            n = fd_of(arg), i++;
+            int fd = g_fds[n], r = 0;
+            g_fds[n] = -1;
+            if (!strcmp(c, "close"))
+                r = close(fd);
+            else if (!strcmp(c, "sysclose"))
+                r = (int)syscall(SYS_close, fd);
+            else if (!strcmp(c, "closerange"))
+                r = close_range((unsigned)fd, (unsigned)fd, 0);
+            else if (!strcmp(c, "fclose"))
+                r = fclose(fdopen(fd, "r+"));
+            else
+                bye(fd);
+            if (r != 0) {
+                perror(c);
+                return 2;
+            }
+            hold(fd);
+        } else if (!strcmp(c, "dup") || !strcmp(c, "fdup")) {
+            n = fd_of(arg), i++;
+            int m = new_slot();
+            g_fds[m] = c[0] == 'd' ? dup(g_fds[n]) : fcntl(g_fds[n], F_DUPFD, 0);
+            if (g_fds[m] < 0)
+                return 2;
+            say("s%d = %s s%d", m, c, n);
+        } else if (!strcmp(c, "dup2") || !strcmp(c, "dup3")) {
+            close_by_dup2(fd_of(arg), c[3] == '3');
+            i++;
+        } else if (!strcmp(c, "later")) {
+            n = i + 2 < argc ? atoi(argv[i + 2]) : -1;
+            if (n < 0 || n >= g_nsocks)
+                return 2;
+            spawn(later_main, atol(arg), n);
+            i += 2;
+        } else if (!strcmp(c, "bgconn")) {
+            spawn(bgconn_main, atol(arg), new_slot());
+            i++;
+        } else if (!strcmp(c, "join")) {
+            join_all();
+        } else if (!strcmp(c, "burst")) {
+            burst(atoi(arg)), i++;
+        } else if (!strcmp(c, "stress")) {
+            stress(atoi(arg), atoi(argv[i + 2])), i += 2;
+        } else if (!strcmp(c, "forkclose")) {
+            fork_close();
+        } else if (!strcmp(c, "sleep")) {
+            sleep_ms(atol(arg)), i++;
+        } else if (!strcmp(c, "kill")) {
+            fflush(stdout);
+            raise(SIGKILL);
+        } else {
+            fprintf(stderr, "unknown command %s\n", c);
+            return 2;
+        }
+    }
+    join_all();
+    return 0;
+}
