@@ -171,7 +171,7 @@ static int connect_native(int fd, bw_conn *c, const struct sockaddr *sa, socklen
     int err = bw_guard_bulkhead_take(c, false);
     if (err)
         return reject(c, BW_CNT_REJECTED_BULKHEAD, err);
-    if ((err = bw_guard_breaker_admit(c)) != 0)
+    if ((err = bw_guard_breaker_admit(c, false)) != 0)
         return reject(c, BW_CNT_REJECTED_BREAKER, err);
     note_first_attempt(c);
     c->started_ms = bw_now_ms();
@@ -233,7 +233,7 @@ static int before_retry(bw_conn *c, unsigned n, int err, struct retry_plan *plan
         return err;   /* no time left for another attempt */
     if (bw_sleep_ms(delay) != 0)
         return EINTR;
-    if (bw_guard_breaker_admit(c) != 0)
+    if (bw_guard_breaker_admit(c, true) != 0)
         return err;   /* the breaker opened meanwhile: stop retrying */
     bw_count(c->entry, BW_CNT_RETRIES, 1);
     return 0;
@@ -251,7 +251,7 @@ static int connect_managed(int fd, bw_conn *c, const struct sockaddr *sa, sockle
     int err = bw_guard_bulkhead_take(c, true);
     if (err)
         return reject(c, BW_CNT_REJECTED_BULKHEAD, err);
-    if ((err = bw_guard_breaker_admit(c)) != 0)
+    if ((err = bw_guard_breaker_admit(c, false)) != 0)
         return reject(c, BW_CNT_REJECTED_BREAKER, err);
     note_first_attempt(c);
     int own_ms = nonblocking ? 0 : bw_own_send_timeout_ms(fd);   /* the program's own limit */
@@ -277,9 +277,11 @@ static int connect_managed(int fd, bw_conn *c, const struct sockaddr *sa, sockle
             return -1;
         }
         record_attempt(c, err, began);
+        int failed = err;
         if (err == 0 || (err = before_retry(c, n, err, &plan)) != 0)
             break;
-        bw_abandon(fd);
+        if (failed != ETIMEDOUT)
+            bw_abandon(fd);   /* a timed-out attempt was abandoned already */
     }
     finish(c, err);
     if (err == 0)

@@ -56,7 +56,7 @@ static void log_rejection(const bw_conn *c, const char *what)
     bw_log(BW_LOG_INFO, "%s %s %s", c->dest_name, addr, what);
 }
 
-int bw_guard_breaker_admit(bw_conn *c)
+int bw_guard_breaker_admit(bw_conn *c, bool retry)
 {
     const bw_policy *p = c->policy;
     bw_entry *e = c->breaker_entry;
@@ -79,7 +79,8 @@ int bw_guard_breaker_admit(bw_conn *c)
     }
     if (d.verdict != BW_ADMIT_REJECT)
         return 0;
-    log_rejection(c, "rejected: breaker open");
+    if (!retry)   /* a retry not made is no rejection: connect returns the real error */
+        log_rejection(c, "rejected: breaker open");
     return p->breaker_errno;
 }
 

@@ -7,8 +7,10 @@
 
 #include "shim.h"
 
-/* Asks the breaker whether an attempt may go out. Returns 0, or the errno to fail with. */
-int bw_guard_breaker_admit(bw_conn *c);
+/* Asks the breaker whether an attempt (a retry when retry is true) may go
+ * out. Returns 0, or the errno to fail with; only a first attempt's
+ * rejection is logged as one. */
+int bw_guard_breaker_admit(bw_conn *c, bool retry);
 
 /* Reports an attempt's outcome (and duration) to the breaker. */
 void bw_guard_breaker_record(bw_conn *c, bool ok, uint32_t duration_ms);
