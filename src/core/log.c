@@ -57,6 +57,11 @@ void bw_log(enum bw_log_level level, const char *fmt, ...)
     size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
     if (len > sizeof line - 2)
         len = sizeof line - 2;   /* truncated: still one whole line */
+    /* Names from the environment or a file may hold control bytes: one
+     * event stays one line, and no escape sequence reaches a terminal. */
+    for (size_t i = (size_t)n; i < len; i++)
+        if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
+            line[i] = '?';
     line[len++] = '\n';
     line[len] = '\0';
     sink(level, line, len);

@@ -146,10 +146,12 @@ static void read_environment(void)
         dis = getenv("BREAKWATER_DISABLE");   /* honoured in secure mode too (SPEC §7) */
     if (dis && strcmp(dis, "1") == 0)
         atomic_store(&bw_disabled, true);
+    bw_log_setup(BW_LOG_WARN, sink);
+    if (dis && dis[0] && strcmp(dis, "1") != 0 && strcmp(dis, "0") != 0)
+        bw_log(BW_LOG_WARN, "BREAKWATER_DISABLE='%.40s' is neither 1 nor 0; not disabling", dis);
     const char *lvl = secure_mode ? NULL : getenv("BREAKWATER_LOG");
     if (lvl && !lvl[0])
         lvl = NULL;   /* set but empty: as if unset */
-    bw_log_setup(BW_LOG_WARN, sink);
     if (lvl && !bw_log_level_parse(lvl, &env_level))
         bw_log(BW_LOG_ERROR, "BREAKWATER_LOG='%.40s' is not one of off, error, warn, info, "
                "debug; using the config's log_level", lvl);
