@@ -13,11 +13,11 @@
 #include <sys/socket.h>
 
 #include "attempt.h"
-#include "bw_backoff.h"
 #include "bw_budget.h"
 #include "bw_hostcache.h"
 #include "bw_log.h"
 #include "bw_match.h"
+#include "bw_retry.h"
 #include "guard.h"
 #include "shim.h"
 
@@ -102,21 +102,6 @@ static bw_conn *track(int fd, const bw_config *cfg, long dest, const bw_policy *
     return c;
 }
 
-static bool retryable(const bw_policy *p, int err)
-{
-    switch (err) {
-    case ECONNREFUSED:
-        return p->retry_on & BW_RETRY_REFUSED;
-    case ENETUNREACH:
-    case EHOSTUNREACH:
-        return p->retry_on & BW_RETRY_UNREACHABLE;
-    case ETIMEDOUT:
-        return p->retry_on & BW_RETRY_TIMEOUT;
-    default:
-        return false;
-    }
-}
-
 /* Fails connect() on purpose: counted, slot given back. */
 static int reject(bw_conn *c, enum bw_counter why, int err)
 {
@@ -198,40 +183,23 @@ static bool budget_allows(bw_conn *c)
     return ok;
 }
 
-/* The smallest positive of a and b (0 = no limit). */
-static int64_t min_limit(int64_t a, int64_t b)
-{
-    if (a <= 0)
-        return b;
-    if (b <= 0)
-        return a;
-    return a < b ? a : b;
-}
-
-struct retry_plan {
-    int64_t t0;           /* when connect() was called */
-    int64_t deadline;     /* ms after t0, 0 = none */
-    uint32_t prev_delay;
-};
-
 /*
  * Decides whether failed attempt n is retried, and sleeps the backoff if so.
  * Returns 0 to retry, or the errno connect() ends with.
  */
-static int before_retry(bw_conn *c, unsigned n, int err, struct retry_plan *plan)
+static int before_retry(bw_conn *c, unsigned n, int err, bw_retry_plan *plan)
 {
     const bw_policy *p = c->policy;
-    if (n >= p->retries || !retryable(p, err))
+    if (!bw_retry_wanted(p, n, err))
         return err;
     if (!budget_allows(c)) {
         bw_count(c->entry, BW_CNT_RETRIES_DENIED, 1);
         return err;
     }
-    uint32_t delay = bw_backoff_delay(p, n, plan->prev_delay, bw_rand64());
-    plan->prev_delay = delay;
-    if (plan->deadline > 0 && bw_now_ms() + delay - plan->t0 >= plan->deadline)
+    int64_t delay = bw_retry_delay(plan, p, n, bw_now_ms(), bw_rand64());
+    if (delay < 0)
         return err;   /* no time left for another attempt */
-    if (bw_sleep_ms(delay) != 0)
+    if (bw_sleep_ms((uint32_t)delay) != 0)
         return EINTR;
     if (bw_guard_breaker_admit(c, true) != 0)
         return err;   /* the breaker opened meanwhile: stop retrying */
@@ -246,22 +214,20 @@ static int before_retry(bw_conn *c, unsigned n, int err, struct retry_plan *plan
 static int connect_managed(int fd, bw_conn *c, const struct sockaddr *sa, socklen_t len,
                            bool nonblocking)
 {
-    const bw_policy *p = c->policy;
-    struct retry_plan plan = {bw_now_ms(), 0, 0};
+    bw_retry_plan plan;
+    int64_t t0 = bw_now_ms();
     int err = bw_guard_bulkhead_take(c, true);
     if (err)
         return reject(c, BW_CNT_REJECTED_BULKHEAD, err);
     if ((err = bw_guard_breaker_admit(c, false)) != 0)
         return reject(c, BW_CNT_REJECTED_BREAKER, err);
     note_first_attempt(c);
-    int own_ms = nonblocking ? 0 : bw_own_send_timeout_ms(fd);   /* the program's own limit */
-    plan.deadline = min_limit(p->deadline_ms, own_ms);
+    /* The program's own limit applies to blocking connects only, as in the kernel. */
+    bw_retry_plan_init(&plan, c->policy, t0, nonblocking ? 0 : bw_own_send_timeout_ms(fd));
     for (unsigned n = 0;; n++) {
-        int64_t began = bw_now_ms(), spent = began - plan.t0;
-        int64_t limit = min_limit(p->connect_timeout_ms,
-                                  plan.deadline > 0 ? (plan.deadline - spent > 0 ? plan.deadline - spent : 1) : 0);
-        bool own_binds = own_ms > 0 && limit >= own_ms - spent;
-        bool in_progress;
+        int64_t began = bw_now_ms();
+        bool own_binds, in_progress;
+        int64_t limit = bw_retry_attempt_limit(&plan, c->policy, began, &own_binds);
         c->started_ms = began;
         c->outcome_pending = true;
         err = bw_attempt(fd, sa, len, nonblocking, (int)limit, &in_progress);
