@@ -16,21 +16,28 @@ static void bump_seq(bw_bulkhead *b)
 
 /* ---- owners ---- */
 
+/* Owners are looked for from a place that depends on the pid, so that the
+ * usual case, a process finding its own entry, takes one probe, not 64. */
+static unsigned home_of(int32_t pid)
+{
+    return (uint32_t)pid % BW_BULKHEAD_OWNERS;
+}
+
 static bw_bulkhead_owner *find_owner(bw_bulkhead *b, int32_t pid, uint64_t start)
 {
-    for (unsigned i = 0; i < BW_BULKHEAD_OWNERS; i++) {
-        bw_bulkhead_owner *o = &b->owners[i];
+    for (unsigned i = 0, h = home_of(pid); i < BW_BULKHEAD_OWNERS; i++) {
+        bw_bulkhead_owner *o = &b->owners[(h + i) % BW_BULKHEAD_OWNERS];
         if (o->slots && o->pid == pid && o->start_time == start)
             return o;
     }
     return NULL;
 }
 
-static bw_bulkhead_owner *free_owner(bw_bulkhead *b)
+static bw_bulkhead_owner *free_owner(bw_bulkhead *b, int32_t pid)
 {
-    for (unsigned i = 0; i < BW_BULKHEAD_OWNERS; i++)
-        if (b->owners[i].slots == 0)
-            return &b->owners[i];
+    for (unsigned i = 0, h = home_of(pid); i < BW_BULKHEAD_OWNERS; i++)
+        if (b->owners[(h + i) % BW_BULKHEAD_OWNERS].slots == 0)
+            return &b->owners[(h + i) % BW_BULKHEAD_OWNERS];
     return NULL;
 }
 
@@ -53,14 +60,21 @@ static enum bw_bh_result take_slot(bw_bulkhead *b, int32_t pid, uint64_t start)
 {
     if (bw_bulkhead_active(b) == UINT32_MAX)
         return BW_BH_REJECTED;          /* nothing can be counted any more */
-    bw_bulkhead_owner *o = find_owner(b, pid, start);
-    if (!o && (o = free_owner(b)) != NULL) {
-        o->pid = pid;
-        o->start_time = start;
-    }
+    /* The home entry, when free or already ours, saves scanning the table;
+     * a second entry for one owner elsewhere is harmless (every lookup of
+     * an owner's slots takes them all). */
+    bw_bulkhead_owner *o = &b->owners[home_of(pid)];
+    if (o->slots != 0 && (o->pid != pid || o->start_time != start))
+        o = find_owner(b, pid, start);
+    if (!o)
+        o = free_owner(b, pid);
     if (!o) {
         b->untracked++;
         return BW_BH_UNTRACKED;
+    }
+    if (o->slots == 0) {
+        o->pid = pid;
+        o->start_time = start;
     }
     o->slots++;
     return BW_BH_TAKEN;

@@ -170,6 +170,9 @@ static int lock_untrusted(pthread_mutex_t *m, int wait_ms)
     int kind = __atomic_load_n(&m->__data.__kind, __ATOMIC_RELAXED);
     if (kind != k0 && kind != k1)
         return EINVAL;
+    int rc = pthread_mutex_trylock(m);   /* the usual case: free, no clock needed */
+    if (rc != EBUSY)
+        return rc;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_sec += wait_ms / 1000;
@@ -227,7 +230,7 @@ bw_entry *bw_state_find(bw_state *st, enum bw_entry_kind kind, const char *dest,
     struct key k;
     memset(&k, 0, sizeof k);
     k.kind = kind;
-    snprintf(k.dest, sizeof k.dest, "%s", dest);
+    memcpy(k.dest, dest, strnlen(dest, sizeof k.dest - 1));   /* the rest stays zero */
     if (kind == BW_ENTRY_ADDRESS)
         key_addr(sa, &k.family, k.addr, &k.port);
     k.hash = bw_hash64(&k, offsetof(struct key, hash), 0);

@@ -4,7 +4,6 @@
  * and sleeping a backoff.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -13,16 +12,17 @@
 #include "attempt.h"
 #include "shim.h"
 
-int bw_own_send_timeout_ms(int fd)
+int bw_own_send_timeout(int fd, struct timeval *tv)
 {
-    struct timeval tv = {0, 0};
-    socklen_t len = sizeof tv;
+    socklen_t len = sizeof *tv;
     int saved = errno;
-    int rc = bw_real.getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, &len);
+    *tv = (struct timeval){0, 0};
+    if (!bw_sndtimeo_maybe(fd))
+        return 0;   /* a socket we saw made, never given one */
+    if (bw_real.getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, tv, &len) != 0)
+        *tv = (struct timeval){0, 0};
     errno = saved;
-    if (rc != 0 || (tv.tv_sec == 0 && tv.tv_usec == 0))
-        return 0;
-    int64_t ms = (int64_t)tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000;
+    int64_t ms = (int64_t)tv->tv_sec * 1000 + (tv->tv_usec + 999) / 1000;
     return ms > INT32_MAX ? INT32_MAX : (int)ms;
 }
 
@@ -43,8 +43,31 @@ static int wait_connected(int fd, int limit_ms)
     return err;
 }
 
+/*
+ * A blocking connect bounded by limit_ms: the kernel's own SO_SNDTIMEO does
+ * it (three system calls, where switching the socket to non-blocking and
+ * polling took six), and the program's value is put back afterwards. On
+ * expiry the kernel answers EINPROGRESS and goes on connecting: the attempt
+ * is abandoned and reported as ETIMEDOUT.
+ */
+static int blocking_with_limit(int fd, const struct sockaddr *sa, socklen_t len, int limit_ms,
+                               const struct timeval *own, bool *in_progress)
+{
+    struct timeval tv = {limit_ms / 1000, (limit_ms % 1000) * 1000};
+    bool set = bw_real.setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) == 0;
+    int err = bw_real.connect(fd, sa, len) == 0 ? 0 : errno;
+    if (set)
+        bw_real.setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, own, sizeof *own);
+    if (err == EINPROGRESS && set) {
+        bw_abandon(fd);
+        return ETIMEDOUT;
+    }
+    *in_progress = err == EINTR || err == EINPROGRESS;   /* the kernel goes on connecting */
+    return err;
+}
+
 int bw_attempt(int fd, const struct sockaddr *sa, socklen_t len, bool nonblocking,
-               int limit_ms, bool *in_progress)
+               int limit_ms, const struct timeval *own, bool *in_progress)
 {
     *in_progress = false;
     if (!nonblocking && limit_ms <= 0) {
@@ -52,11 +75,8 @@ int bw_attempt(int fd, const struct sockaddr *sa, socklen_t len, bool nonblockin
         *in_progress = err == EINTR;   /* an interrupted blocking connect goes on */
         return err;
     }
-
-    int flags = bw_real.fcntl(fd, F_GETFL);
-    bool switched = false;
-    if (!nonblocking && flags >= 0 && bw_real.fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0)
-        switched = true;
+    if (!nonblocking)
+        return blocking_with_limit(fd, sa, len, limit_ms, own, in_progress);
     int err = bw_real.connect(fd, sa, len) == 0 ? 0 : errno;
     if (err == EINPROGRESS) {
         err = wait_connected(fd, limit_ms);
@@ -65,8 +85,6 @@ int bw_attempt(int fd, const struct sockaddr *sa, socklen_t len, bool nonblockin
         else if (err == ETIMEDOUT)
             bw_abandon(fd);
     }
-    if (switched)
-        bw_real.fcntl(fd, F_SETFL, flags);
     return err;
 }
 

@@ -5,20 +5,23 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 
-/* The program's own SO_SNDTIMEO in ms, 0 when it has none. errno preserved. */
-int bw_own_send_timeout_ms(int fd);
+/* The program's own SO_SNDTIMEO: stored in *tv, returned in ms (0 when it
+ * has none). errno preserved. */
+int bw_own_send_timeout(int fd, struct timeval *tv);
 
 /*
- * Connects fd to sa once. A blocking socket with no limit makes the plain
- * blocking call; otherwise the attempt runs non-blocking and waits at most
- * limit_ms (0 = no limit), restoring the socket's flags. Returns 0 on
+ * Connects fd to sa once. A blocking socket makes the blocking call, bounded
+ * by limit_ms (0 = no limit) through a temporary SO_SNDTIMEO after which the
+ * program's own (*own) is put back; a non-blocking one waits with poll, at
+ * most limit_ms. Returns 0 on
  * success or the errno of the failure: ETIMEDOUT when the limit passed (the
  * attempt is abandoned), EINTR on a signal (then *in_progress is true: the
  * kernel goes on connecting, as after an interrupted blocking connect).
  */
 int bw_attempt(int fd, const struct sockaddr *sa, socklen_t len, bool nonblocking,
-               int limit_ms, bool *in_progress);
+               int limit_ms, const struct timeval *own, bool *in_progress);
 
 /* Dissolves fd's association so that it can connect again; errno preserved. */
 void bw_abandon(int fd);

@@ -21,9 +21,12 @@
 #include "guard.h"
 #include "shim.h"
 
-/* True for a TCP (SOCK_STREAM) socket; errno preserved. */
+/* True for a TCP (SOCK_STREAM) socket; errno preserved. Sockets made by
+ * socket() are known; others (inherited, passed over a UNIX socket) are asked. */
 static bool is_stream(int fd)
 {
+    if (bw_tcp_known(fd))
+        return true;
     int type = 0;
     socklen_t len = sizeof type;
     int saved = errno;
@@ -223,14 +226,15 @@ static int connect_managed(int fd, bw_conn *c, const struct sockaddr *sa, sockle
         return reject(c, BW_CNT_REJECTED_BREAKER, err);
     note_first_attempt(c);
     /* The program's own limit applies to blocking connects only, as in the kernel. */
-    bw_retry_plan_init(&plan, c->policy, t0, nonblocking ? 0 : bw_own_send_timeout_ms(fd));
+    struct timeval own = {0, 0};
+    bw_retry_plan_init(&plan, c->policy, t0, nonblocking ? 0 : bw_own_send_timeout(fd, &own));
     for (unsigned n = 0;; n++) {
         int64_t began = bw_now_ms();
         bool own_binds, in_progress;
         int64_t limit = bw_retry_attempt_limit(&plan, c->policy, began, &own_binds);
         c->started_ms = began;
         c->outcome_pending = true;
-        err = bw_attempt(fd, sa, len, nonblocking, (int)limit, &in_progress);
+        err = bw_attempt(fd, sa, len, nonblocking, (int)limit, &own, &in_progress);
         if (err == EINTR && in_progress) {
             atomic_store(&c->state, BW_CONN_CONNECTING);   /* outcome learned later */
             errno = EINTR;

@@ -1,65 +1,44 @@
 /*
- * epoll.c - whether the process has an epoll instance open, for
- * nonblocking = auto (an event loop wants EINPROGRESS back; a program
- * that polls one socket with a timeout wants the shim to retry for it).
+ * epoll.c - facts about descriptors kept as bits (bw_fdbits.h):
  *
- * An instance counts while a descriptor of it is open, not from the moment
- * one was ever created: CPython's selectors module creates and closes an
- * epoll at import just to see that it works, and that must not turn every
- * Python program with socket timeouts into an event loop. Descriptors of
- * epoll instances are kept as bits (no allocation, no lock); close paths
- * clear them.
+ * - which are epoll instances, for nonblocking = auto (an event loop wants
+ *   EINPROGRESS back; a program that polls one socket with a timeout wants
+ *   the shim to retry for it). An instance counts while a descriptor of it
+ *   is open, not from the moment one was ever created: CPython's selectors
+ *   module creates and closes an epoll at import just to see that it works,
+ *   and that must not turn every Python program with socket timeouts into
+ *   an event loop.
+ * - which are TCP sockets made by socket(), so that connect() need not ask
+ *   the kernel for SO_TYPE (one system call less per connect);
+ * - which of those the program gave an SO_SNDTIMEO of its own, so that for
+ *   the others connect() knows it is zero without asking (one more).
  */
-#include <stdatomic.h>
-#include <stdint.h>
-
+#include "bw_fdbits.h"
 #include "shim.h"
 
-static _Atomic uint64_t epoll_fds[BW_FDT_MAX / 64];
-static atomic_int open_count;
+static bw_fdbits epoll_fds;
+static bw_fdbits tcp_fds;
+static bw_fdbits sndtimeo_fds;
 
-void bw_epoll_mark(int fd)
+void bw_epoll_mark(int fd) { bw_fdbits_mark(&epoll_fds, fd); }
+bool bw_epoll_is_open(void) { return bw_fdbits_any(&epoll_fds); }
+bool bw_epoll_is_epoll(int fd) { return bw_fdbits_has(&epoll_fds, fd); }
+
+void bw_tcp_mark(int fd) { bw_fdbits_mark(&tcp_fds, fd); }
+bool bw_tcp_known(int fd) { return bw_fdbits_has(&tcp_fds, fd); }
+void bw_sndtimeo_mark(int fd) { bw_fdbits_mark(&sndtimeo_fds, fd); }
+bool bw_sndtimeo_maybe(int fd) { return !bw_tcp_known(fd) || bw_fdbits_has(&sndtimeo_fds, fd); }
+
+void bw_fd_facts_forget(int fd)
 {
-    if ((unsigned)fd >= BW_FDT_MAX)
-        return;
-    uint64_t bit = 1ULL << (fd % 64);
-    if (!(atomic_fetch_or(&epoll_fds[fd / 64], bit) & bit))
-        atomic_fetch_add(&open_count, 1);
+    bw_fdbits_unmark(&epoll_fds, fd);
+    bw_fdbits_unmark(&tcp_fds, fd);
+    bw_fdbits_unmark(&sndtimeo_fds, fd);
 }
 
-void bw_epoll_unmark(int fd)
+void bw_fd_facts_forget_range(unsigned lo, unsigned hi)
 {
-    if ((unsigned)fd >= BW_FDT_MAX || atomic_load_explicit(&open_count, memory_order_relaxed) == 0)
-        return;
-    uint64_t bit = 1ULL << (fd % 64);
-    if ((atomic_load_explicit(&epoll_fds[fd / 64], memory_order_relaxed) & bit) &&
-        (atomic_fetch_and(&epoll_fds[fd / 64], ~bit) & bit))
-        atomic_fetch_sub(&open_count, 1);
-}
-
-void bw_epoll_unmark_range(unsigned lo, unsigned hi)
-{
-    if (atomic_load_explicit(&open_count, memory_order_relaxed) == 0)
-        return;
-    if (hi >= BW_FDT_MAX)
-        hi = BW_FDT_MAX - 1;
-    for (unsigned fd = lo; fd <= hi; fd++) {
-        if (fd % 64 == 0 && fd + 63 <= hi &&
-            atomic_load_explicit(&epoll_fds[fd / 64], memory_order_relaxed) == 0) {
-            fd += 63;   /* a whole empty word */
-            continue;
-        }
-        bw_epoll_unmark((int)fd);
-    }
-}
-
-bool bw_epoll_is_open(void)
-{
-    return atomic_load_explicit(&open_count, memory_order_relaxed) > 0;
-}
-
-bool bw_epoll_is_epoll(int fd)
-{
-    return (unsigned)fd < BW_FDT_MAX &&
-           (atomic_load_explicit(&epoll_fds[fd / 64], memory_order_relaxed) >> (fd % 64)) & 1;
+    bw_fdbits_unmark_range(&epoll_fds, lo, hi);
+    bw_fdbits_unmark_range(&tcp_fds, lo, hi);
+    bw_fdbits_unmark_range(&sndtimeo_fds, lo, hi);
 }

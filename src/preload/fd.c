@@ -29,7 +29,7 @@ static int fresh(int ret)
 {
     if (ret >= 0) {
         bw_forget_fd(ret);
-        bw_epoll_unmark(ret);
+        bw_fd_facts_forget(ret);
     }
     return ret;
 }
@@ -37,7 +37,7 @@ static int fresh(int ret)
 BW_EXPORT int close(int fd)
 {
     bw_conn *c = bw_fdt_get(fd) ? bw_fdt_take(fd) : NULL;
-    bw_epoll_unmark(fd);
+    bw_fd_facts_forget(fd);
     int ret = bw_real.close(fd);
     if (c) {
         int saved = errno;
@@ -61,7 +61,7 @@ BW_EXPORT int close_range(unsigned int lo, unsigned int hi, int flags)
     if (ret == 0 && !(flags & CLOSE_RANGE_CLOEXEC) && lo <= hi) {
         int saved = errno;
         bw_fdt_take_range(lo, hi, unref_taken, NULL);
-        bw_epoll_unmark_range(lo, hi);
+        bw_fd_facts_forget_range(lo, hi);
         errno = saved;
     }
     return ret;
@@ -71,9 +71,13 @@ BW_EXPORT int close_range(unsigned int lo, unsigned int hi, int flags)
 static void copied(int oldfd, int newfd)
 {
     bw_dup_fd(oldfd, newfd);
-    bw_epoll_unmark(newfd);
+    bw_fd_facts_forget(newfd);
     if (bw_epoll_is_epoll(oldfd))
         bw_epoll_mark(newfd);
+    if (bw_tcp_known(oldfd))
+        bw_tcp_mark(newfd);
+    if (bw_tcp_known(oldfd) && bw_sndtimeo_maybe(oldfd))
+        bw_sndtimeo_mark(newfd);
 }
 
 BW_EXPORT int dup(int fd)
@@ -154,7 +158,7 @@ BW_EXPORT int fclose(FILE *fp)
 {
     int fd = fp ? fileno(fp) : -1;
     bw_conn *c = bw_fdt_get(fd) ? bw_fdt_take(fd) : NULL;
-    bw_epoll_unmark(fd);
+    bw_fd_facts_forget(fd);
     int ret = bw_real.fclose(fp);
     if (c) {
         int saved = errno;
@@ -166,7 +170,11 @@ BW_EXPORT int fclose(FILE *fp)
 
 BW_EXPORT int socket(int domain, int type, int protocol)
 {
-    return fresh(bw_real.socket(domain, type, protocol));
+    int fd = fresh(bw_real.socket(domain, type, protocol));
+    if (fd >= 0 && (domain == AF_INET || domain == AF_INET6) &&
+        (type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) == SOCK_STREAM)
+        bw_tcp_mark(fd);
+    return fd;
 }
 
 BW_EXPORT int socketpair(int domain, int type, int protocol, int sv[2])
@@ -277,4 +285,17 @@ BW_EXPORT int epoll_create1(int flags)
     if (fd >= 0)
         bw_epoll_mark(fd);
     return fd;
+}
+
+/* Observed only: which sockets carry an SO_SNDTIMEO of the program's own. */
+BW_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+{
+    int ret = bw_real.setsockopt(fd, level, name, val, len);
+    if (ret == 0 && level == SOL_SOCKET && (name == SO_SNDTIMEO
+#ifdef SO_SNDTIMEO_NEW
+                                            || name == SO_SNDTIMEO_NEW
+#endif
+                                            ))
+        bw_sndtimeo_mark(fd);
+    return ret;
 }

@@ -14,15 +14,29 @@
 #include "observe.h"
 #include "shim.h"
 
-BW_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
+/*
+ * The hottest hooks (send, recv, read, write) keep their tracked half in a
+ * separate function (BW_TRACKED: never inlined), so that the untracked path
+ * compiles to the table lookup and a tail call, saving no register: about
+ * ten instructions (tests/bench/bench_hotpath.c counts them). The record
+ * comes last, so that the program's arguments stay in their registers.
+ */
+#define BW_TRACKED static __attribute__((noinline))
+
+BW_TRACKED ssize_t send_tracked(int fd, const void *buf, size_t n, int flags, bw_conn *c)
 {
-    bw_conn *c = bw_fdt_get(fd);
-    if (!c)
-        return bw_real.send(fd, buf, n, flags);
     if (!c->watch_requests)
         return bw_observed(c, bw_real.send(fd, buf, n, flags));
     struct iovec v = {(void *)buf, n};
     return bw_inject_send(c, fd, &v, 1, flags, BW_VIA_SEND);
+}
+
+BW_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
+{
+    bw_conn *c = bw_fdt_get(fd);
+    if (__builtin_expect(c != NULL, 0))
+        return send_tracked(fd, buf, n, flags, c);
+    return bw_real.send(fd, buf, n, flags);
 }
 
 BW_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
@@ -61,15 +75,20 @@ BW_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int n, int flags)
     return (int)done;
 }
 
-BW_EXPORT ssize_t write(int fd, const void *buf, size_t n)
+BW_TRACKED ssize_t write_tracked(int fd, const void *buf, size_t n, bw_conn *c)
 {
-    bw_conn *c = bw_fdt_get(fd);
-    if (!c)
-        return bw_real.write(fd, buf, n);
     if (!c->watch_requests)
         return bw_observed(c, bw_real.write(fd, buf, n));
     struct iovec v = {(void *)buf, n};
     return bw_inject_send(c, fd, &v, 1, 0, BW_VIA_WRITE);
+}
+
+BW_EXPORT ssize_t write(int fd, const void *buf, size_t n)
+{
+    bw_conn *c = bw_fdt_get(fd);
+    if (__builtin_expect(c != NULL, 0))
+        return write_tracked(fd, buf, n, c);
+    return bw_real.write(fd, buf, n);
 }
 
 BW_EXPORT ssize_t writev(int fd, const struct iovec *iov, int n)
@@ -102,16 +121,21 @@ BW_EXPORT ssize_t sendfile64(int out, int in, off64_t *off, size_t n)
     return bw_inject_sendfile(c, out, in, off, n, true);
 }
 
-BW_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
+BW_TRACKED ssize_t recv_tracked(int fd, void *buf, size_t n, int flags, bw_conn *c)
 {
-    bw_conn *c = bw_fdt_get(fd);
-    if (!c)
-        return bw_real.recv(fd, buf, n, flags);
     ssize_t r = bw_real.recv(fd, buf, n, flags);
     if (!c->watch_responses)
         return bw_observed(c, r);
     struct iovec v = {buf, n};
     return bw_observe_read(c, r, errno, &v, 1, flags);
+}
+
+BW_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
+{
+    bw_conn *c = bw_fdt_get(fd);
+    if (__builtin_expect(c != NULL, 0))
+        return recv_tracked(fd, buf, n, flags, c);
+    return bw_real.recv(fd, buf, n, flags);
 }
 
 BW_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *sa,
@@ -156,16 +180,21 @@ BW_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int n, int flags,
     return r;
 }
 
-BW_EXPORT ssize_t read(int fd, void *buf, size_t n)
+BW_TRACKED ssize_t read_tracked(int fd, void *buf, size_t n, bw_conn *c)
 {
-    bw_conn *c = bw_fdt_get(fd);
-    if (!c)
-        return bw_real.read(fd, buf, n);
     ssize_t r = bw_real.read(fd, buf, n);
     if (!c->watch_responses)
         return bw_observed(c, r);
     struct iovec v = {buf, n};
     return bw_observe_read(c, r, errno, &v, 1, 0);
+}
+
+BW_EXPORT ssize_t read(int fd, void *buf, size_t n)
+{
+    bw_conn *c = bw_fdt_get(fd);
+    if (__builtin_expect(c != NULL, 0))
+        return read_tracked(fd, buf, n, c);
+    return bw_real.read(fd, buf, n);
 }
 
 BW_EXPORT ssize_t readv(int fd, const struct iovec *iov, int n)

@@ -79,6 +79,7 @@ static int fb_dup(int fd) { return SC(SYS_dup, fd, 0, 0, 0, 0, 0); }
 static int fb_dup2(int a, int b) { return SC(SYS_dup2, a, b, 0, 0, 0, 0); }
 static int fb_dup3(int a, int b, int fl) { return SC(SYS_dup3, a, b, fl, 0, 0, 0); }
 static int fb_getsockopt(int fd, int lv, int nm, void *v, socklen_t *l) { return SC(SYS_getsockopt, fd, lv, nm, v, l, 0); }
+static int fb_setsockopt(int fd, int lv, int nm, const void *v, socklen_t l) { return SC(SYS_setsockopt, fd, lv, nm, v, l, 0); }
 static int fb_epoll_create(int n) { return n <= 0 ? (errno = EINVAL, -1) : SC(SYS_epoll_create1, 0, 0, 0, 0, 0, 0); }
 static int fb_epoll_create1(int fl) { return SC(SYS_epoll_create1, fl, 0, 0, 0, 0, 0); }
 static int fb_socket(int d, int t, int p) { return SC(SYS_socket, d, t, p, 0, 0, 0); }
@@ -174,7 +175,7 @@ struct bw_real bw_real = {
     .recvmmsg = fb_recvmmsg, .read = fb_read, .readv = fb_readv, .read_chk = fb_read_chk,
     .recv_chk = fb_recv_chk, .recvfrom_chk = fb_recvfrom_chk, .close = fb_close,
     .close_range = fb_close_range, .dup = fb_dup, .dup2 = fb_dup2, .dup3 = fb_dup3,
-    .fcntl = fb_fcntl, .fcntl64 = fb_fcntl, .syscall = fb_syscall, .getsockopt = fb_getsockopt,
+    .fcntl = fb_fcntl, .fcntl64 = fb_fcntl, .syscall = fb_syscall, .getsockopt = fb_getsockopt, .setsockopt = fb_setsockopt,
     .getaddrinfo = fb_getaddrinfo, .gethostbyname = fb_gethostbyname,
     .gethostbyname2 = fb_gethostbyname2, .gethostbyname_r = fb_gethostbyname_r,
     .gethostbyname2_r = fb_gethostbyname2_r, .epoll_create = fb_epoll_create,
@@ -213,7 +214,7 @@ void bw_real_resolve(void)
     BIND(recvfrom_chk, "__recvfrom_chk"); BIND(close, "close");
     BIND(close_range, "close_range"); BIND(dup, "dup"); BIND(dup2, "dup2"); BIND(dup3, "dup3");
     BIND(fcntl, "fcntl"); BIND(fcntl64, "fcntl64"); BIND(syscall, "syscall");
-    BIND(getsockopt, "getsockopt"); BIND(getaddrinfo, "getaddrinfo");
+    BIND(getsockopt, "getsockopt"); BIND(setsockopt, "setsockopt"); BIND(getaddrinfo, "getaddrinfo");
     BIND(gethostbyname, "gethostbyname"); BIND(gethostbyname2, "gethostbyname2");
     BIND(gethostbyname_r, "gethostbyname_r"); BIND(gethostbyname2_r, "gethostbyname2_r");
     BIND(epoll_create, "epoll_create"); BIND(epoll_create1, "epoll_create1");

@@ -45,6 +45,7 @@ struct bw_real {
     int (*fcntl64)(int, int, ...);
     long (*syscall)(long, ...);
     int (*getsockopt)(int, int, int, void *, socklen_t *);
+    int (*setsockopt)(int, int, int, const void *, socklen_t);
     int (*getaddrinfo)(const char *, const char *, const struct addrinfo *, struct addrinfo **);
     struct hostent *(*gethostbyname)(const char *);
     struct hostent *(*gethostbyname2)(const char *, int);

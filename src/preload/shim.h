@@ -75,13 +75,20 @@ typedef struct bw_conn {
 /* Shim-wide state, set up by bw_shim_init(). */
 extern atomic_bool bw_disabled;          /* BREAKWATER_DISABLE=1 or passthrough */
 
-/* Descriptors of epoll instances (epoll.c): nonblocking = auto is native
- * while one is open. */
+/* Facts about descriptors (epoll.c): epoll instances (nonblocking = auto
+ * is native while one is open) and TCP sockets made by socket(). Every
+ * path that ends or reuses a descriptor number forgets them. */
 void bw_epoll_mark(int fd);
-void bw_epoll_unmark(int fd);
-void bw_epoll_unmark_range(unsigned lo, unsigned hi);
 bool bw_epoll_is_open(void);
 bool bw_epoll_is_epoll(int fd);
+void bw_tcp_mark(int fd);
+bool bw_tcp_known(int fd);
+/* SO_SNDTIMEO: marked when the program sets one; "maybe" unless the socket
+ * is known from its creation and never had one set. */
+void bw_sndtimeo_mark(int fd);
+bool bw_sndtimeo_maybe(int fd);
+void bw_fd_facts_forget(int fd);
+void bw_fd_facts_forget_range(unsigned lo, unsigned hi);
 
 /* Runs start-up once (resolution, config, logging); cheap after the first call. */
 void bw_shim_init(void);
