@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "bw_proc.h"
 #include "state_view.h"
 
 #define LOCK_WAIT_MS 300
@@ -157,39 +158,7 @@ void bw_view_close(bw_view *v)
     memset(v, 0, sizeof *v);
 }
 
-/* Start time of a process (field 22 of /proc/PID/stat), 0 when unknown. */
-static uint64_t start_time_of(int32_t pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = '\0';
-    const char *p = strrchr(buf, ')');
-    unsigned long long s = 0;
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d "
-                            "%*d %*d %*d %llu", &s) != 1)
-        return 0;
-    return s;
-}
 
-/* The shim's liveness rule: a pid that is gone, or reused by a process
- * started at another time, owns nothing any more. */
-static bool alive(int32_t pid, uint64_t start, void *ctx)
-{
-    (void)ctx;
-    if (pid <= 0)
-        return false;
-    if (kill(pid, 0) != 0 && errno == ESRCH)
-        return false;
-    uint64_t s = start_time_of(pid);
-    return s == 0 || start == 0 || s == start;
-}
 
 static const bw_policy *policy_of(const bw_config *cfg, const char *name)
 {
@@ -209,7 +178,7 @@ static void read_entry(bw_entry *e, const bw_policy *p, int64_t now, bw_view_brk
                        uint32_t *active)
 {
     bool locked = bw_view_lock(e) == 0;
-    uint32_t freed = locked ? bw_bulkhead_reclaim(&e->bulkhead, alive, NULL) : 0;
+    uint32_t freed = locked ? bw_bulkhead_reclaim(&e->bulkhead, bw_proc_alive, NULL) : 0;
     brk->state = bw_breaker_state(&e->breaker, p);
     brk->failure_rate = bw_breaker_failure_rate(&e->breaker, now);
     brk->window_calls = bw_breaker_window_calls(&e->breaker, now);

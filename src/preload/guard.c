@@ -15,6 +15,7 @@
 #include "bw_breaker.h"
 #include "bw_bulkhead.h"
 #include "bw_log.h"
+#include "bw_proc.h"
 #include "guard.h"
 #include "shim.h"
 
@@ -100,28 +101,6 @@ void bw_guard_breaker_record(bw_conn *c, bool ok, uint32_t duration_ms)
         log_transition(c, &t);
 }
 
-/* Start time of a process (field 22 of /proc/PID/stat), 0 when unknown:
- * with the pid it names a process even after the pid is reused. */
-static uint64_t start_time_of(pid_t pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int fd = bw_real.open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    ssize_t n = bw_real.read(fd, buf, sizeof buf - 1);
-    bw_real.close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = '\0';
-    const char *p = strrchr(buf, ')');   /* the command name may hold spaces */
-    unsigned long long v = 0;
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d "
-                            "%*d %*d %*d %llu", &v) != 1)
-        return 0;
-    return v;
-}
-
 /* Atomic because threads race to fill them in (TSan saw it): my_pid is
  * published after my_start, so whoever reads our pid there also sees its start. */
 static _Atomic pid_t my_pid;
@@ -132,23 +111,13 @@ static void whoami(int32_t *pid, uint64_t *start)
     pid_t now = bw_self_pid();
     if (atomic_load_explicit(&my_pid, memory_order_acquire) != now) {
         /* first use, or we are a fork child; racing threads store the same values */
-        atomic_store_explicit(&my_start, start_time_of(now), memory_order_relaxed);
+        atomic_store_explicit(&my_start, bw_proc_start_time(now), memory_order_relaxed);
         atomic_store_explicit(&my_pid, now, memory_order_release);
     }
     *pid = now;
     *start = atomic_load_explicit(&my_start, memory_order_relaxed);
 }
 
-static bool alive(int32_t pid, uint64_t start, void *ctx)
-{
-    (void)ctx;
-    if (pid <= 0)
-        return false;
-    if (kill(pid, 0) != 0 && errno == ESRCH)
-        return false;
-    uint64_t s = start_time_of(pid);
-    return s == 0 || start == 0 || s == start;
-}
 
 /* Waits for the bulkhead's seq to move from seen, at most ms. The
  * non-private futex operations work for shared and private mappings alike,
@@ -176,7 +145,7 @@ static enum bw_bh_result try_slot(bw_entry *e, uint32_t max, int32_t pid, uint64
         r = ticketed ? bw_bulkhead_try_acquire_ticket(&e->bulkhead, max, ticket, pid, start, now)
                      : bw_bulkhead_acquire(&e->bulkhead, max, pid, start, now);
         if (bw_bh_admitted(r) || round == 1 || !bw_bulkhead_should_reclaim(&e->bulkhead, max) ||
-            bw_bulkhead_reclaim(&e->bulkhead, alive, NULL) == 0)
+            bw_bulkhead_reclaim(&e->bulkhead, bw_proc_alive, NULL) == 0)
             break;
     }
     e->max_connections = max;
