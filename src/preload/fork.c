@@ -43,6 +43,7 @@ static void child(void)
     bw_hostcache_atfork_child();
     bw_shim_state_atfork_child();
     bw_rand_atfork_child();
+    bw_init_atfork_child();
 }
 
 __attribute__((constructor(101))) static void bw_register_atfork(void)

@@ -204,6 +204,13 @@ __attribute__((constructor)) static void bw_constructor(void)
     bw_shim_init();
 }
 
+/* A fork child: another thread may have held reload_lock, and reload only
+ * ever try-locks it, so a held copy would stop reloads in the child for good. */
+void bw_init_atfork_child(void)
+{
+    pthread_mutex_init(&reload_lock, NULL);
+}
+
 static int64_t failed_mtime_ns = -1;   /* a broken version already reported */
 
 /* True when the file's modification time or identity differs from cfg's

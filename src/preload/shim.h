@@ -93,6 +93,9 @@ void bw_fd_facts_forget_range(unsigned lo, unsigned hi);
 /* Runs start-up once (resolution, config, logging); cheap after the first call. */
 void bw_shim_init(void);
 
+/* Fork child: start-up's own lock made usable again. */
+void bw_init_atfork_child(void);
+
 /* The config in force, after checking (at most once a second) for a reload. NULL: intercept nothing. */
 const bw_config *bw_shim_config(void);
 
