@@ -33,9 +33,6 @@ static inline bool bw_log_enabled(enum bw_log_level level)
 void bw_log(enum bw_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* "off", "error", ... for a level; NULL for an invalid one. */
-const char *bw_log_level_name(enum bw_log_level level);
-
 /* Parses a level name; returns false (and leaves *out alone) when unknown. */
 bool bw_log_level_parse(const char *s, enum bw_log_level *out);
 

@@ -59,8 +59,8 @@ typedef struct bw_entry {
     uint8_t family;                  /* AF_INET / AF_INET6; 0 for a destination entry */
     uint8_t addr[16];
     uint16_t port;                   /* host byte order */
-    uint32_t max_connections;        /* as last configured, for status */
-    uint32_t breaker_mode;           /* enum bw_breaker_mode last configured */
+    uint32_t reserved_[2];           /* unused; keeps the version-1 layout that files
+                                        made by earlier builds on this machine have */
     pthread_mutex_t lock;
     bw_breaker breaker;
     bw_bulkhead bulkhead;

@@ -24,13 +24,6 @@ enum bw_log_level bw_log_threshold(void)
     return sink ? threshold : BW_LOG_OFF;
 }
 
-const char *bw_log_level_name(enum bw_log_level level)
-{
-    if ((unsigned)level >= sizeof level_names / sizeof level_names[0])
-        return NULL;
-    return level_names[level];
-}
-
 bool bw_log_level_parse(const char *s, enum bw_log_level *out)
 {
     for (unsigned i = 0; i < sizeof level_names / sizeof level_names[0]; i++) {

@@ -58,7 +58,6 @@ bw_conn *bw_conn_new(void)
     memset((char *)c + head, 0, sizeof *c - head);
     atomic_init(&c->refs, 1);
     c->owner = bw_self_pid();
-    c->dest = -1;
     return c;
 }
 

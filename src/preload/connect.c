@@ -84,12 +84,9 @@ static bw_conn *track(int fd, const bw_config *cfg, long dest, const bw_policy *
     bw_conn *c = bw_conn_new();
     if (!c)
         return NULL;   /* out of memory: the program still works, untracked */
-    c->cfg = cfg;
     c->policy = policy;
-    c->dest = dest;
     c->dest_name = dest >= 0 ? cfg->dests[dest].name : "default";
     memcpy(&c->addr, sa, len < sizeof c->addr ? len : sizeof c->addr);
-    c->addrlen = len;
     c->started_ms = bw_now_ms();
     c->watch_responses = !bw_status_set_empty(&policy->breaker_http_status);
     c->watch_requests = policy->idempotency || c->watch_responses;

@@ -66,7 +66,6 @@ int bw_guard_breaker_admit(bw_conn *c, bool retry)
         return 0;
     bw_breaker_decision d;
     bw_breaker_admit(&e->breaker, p, bw_now_ms(), (uint32_t)bw_rand64(), &d);
-    e->breaker_mode = p->breaker;
     bw_entry_unlock(e);
     if (d.changed)
         log_transition(c, &d.transition);
@@ -148,7 +147,6 @@ static enum bw_bh_result try_slot(bw_entry *e, uint32_t max, int32_t pid, uint64
             bw_bulkhead_reclaim(&e->bulkhead, bw_proc_alive, NULL) == 0)
             break;
     }
-    e->max_connections = max;
     bw_entry_unlock(e);
     return r;
 }

@@ -45,11 +45,8 @@ typedef struct bw_conn {
     atomic_int refs;               /* first field cleared on reuse: keep the locks above */               /* descriptors referring to this record */
     struct bw_conn *next_free;
     pid_t owner;                   /* process that made the connection */
-    const bw_config *cfg;
     const bw_policy *policy;
-    long dest;                     /* index into cfg->dests, -1 = [defaults] */
     struct sockaddr_storage addr;
-    socklen_t addrlen;
     _Atomic int state;             /* enum bw_conn_state */
     int64_t started_ms;            /* monotonic time the connect began */
     const char *dest_name;         /* section name, "default" when none */
