@@ -211,3 +211,8 @@ void bw_epreg_forget_range(unsigned lo, unsigned hi)
             set_state((int)fd, &regs[fd], REG_NONE);
     pthread_mutex_unlock(&reg_lock);
 }
+
+void bw_epreg_atfork_child(void)
+{
+    pthread_mutex_init(&reg_lock, NULL);
+}

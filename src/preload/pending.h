@@ -107,6 +107,8 @@ void bw_epreg_resume(int fd);
 void bw_epreg_forget(int fd);
 /* An epoll instance was closed: registrations in it are dropped. */
 void bw_epreg_forget_epoll(int epfd);
+/* Fork child: the registration table's lock made usable again. */
+void bw_epreg_atfork_child(void);
 /* Descriptors lo..hi were closed. */
 void bw_epreg_forget_range(unsigned lo, unsigned hi);
 
