@@ -14,6 +14,7 @@
  *   the others connect() knows it is zero without asking (one more).
  */
 #include "bw_fdbits.h"
+#include "pending.h"
 #include "shim.h"
 
 static bw_fdbits epoll_fds;
@@ -31,6 +32,9 @@ bool bw_sndtimeo_maybe(int fd) { return !bw_tcp_known(fd) || bw_fdbits_has(&sndt
 
 void bw_fd_facts_forget(int fd)
 {
+    if (bw_fdbits_has(&epoll_fds, fd))
+        bw_epreg_forget_epoll(fd);
+    bw_epreg_forget(fd);
     bw_fdbits_unmark(&epoll_fds, fd);
     bw_fdbits_unmark(&tcp_fds, fd);
     bw_fdbits_unmark(&sndtimeo_fds, fd);
@@ -38,6 +42,8 @@ void bw_fd_facts_forget(int fd)
 
 void bw_fd_facts_forget_range(unsigned lo, unsigned hi)
 {
+    bw_epreg_forget_range(lo, hi);   /* epoll instances among them keep stale records
+                                      * until the socket's own close or connect */
     bw_fdbits_unmark_range(&epoll_fds, lo, hi);
     bw_fdbits_unmark_range(&tcp_fds, lo, hi);
     bw_fdbits_unmark_range(&sndtimeo_fds, lo, hi);
