@@ -6,7 +6,7 @@
 # connect_timeout_ms = 5000:
 #   python3 socket.create_connection(timeout=0.5), requests.get(timeout=0.5),
 #   asyncio.wait_for(open_connection(), 0.5), PHP stream_socket_client(0.5),
-#   curl --connect-timeout 1, nc -w 1, ssh -o ConnectTimeout=1,
+#   curl --connect-timeout 1, nc -w 1 (netcat-openbsd), ssh -o ConnectTimeout=1,
 #   mariadb --connect-timeout=1.
 # Each run must end as a timeout, no sooner than its timeout - 50 ms and no
 # later than its timeout + 300 ms (measured around the call for python and
@@ -16,7 +16,7 @@
 . "$(dirname "$0")/lib.sh"
 require_shim
 CL="$(cd "$(dirname "$0")" && pwd)/clients"
-for c in curl nc ssh php mariadb; do
+for c in curl nc.openbsd ssh php mariadb; do
     command -v $c >/dev/null || fail "$c missing (tests/deps.sh test installs it)"
 done
 "$PYTHON3" -c 'import requests' 2>/dev/null || fail "python3-requests missing (tests/deps.sh test installs it)"
@@ -80,7 +80,7 @@ row python-requests 0.5 self 'fail ms=[0-9]+ ConnectTimeout' $PY requests 0.5 @P
 row python-asyncio 0.5 self 'fail ms=[0-9]+ TimeoutError' $PY asyncio 0.5 @PORT@
 row php-stream 0.5 self 'fail ms=[0-9]+ errno=110' php -r "$PHP_CODE" @PORT@ 0.5
 row curl 1 wall 'exit 28 .*Timeout' curl -sS -o /dev/null --connect-timeout 1 http://127.0.0.1:@PORT@/
-row nc 1 wall 'exit 1 .*timed out' nc -v -w 1 127.0.0.1 @PORT@
+row nc 1 wall 'exit 1 .*timed out' nc.openbsd -v -w 1 127.0.0.1 @PORT@
 row ssh 1 wall 'exit 255 .*Connection timed out' ssh -F /dev/null -o BatchMode=yes -o ConnectTimeout=1 \
     -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -p @PORT@ root@127.0.0.1 true
 row mariadb 1 wall "exit 1 .*Can't connect to server on '127.0.0.1' \\(110\\)" \

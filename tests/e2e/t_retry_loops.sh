@@ -33,10 +33,10 @@ late_server() {
     fi
 }
 
-# row NAME KIND SHIM(0|1) CMD...: runs CMD (an argument containing @PORTFILE@
-# gets the port file's path) under the shim with late.ini or without it; once
-# CMD has written @PORTFILE@.ready, starts a late KIND server (1.5 s late under
-# the shim, 5 s without) and writes its port; leaves CMD's output in
+# row NAME KIND SHIM(0|1) CMD...: runs CMD (in its arguments @PORTFILE@ becomes
+# the path of a port file PF) under the shim with late.ini or without it; once
+# CMD has written PF.ready, starts a late KIND server (1.5 s late under the
+# shim, 5 s without) and writes its port into PF; leaves CMD's output in
 # $T/NAME.out, its stderr in $T/NAME.err, and the port in PORT.
 row() {
     local name=$1 kind=$2 pre=$3 i pid; shift 3
@@ -82,5 +82,7 @@ check asyncio echo "$PYTHON3" "$CL/loops.py" asyncio 5 @@PORTFILE@
 check aiohttp http "$PYTHON3" "$CL/loops.py" aiohttp 10 @@PORTFILE@
 check node-net echo node "$CL/loops_node.js" net @PORTFILE@
 check node-fetch http node "$CL/loops_node.js" fetch @PORTFILE@
-check java-httpclient http java "$CL/LoopsHttp.java" @PORTFILE@
+command -v javac >/dev/null || fail "javac missing (tests/deps.sh test installs it)"
+(cd "$T" && javac -d "$T" "$CL/LoopsHttp.java") || fail "javac LoopsHttp.java failed"
+check java-httpclient http java -cp "$T" LoopsHttp @PORTFILE@
 echo ok
