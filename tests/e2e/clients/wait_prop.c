@@ -5,8 +5,11 @@
  * non-blocking connect, and waits the way an event loop does: the socket for
  * writability and a pipe that a timer thread writes at a random moment, each
  * wait with timeout T, until the connect has an answer and the pipe's byte was
- * delivered. Then it checks:
- *   - connect() itself returns within SLACK (EINPROGRESS, not a blocked retry);
+ * delivered. In a third of the rounds it also reads SO_ERROR after each wait
+ * that did not report the socket, as some programs do, and takes a non-zero
+ * value as the answer. Then it checks:
+ *   - connect() itself, and getsockopt(SO_ERROR), return within SLACK (no
+ *     blocked retry);
  *   - no wait lasts longer than T + SLACK; a wait that returns 0 lasted >= T;
  *   - a wait's count matches what it reported, and reports only what was asked;
  *   - the pipe's byte is reported within SLACK of its write (none missed or
@@ -319,6 +322,7 @@ static void run_round(int r, const struct servers *sv)
     int t_ms = rnd_in(20, g_max_t);
     int pipe_ms = rnd_in(5, t_ms * 3 / 2);
     int late_ms = rnd_in(30, 400);
+    bool peek = rnd_in(0, 2) == 0;   /* also read SO_ERROR after each quiet wait */
     int port = b == B_REFUSED ? sv->refused_port : b == B_LISTEN ? sv->listen_port
              : b == B_BLACKHOLE ? sv->blackhole_port : 0;
     struct timer tm = { .late_fd = -1, .pipe_at = pipe_ms * 1000LL, .listen_at = late_ms * 1000LL };
@@ -334,8 +338,8 @@ static void run_round(int r, const struct servers *sv)
     struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (g_verbose)
-        printf("round %d api=%s T=%d behaviour=%s port=%d pipe_ms=%d late_ms=%d\n", r,
-               api_name[api], t_ms, beh_name[b], port, pipe_ms, late_ms);
+        printf("round %d api=%s T=%d behaviour=%s port=%d pipe_ms=%d late_ms=%d peek=%d\n", r,
+               api_name[api], t_ms, beh_name[b], port, pipe_ms, late_ms, peek);
 
     /* The timer runs from just before the connect (the late listener's
      * delay counts from there even if connect() blocks). */
@@ -420,6 +424,25 @@ static void run_round(int r, const struct servers *sv)
             delivered = true;
             if (ep >= 0)
                 epoll_ctl(ep, EPOLL_CTL_DEL, pfd[0], NULL);
+        }
+        if (!se && want_sock && peek) {
+            /* As a program that asks SO_ERROR without being told: under the
+             * shim it says 0 while a retry is pending. */
+            int err = 0;
+            socklen_t len = sizeof err;
+            int64_t g0 = now_us();
+            if (getsockopt(sock, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+                die("getsockopt SO_ERROR");
+            int64_t g1 = now_us();
+            if (g1 - g0 > g_slack_us)
+                violation(r, "api=%s behaviour=%s: getsockopt(SO_ERROR) took %lld ms", api_name[api],
+                          beh_name[b], (long long)((g1 - g0) / 1000));
+            if (err) {
+                ans = (struct answer){ .err = err, .at_us = g1 - t0 };
+                if (sock_in_ep)
+                    epoll_ctl(ep, EPOLL_CTL_DEL, sock, NULL);
+                sock_in_ep = false;
+            }
         }
         if (se) {
             ans = (struct answer){ .err = resolve(r, sock), .at_us = e - t0 };
