@@ -83,6 +83,6 @@ check aiohttp http "$PYTHON3" "$CL/loops.py" aiohttp 10 @@PORTFILE@
 check node-net echo node "$CL/loops_node.js" net @PORTFILE@
 check node-fetch http node "$CL/loops_node.js" fetch @PORTFILE@
 command -v javac >/dev/null || fail "javac missing (tests/deps.sh test installs it)"
-(cd "$T" && javac -d "$T" "$CL/LoopsHttp.java") || fail "javac LoopsHttp.java failed"
-check java-httpclient http java -cp "$T" LoopsHttp @PORTFILE@
+(cd "$T" && javac -d "$T" "$CL/RetryConnect.java") || fail "javac RetryConnect.java failed"
+check java-httpclient http java -cp "$T" RetryConnect @PORTFILE@ http
 echo ok
