@@ -383,7 +383,8 @@ static bool hide_event(struct epoll_event *ev, int *n, int i, const int *fds, in
             continue;
         if (shown(fds[k]))
             return false;
-        ev[i] = ev[--*n];   /* the order of events is no promise of epoll's */
+        bw_epreg_rearm(fds[k]);   /* still connecting: a one-shot registration fired for nothing */
+        ev[i] = ev[--*n];         /* the order of events is no promise of epoll's */
         return true;
     }
     return false;
