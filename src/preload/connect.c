@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -305,6 +306,31 @@ static int connect_again(int fd, bw_conn *c, const struct sockaddr *sa, socklen_
     return ret;
 }
 
+/*
+ * Dead-peer detection (SPEC section 9): TCP_USER_TIMEOUT and keepalive as the
+ * destination configures them, unless the program set its own. Nothing is
+ * done (no system call) for a destination that configures neither.
+ */
+static void dead_peer_options(int fd, const bw_policy *p)
+{
+    if (!p->tcp_user_timeout_ms && !p->tcp_keepalive)
+        return;
+    int saved = errno;
+    if (p->tcp_user_timeout_ms && !bw_own_user_timeout(fd)) {
+        unsigned ms = p->tcp_user_timeout_ms;
+        bw_real.setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof ms);
+    }
+    if (p->tcp_keepalive && !bw_own_keepalive(fd)) {
+        int on = 1, idle = (int)p->tcp_keepalive_idle_s, intvl = (int)p->tcp_keepalive_interval_s,
+            cnt = (int)p->tcp_keepalive_count;
+        bw_real.setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+        bw_real.setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+        bw_real.setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+        bw_real.setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+    }
+    errno = saved;
+}
+
 /* Says at info, once per process and destination, how its connects are handled. */
 static void log_mode_once(const bw_conn *c, enum bw_nonblocking mode, bool nonblocking)
 {
@@ -365,6 +391,7 @@ int bw_connect(int fd, const struct sockaddr *sa, socklen_t len)
         return bw_real.connect(fd, sa, len);
     }
     int saved = errno;
+    dead_peer_options(fd, policy);
     int flags = bw_real.fcntl(fd, F_GETFL);
     bool nonblocking = flags >= 0 && (flags & O_NONBLOCK);
     enum bw_nonblocking mode = policy->nonblocking;

@@ -179,6 +179,21 @@ void bw_epreg_resume(int fd)
     errno = saved;
 }
 
+void bw_epreg_rearm(int fd)
+{
+    if (!bw_fdbits_has(&has_reg, fd))
+        return;
+    int saved = errno;
+    pthread_mutex_lock(&reg_lock);
+    struct reg *r = slot(fd, false);
+    if (r && r->state == REG_ACTIVE && (r->ev.events & EPOLLONESHOT)) {
+        struct epoll_event ev = r->ev;
+        bw_real.epoll_ctl(r->epfd, EPOLL_CTL_MOD, fd, &ev);
+    }
+    pthread_mutex_unlock(&reg_lock);
+    errno = saved;
+}
+
 void bw_epreg_forget(int fd)
 {
     if (!bw_fdbits_has(&has_reg, fd))

@@ -261,7 +261,8 @@ bool bw_pend_connect_again(int fd, bw_conn *c, int *ret)
     int err;
     switch (phase) {
     case BW_PEND_NONE:
-        err = EISCONN;   /* connected meanwhile: a second connect() says so */
+        /* Connected: the kernel's own answer to a connect() now (0 the first time). */
+        err = bw_real.connect(fd, (const struct sockaddr *)&c->addr, c->addrlen) == 0 ? 0 : errno;
         break;
     case BW_PEND_FINAL:
         err = c->pend_err;
@@ -272,7 +273,7 @@ bool bw_pend_connect_again(int fd, bw_conn *c, int *ret)
         break;
     }
     pthread_mutex_unlock(&c->plock);
-    *ret = -1;
+    *ret = err ? -1 : 0;
     errno = err;
     return true;
 }

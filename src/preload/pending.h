@@ -103,6 +103,9 @@ bool bw_epreg_matches(int fd, uint64_t data);
 /* Takes fd out of its instance for a backoff / puts it back as registered. */
 void bw_epreg_suspend(int fd);
 void bw_epreg_resume(int fd);
+/* A hidden event of fd's disarmed an EPOLLONESHOT registration that is still
+ * in place: arms it again. */
+void bw_epreg_rearm(int fd);
 /* fd was closed, or connected for good: its registration is no longer kept. */
 void bw_epreg_forget(int fd);
 /* An epoll instance was closed: registrations in it are dropped. */

@@ -96,6 +96,11 @@ bool bw_tcp_known(int fd);
  * is known from its creation and never had one set. */
 void bw_sndtimeo_mark(int fd);
 bool bw_sndtimeo_maybe(int fd);
+/* The program set TCP_USER_TIMEOUT / a keepalive option on fd itself. */
+void bw_own_user_timeout_mark(int fd);
+bool bw_own_user_timeout(int fd);
+void bw_own_keepalive_mark(int fd);
+bool bw_own_keepalive(int fd);
 void bw_fd_facts_forget(int fd);
 void bw_fd_facts_forget_range(unsigned lo, unsigned hi);
 

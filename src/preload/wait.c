@@ -18,7 +18,13 @@
 #include <string.h>
 #include <time.h>
 
+extern void __chk_fail(void) __attribute__((noreturn));
+
 #include "pending.h"
+
+/* The sliced half of each wait, apart from its hook, so that the hook
+ * itself compiles to one load, a test and a tail call. */
+#define BW_SLOW static __attribute__((noinline, cold))
 
 #define NS_PER_MS 1000000LL
 #define FOREVER INT64_MAX
@@ -149,25 +155,58 @@ static int poll_managed(struct pollfd *fds, nfds_t n, int64_t end, const sigset_
     return ret;
 }
 
-BW_EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout)
+/* True when one of fds[0..n) has a pending connect: only then is a poll sliced. */
+static bool poll_has_pending(const struct pollfd *fds, nfds_t n)
 {
-    if (__builtin_expect(!bw_pend_any(), 1))
+    for (nfds_t i = 0; i < n; i++) {
+        bw_conn *c = fds[i].fd >= 0 ? bw_fdt_get(fds[i].fd) : NULL;
+        if (c && bw_pend_phase_of(c) != BW_PEND_NONE)
+            return true;
+    }
+    return false;
+}
+
+BW_SLOW int poll_slow(struct pollfd *fds, nfds_t n, int timeout)
+{
+    if (!poll_has_pending(fds, n))
         return bw_real.poll(fds, n, timeout);
     return poll_managed(fds, n, end_of_ms(timeout), NULL, false);
+}
+
+BW_EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout)
+{
+    if (__builtin_expect(bw_pend_any(), 0))
+        return poll_slow(fds, n, timeout);
+    return bw_real.poll(fds, n, timeout);
 }
 
 BW_EXPORT int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen)
 {
     if (fdslen / sizeof *fds < n)
-        __builtin_trap();   /* as glibc's own check: the program overflowed its array */
+        __chk_fail();   /* glibc's own verdict: the program overflowed its array */
     return poll(fds, n, timeout);
+}
+
+BW_SLOW int ppoll_slow(struct pollfd *fds, nfds_t n, const struct timespec *t, const sigset_t *mask)
+{
+    if (!poll_has_pending(fds, n))
+        return bw_real.ppoll(fds, n, t, mask);
+    return poll_managed(fds, n, end_of_ts(t), mask, true);
 }
 
 BW_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *t, const sigset_t *mask)
 {
-    if (__builtin_expect(!bw_pend_any(), 1))
-        return bw_real.ppoll(fds, n, t, mask);
-    return poll_managed(fds, n, end_of_ts(t), mask, true);
+    if (__builtin_expect(bw_pend_any(), 0))
+        return ppoll_slow(fds, n, t, mask);
+    return bw_real.ppoll(fds, n, t, mask);
+}
+
+BW_EXPORT int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *t,
+                          const sigset_t *mask, size_t fdslen)
+{
+    if (fdslen / sizeof *fds < n)
+        __chk_fail();
+    return ppoll(fds, n, t, mask);
 }
 
 /* ---- select, pselect ---- */
@@ -257,17 +296,30 @@ static int select_managed(int nfds, fd_set *r, fd_set *w, fd_set *e, int64_t end
     return ret;
 }
 
-BW_EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv)
+/* True when one of the descriptors in the sets has a pending connect. */
+static bool select_has_pending(int nfds, fd_set *r, fd_set *w, fd_set *e)
 {
-    if (__builtin_expect(!bw_pend_any(), 1))
+    fd_set *sets[3] = {r, w, e};
+    if (nfds > FD_SETSIZE)
+        nfds = FD_SETSIZE;
+    for (int fd = 0; fd < nfds; fd++) {
+        bw_conn *c = bw_fdt_get(fd);
+        if (!c || bw_pend_phase_of(c) == BW_PEND_NONE)
+            continue;
+        for (int k = 0; k < 3; k++)
+            if (sets[k] && FD_ISSET(fd, sets[k]))
+                return true;
+    }
+    return false;
+}
+
+BW_SLOW int select_slow(int nfds, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv)
+{
+    if (!select_has_pending(nfds, r, w, e) || (tv && (tv->tv_sec < 0 || tv->tv_usec < 0)))
         return bw_real.select(nfds, r, w, e, tv);
     int64_t end = FOREVER;
-    if (tv) {
-        if (tv->tv_sec < 0 || tv->tv_usec < 0)
-            return bw_real.select(nfds, r, w, e, tv);   /* EINVAL, as the kernel says */
-        end = tv->tv_sec > INT32_MAX ? FOREVER
-                                     : now_ns() + tv->tv_sec * 1000000000LL + tv->tv_usec * 1000LL;
-    }
+    if (tv && tv->tv_sec <= INT32_MAX)
+        end = now_ns() + tv->tv_sec * 1000000000LL + tv->tv_usec * 1000LL;
     int ret = select_managed(nfds, r, w, e, end, NULL, false);
     if (tv && end != FOREVER) {
         /* Linux leaves the time not slept in *tv; so does this. */
@@ -279,12 +331,27 @@ BW_EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *e, struct timeval *
     return ret;
 }
 
+BW_EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv)
+{
+    if (__builtin_expect(bw_pend_any(), 0))
+        return select_slow(nfds, r, w, e, tv);
+    return bw_real.select(nfds, r, w, e, tv);
+}
+
+BW_SLOW int pselect_slow(int nfds, fd_set *r, fd_set *w, fd_set *e, const struct timespec *t,
+                         const sigset_t *mask)
+{
+    if (!select_has_pending(nfds, r, w, e))
+        return bw_real.pselect(nfds, r, w, e, t, mask);
+    return select_managed(nfds, r, w, e, end_of_ts(t), mask, true);
+}
+
 BW_EXPORT int pselect(int nfds, fd_set *r, fd_set *w, fd_set *e, const struct timespec *t,
                       const sigset_t *mask)
 {
-    if (__builtin_expect(!bw_pend_any(), 1))
-        return bw_real.pselect(nfds, r, w, e, t, mask);
-    return select_managed(nfds, r, w, e, end_of_ts(t), mask, true);
+    if (__builtin_expect(bw_pend_any(), 0))
+        return pselect_slow(nfds, r, w, e, t, mask);
+    return bw_real.pselect(nfds, r, w, e, t, mask);
 }
 
 /* ---- epoll ---- */
@@ -316,7 +383,8 @@ static bool hide_event(struct epoll_event *ev, int *n, int i, const int *fds, in
             continue;
         if (shown(fds[k]))
             return false;
-        ev[i] = ev[--*n];   /* the order of events is no promise of epoll's */
+        bw_epreg_rearm(fds[k]);   /* still connecting: a one-shot registration fired for nothing */
+        ev[i] = ev[--*n];         /* the order of events is no promise of epoll's */
         return true;
     }
     return false;
@@ -356,27 +424,44 @@ static int epoll_managed(enum epoll_kind kind, int epfd, struct epoll_event *ev,
     return ret;
 }
 
+/* The waits on epfd while connects are pending somewhere: sliced only
+ * when one of them is registered in epfd. */
+BW_SLOW int epoll_slow(enum epoll_kind kind, int epfd, struct epoll_event *ev, int max,
+                       int ms, const struct timespec *t, const sigset_t *mask)
+{
+    int fd;
+    if (bw_pend_in_epoll(epfd, &fd, 1) == 0) {
+        if (kind == EP_WAIT)
+            return bw_real.epoll_wait(epfd, ev, max, ms);
+        if (kind == EP_PWAIT)
+            return bw_real.epoll_pwait(epfd, ev, max, ms, mask);
+        return bw_real.epoll_pwait2(epfd, ev, max, t, mask);
+    }
+    return epoll_managed(kind, epfd, ev, max, kind == EP_PWAIT2 ? end_of_ts(t) : end_of_ms(ms),
+                         mask);
+}
+
 BW_EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout)
 {
-    if (__builtin_expect(!bw_pend_any(), 1))
-        return bw_real.epoll_wait(epfd, ev, max, timeout);
-    return epoll_managed(EP_WAIT, epfd, ev, max, end_of_ms(timeout), NULL);
+    if (__builtin_expect(bw_pend_any(), 0))
+        return epoll_slow(EP_WAIT, epfd, ev, max, timeout, NULL, NULL);
+    return bw_real.epoll_wait(epfd, ev, max, timeout);
 }
 
 BW_EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout,
                           const sigset_t *mask)
 {
-    if (__builtin_expect(!bw_pend_any(), 1))
-        return bw_real.epoll_pwait(epfd, ev, max, timeout, mask);
-    return epoll_managed(EP_PWAIT, epfd, ev, max, end_of_ms(timeout), mask);
+    if (__builtin_expect(bw_pend_any(), 0))
+        return epoll_slow(EP_PWAIT, epfd, ev, max, timeout, NULL, mask);
+    return bw_real.epoll_pwait(epfd, ev, max, timeout, mask);
 }
 
 BW_EXPORT int epoll_pwait2(int epfd, struct epoll_event *ev, int max, const struct timespec *t,
                            const sigset_t *mask)
 {
-    if (__builtin_expect(!bw_pend_any(), 1))
-        return bw_real.epoll_pwait2(epfd, ev, max, t, mask);
-    return epoll_managed(EP_PWAIT2, epfd, ev, max, end_of_ts(t), mask);
+    if (__builtin_expect(bw_pend_any(), 0))
+        return epoll_slow(EP_PWAIT2, epfd, ev, max, 0, t, mask);
+    return bw_real.epoll_pwait2(epfd, ev, max, t, mask);
 }
 
 BW_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
