@@ -255,6 +255,8 @@ static const struct key keys[] = {
     {.name = "connect_rate", P(connect_rate), UINT(0, 1000000)},
     {.name = "connect_rate_burst", P(connect_rate_burst), UINT(0, 1000000)},
     {.name = "slow_start_ms", P(slow_start_ms), UINT(0, BW_MAX_MS)},
+    {.name = "retry_after", P(retry_after), .set = set_bool},
+    {.name = "retry_after_max_ms", P(retry_after_max_ms), UINT(0, BW_MAX_MS)},
 };
 
 #define NKEYS ((int)(sizeof keys / sizeof keys[0]))
