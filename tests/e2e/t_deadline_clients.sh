@@ -12,10 +12,14 @@
 # later than its timeout + 300 ms (measured around the call for python and
 # PHP, whose interpreters take a while to start, and around the process for
 # the others). Under the shim, BREAKWATER_LOG=debug must show the shim saw the
-# connect to that port (so a run with the shim not loaded cannot pass).
+# connect to that port (so a run with the shim not loaded cannot pass). Every
+# run is under SCHED_FIFO when the machine allows it (rt_prefix), so that a
+# loaded machine's scheduling delays are not counted against the shim.
 . "$(dirname "$0")/lib.sh"
 require_shim
-CL="$(cd "$(dirname "$0")" && pwd)/clients"
+. "$(dirname "$0")/clients/retry_lib.sh"
+CL=$RETRY_CLIENTS
+rt_prefix
 for c in curl nc.openbsd ssh php mariadb; do
     command -v $c >/dev/null || fail "$c missing (tests/deps.sh test installs it)"
 done
@@ -49,9 +53,9 @@ row() {
         local o=$T/$name.$mode
         t0=$EPOCHREALTIME
         case $mode in
-        plain)   env -u LD_PRELOAD -u BREAKWATER_CONFIG timeout 30 "${cmd[@]}" ;;
-        default) env -u BREAKWATER_CONFIG BREAKWATER_LOG=debug LD_PRELOAD="$BW_PRELOAD" timeout 30 "${cmd[@]}" ;;
-        config)  env BREAKWATER_CONFIG="$T/dl.ini" BREAKWATER_LOG=debug LD_PRELOAD="$BW_PRELOAD" timeout 30 "${cmd[@]}" ;;
+        plain)   "${RT[@]}" env -u LD_PRELOAD -u BREAKWATER_CONFIG timeout 30 "${cmd[@]}" ;;
+        default) "${RT[@]}" env -u BREAKWATER_CONFIG BREAKWATER_LOG=debug LD_PRELOAD="$BW_PRELOAD" timeout 30 "${cmd[@]}" ;;
+        config)  "${RT[@]}" env BREAKWATER_CONFIG="$T/dl.ini" BREAKWATER_LOG=debug LD_PRELOAD="$BW_PRELOAD" timeout 30 "${cmd[@]}" ;;
         esac </dev/null >"$o.out" 2>"$o.err"
         echo "exit $?" >>"$o.out"
         t1=$EPOCHREALTIME

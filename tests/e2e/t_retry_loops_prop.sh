@@ -23,8 +23,7 @@ cc -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -pthread -o "$T/wait_prop" \
 start_server BH "$SUPPORT/bw_faultd" --max-seconds 200 blackhole
 retry_cfg "$T/prop.ini" "retries = 2" "backoff_initial_ms = 150" "backoff_max_ms = 300" \
     "jitter = none" "breaker = off" "retry_budget_percent = 0" "connect_timeout_ms = 5000"
-RT=()
-if chrt -f 10 true 2>/dev/null; then RT=(chrt -f 10); else note "no SCHED_FIFO here: plain scheduling"; fi
+rt_prefix
 SEED=${BW_PROP_SEED:-$(date +%s%N | cut -c1-12)}
 SHIM_ROUNDS=${BW_PROP_ROUNDS:-160}
 PLAIN_ROUNDS=$(( SHIM_ROUNDS / 2 ))
