@@ -80,10 +80,16 @@ int bw_guard_breaker_admit(bw_conn *c, bool retry)
     }
     if (d.verdict != BW_ADMIT_REJECT)
         return 0;
+    c->rejected_by_slow_start = d.slow_start;
     if (!retry)   /* a retry not made is no rejection: connect returns the real error */
-        log_rejection(c, d.slow_start ? "rejected: slow start after the breaker closed"
-                                      : "rejected: breaker open");
+        bw_guard_note_rejection(c);
     return p->breaker_errno;
+}
+
+void bw_guard_note_rejection(bw_conn *c)
+{
+    log_rejection(c, c->rejected_by_slow_start ? "rejected: slow start after the breaker closed"
+                                               : "rejected: breaker open");
 }
 
 void bw_guard_breaker_open_for(bw_conn *c, uint32_t ms)

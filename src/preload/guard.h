@@ -12,6 +12,10 @@
  * rejection is logged as one. */
 int bw_guard_breaker_admit(bw_conn *c, bool retry);
 
+/* Logs (at info, rate-limited) that c's connect was rejected by its breaker,
+ * after bw_guard_breaker_admit(c, true) said so and nothing else admitted it. */
+void bw_guard_note_rejection(bw_conn *c);
+
 /* Reports an attempt's outcome (and duration) to the breaker. */
 void bw_guard_breaker_record(bw_conn *c, bool ok, uint32_t duration_ms);
 
