@@ -164,6 +164,7 @@ int bw_pend_start(int fd, bw_conn *c, int err)
     pthread_mutex_lock(&c->plock);
     bw_retry_plan_init(&c->pend_plan, c->policy, c->started_ms, 0);
     c->pend_attempt = 0;
+    c->pend_waited = false;
     int ret = -1;
     if (err == EINPROGRESS) {
         attempt_started(fd, c, c->started_ms);
@@ -202,7 +203,9 @@ static int attempt_outcome(int fd)
     return getpeername(fd, (struct sockaddr *)&ss, &len) == 0 ? 0 : EINPROGRESS;
 }
 
-bool bw_pend_check(int fd, bw_conn *c, int64_t now_ms)
+/* check() for a wait of the shim's (may_retry) or for the program's own
+ * look at the outcome (SO_ERROR, connect() again): see the callers. */
+static bool check(int fd, bw_conn *c, int64_t now_ms, bool may_retry)
 {
     if (atomic_load_explicit(&c->pend, memory_order_relaxed) != BW_PEND_ATTEMPT)
         return atomic_load_explicit(&c->pend, memory_order_relaxed) != BW_PEND_BACKOFF;
@@ -216,7 +219,17 @@ bool bw_pend_check(int fd, bw_conn *c, int64_t now_ms)
         end(fd, c, 0);
         return true;
     }
+    if (!may_retry) {
+        bw_connect_record(c, err, c->pend_began_ms);
+        end(fd, c, err);
+        return true;
+    }
     return after_failure(fd, c, err, now_ms) == BW_PEND_FINAL;
+}
+
+bool bw_pend_check(int fd, bw_conn *c, int64_t now_ms)
+{
+    return check(fd, c, now_ms, true);
 }
 
 int64_t bw_pend_next_ms(bw_conn *c)
@@ -235,7 +248,12 @@ bool bw_pend_so_error(int fd, bw_conn *c, int *val)
     int64_t now = bw_now_ms();
     int phase = advance_locked(fd, c, now);
     if (phase == BW_PEND_ATTEMPT) {
-        bw_pend_check(fd, c, now);
+        /* Unless a wait of the shim's looks after this connect, the program
+         * learned of the attempt's end from one the shim did not slice (it
+         * began before this connect was pending, in another thread): it is
+         * told the truth, with no retry, since a hidden failure would read
+         * as "connected" to it. */
+        check(fd, c, now, c->pend_waited);
         phase = atomic_load_explicit(&c->pend, memory_order_relaxed);
     }
     bool mine = phase != BW_PEND_NONE;
@@ -256,7 +274,7 @@ bool bw_pend_connect_again(int fd, bw_conn *c, int *ret)
     pthread_mutex_lock(&c->plock);
     int64_t now = bw_now_ms();
     int phase = advance_locked(fd, c, now);
-    if (phase == BW_PEND_ATTEMPT && bw_pend_check(fd, c, now))
+    if (phase == BW_PEND_ATTEMPT && check(fd, c, now, c->pend_waited))   /* as in bw_pend_so_error */
         phase = atomic_load_explicit(&c->pend, memory_order_relaxed);
     int err;
     switch (phase) {

@@ -69,7 +69,11 @@ bool bw_pend_check(int fd, bw_conn *c, int64_t now_ms);
 int64_t bw_pend_next_ms(bw_conn *c);
 
 /* getsockopt(SO_ERROR) on a pending connect: stores what the program is told
- * in *val (0 while a retry is pending). Returns false when c is not pending. */
+ * in *val: 0 while connecting or while a retry is pending (a due retry is
+ * started); the final error once. An attempt that failed while no wait of
+ * the shim's has looked after this connect (the program waits with one that
+ * began before the connect was pending) is final: a hidden failure would
+ * read as success. Returns false when c is not pending. */
 bool bw_pend_so_error(int fd, bw_conn *c, int *val);
 
 /* connect() called again on a pending connect. Returns false when c is not pending. */

@@ -68,6 +68,7 @@ typedef struct bw_conn {
      * (pending.c), guarded by plock; pend is read without it. */
     _Atomic uint8_t pend;          /* enum bw_pend_phase */
     uint8_t pend_attempt;          /* the attempt in flight or next: 0 = the first */
+    bool pend_waited;              /* a wait of the shim's has looked after it */
     int pend_err;                  /* the last attempt's error; the final one in FINAL */
     int64_t pend_began_ms;         /* when the attempt in flight began */
     int64_t pend_due_ms;           /* BACKOFF: next attempt; ATTEMPT: its limit (0 = none) */
