@@ -8,7 +8,7 @@
 #    shim every call fails; under the shim every call succeeds (the retry
 #    goes to the sibling, and once the dead address's breaker is open the
 #    first attempt does), with failover = off the calls fail;
-#  - curl and python urllib try each address themselves; under the shim,
+#  - curl, python urllib and requests try each address themselves; under the shim,
 #    once the breaker is open, their connects no longer reach 127.0.0.2;
 #  - an IP the program names itself is never substituted;
 #  - 4 addresses of which 3 are dead, failover_max_ejected_percent = 50: at
@@ -115,6 +115,15 @@ for i in range(6):
     print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode().strip())' "$URL" >"$T/py.out"
 assert_eq "python: 6 answers" 6 "$(grep -c '^ok$' "$T/py.out")"
 assert_eq "python: attempts on the dead address" "127.0.0.2:2/2" "$(per_addr py | grep -o "127.0.0.2:[0-9]*/[0-9]*")"
+
+# python requests (urllib3 tries each address in turn too).
+cfg req svc.bwtest "retries = 0"
+inns "$T/hosts2" env BREAKWATER_CONFIG="$T/req.ini" LD_PRELOAD="$BW_PRELOAD" "$PYTHON3" -c '
+import sys, requests
+for i in range(6):
+    print(requests.get(sys.argv[1], timeout=5).text.strip())' "$URL" >"$T/req.out"
+assert_eq "requests: 6 answers" 6 "$(grep -c '^ok$' "$T/req.out")"
+assert_eq "requests: attempts on the dead address" "127.0.0.2:2/2" "$(per_addr req | grep -o "127.0.0.2:[0-9]*/[0-9]*")"
 
 # An IP the program chose itself is never substituted.
 cfg ip "127.0.0.2, 127.0.0.3" "retries = 0"
