@@ -9,12 +9,13 @@
 #   curl --connect-timeout 1, nc -w 1 (netcat-openbsd), ssh -o ConnectTimeout=1,
 #   mariadb --connect-timeout=1.
 # Each run must end as a timeout, no sooner than its timeout - 50 ms and no
-# later than its timeout + 300 ms (measured around the call for python and
-# PHP, whose interpreters take a while to start, and around the process for
-# the others). Under the shim, BREAKWATER_LOG=debug must show the shim saw the
-# connect to that port (so a run with the shim not loaded cannot pass). Every
-# run is under SCHED_FIFO when the machine allows it (rt_prefix), so that a
-# loaded machine's scheduling delays are not counted against the shim.
+# later than its timeout + 300 ms, measured from the start of the connect:
+# around the call for python and PHP, from the connect() system call to the
+# exit (strace) for the others. Under the shim, BREAKWATER_LOG=debug must
+# show the shim saw the connect to that port (so a run with the shim not
+# loaded cannot pass). Every run is under SCHED_FIFO when the machine allows
+# it (rt_prefix), so that a loaded machine's scheduling delays are not
+# counted against the shim.
 . "$(dirname "$0")/lib.sh"
 require_shim
 . "$(dirname "$0")/clients/retry_lib.sh"
@@ -38,34 +39,44 @@ PHP_CODE='$t = microtime(true);
 $s = @stream_socket_client("tcp://127.0.0.1:" . $argv[1], $en, $es, (float)$argv[2]);
 printf("%s ms=%d errno=%d\n", $s ? "ok" : "fail", (microtime(true) - $t) * 1000, $en);'
 
+# traced_ms TRACE PORT: milliseconds from the program's first connect() to
+# PORT to its exit, in an `strace -f -ttt` log (its start-up left out).
+traced_ms() {
+    awk -v p="htons($2)" '
+        index($0, p) && / connect\(/ && !a { a = $2 }
+        / exit_group\(| \+\+\+ exited with / { b = $2 }
+        END { if (a && b) printf "%d", (b - a) * 1000 }' "$1"
+}
+
 # row NAME TIMEOUT_S CLOCK PATTERN CMD...: CMD (where an argument @PORT@ becomes
 # the port) against a fresh blackhole, in 3 modes. CLOCK "self": CMD prints
-# ms=N for its own call; "wall": the process is timed. PATTERN (extended
-# regex) must match CMD's output (stdout and stderr, without the shim's lines).
+# ms=N for its own call; "trace": CMD runs under strace, timed from its
+# connect() to its exit (a loaded machine once took 350 ms to start curl).
+# PATTERN (extended regex) must match CMD's output (stdout and stderr, without
+# the shim's lines).
 row() {
-    local name=$1 to=$2 clock=$3 pat=$4 port mode t0 t1 ms out lo hi line; shift 4
+    local name=$1 to=$2 clock=$3 pat=$4 port mode ms out lo hi line; shift 4
     start_server port "$SUPPORT/bw_faultd" --max-seconds 60 blackhole
     local cmd=("${@//@PORT@/$port}")
     lo=$(awk -v t="$to" 'BEGIN { print t * 1000 - 50 }')
     hi=$(awk -v t="$to" 'BEGIN { print t * 1000 + 300 }')
     line="$name (timeout ${to} s):"
     for mode in plain default config; do
-        local o=$T/$name.$mode
-        t0=$EPOCHREALTIME
+        local o=$T/$name.$mode tr=()
+        [ $clock = trace ] && tr=(strace -f -ttt -e trace=connect,exit_group -o "$o.st")
         case $mode in
-        plain)   "${RT[@]}" env -u LD_PRELOAD -u BREAKWATER_CONFIG timeout 30 "${cmd[@]}" ;;
-        default) "${RT[@]}" env -u BREAKWATER_CONFIG BREAKWATER_LOG=debug LD_PRELOAD="$BW_PRELOAD" timeout 30 "${cmd[@]}" ;;
-        config)  "${RT[@]}" env BREAKWATER_CONFIG="$T/dl.ini" BREAKWATER_LOG=debug LD_PRELOAD="$BW_PRELOAD" timeout 30 "${cmd[@]}" ;;
+        plain)   "${RT[@]}" env -u LD_PRELOAD -u BREAKWATER_CONFIG timeout 30 "${tr[@]}" "${cmd[@]}" ;;
+        default) "${RT[@]}" env -u BREAKWATER_CONFIG BREAKWATER_LOG=debug LD_PRELOAD="$BW_PRELOAD" timeout 30 "${tr[@]}" "${cmd[@]}" ;;
+        config)  "${RT[@]}" env BREAKWATER_CONFIG="$T/dl.ini" BREAKWATER_LOG=debug LD_PRELOAD="$BW_PRELOAD" timeout 30 "${tr[@]}" "${cmd[@]}" ;;
         esac </dev/null >"$o.out" 2>"$o.err"
         echo "exit $?" >>"$o.out"
-        t1=$EPOCHREALTIME
         out=$(cat "$o.out" "$o.err" | grep -v '^breakwater\[' | tr '\n' ' ')
         if [ $clock = self ]; then
             ms=$(sed -nE 's/.*ms=([0-9]+).*/\1/p' "$o.out" | head -n 1)
-            [ -n "$ms" ] || fail "$name $mode: no ms= in '$out'"
         else
-            ms=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%d", (b - a) * 1000 }')
+            ms=$(traced_ms "$o.st" "$port")
         fi
+        [ -n "$ms" ] || fail "$name $mode: no time measured ($out)"
         [[ $out =~ $pat ]] || fail "$name $mode: expected a timeout ($pat), got '$out'"
         if [ $mode != plain ]; then
             grep -Eq "^breakwater\[[0-9]+\]: .*127\.0\.0\.1:$port\b" "$o.err" ||
@@ -83,10 +94,10 @@ row python-socket 0.5 self 'fail ms=[0-9]+ TimeoutError' $PY socket 0.5 @PORT@
 row python-requests 0.5 self 'fail ms=[0-9]+ ConnectTimeout' $PY requests 0.5 @PORT@
 row python-asyncio 0.5 self 'fail ms=[0-9]+ TimeoutError' $PY asyncio 0.5 @PORT@
 row php-stream 0.5 self 'fail ms=[0-9]+ errno=110' php -r "$PHP_CODE" @PORT@ 0.5
-row curl 1 wall 'exit 28 .*Timeout' curl -sS -o /dev/null --connect-timeout 1 http://127.0.0.1:@PORT@/
-row nc 1 wall 'exit 1 .*timed out' nc.openbsd -v -w 1 127.0.0.1 @PORT@
-row ssh 1 wall 'exit 255 .*Connection timed out' ssh -F /dev/null -o BatchMode=yes -o ConnectTimeout=1 \
+row curl 1 trace 'exit 28 .*Timeout' curl -sS -o /dev/null --connect-timeout 1 http://127.0.0.1:@PORT@/
+row nc 1 trace 'exit 1 .*timed out' nc.openbsd -v -w 1 127.0.0.1 @PORT@
+row ssh 1 trace 'exit 255 .*Connection timed out' ssh -F /dev/null -o BatchMode=yes -o ConnectTimeout=1 \
     -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -p @PORT@ root@127.0.0.1 true
-row mariadb 1 wall "exit 1 .*Can't connect to server on '127.0.0.1' \\(110\\)" \
+row mariadb 1 trace "exit 1 .*Can't connect to server on '127.0.0.1' \\(110\\)" \
     mariadb --no-defaults --connect-timeout=1 --protocol=tcp -h 127.0.0.1 -P @PORT@ -u nobody -e 'select 1'
 echo ok
