@@ -105,9 +105,12 @@ void bw_failover_atfork_child(void)
 
 /* True when the breaker of address sa in dest keeps calls out (open,
  * forced open, or probing): such an address counts as ejected. */
-static bool ejected(bw_state *st, const bw_policy *p, const char *dest, const struct sockaddr *sa)
+static bool ejected(bw_state *st, const bw_policy *p, const char *dest, const struct sockaddr *sa,
+                    bw_entry **found)
 {
     bw_entry *e = bw_state_find(st, BW_ENTRY_ADDRESS, dest, sa, false);
+    if (found)
+        *found = e;
     if (!e || bw_entry_lock(e) != 0)
         return false;
     enum bw_breaker_state s = bw_breaker_state(&e->breaker, p);
@@ -121,12 +124,15 @@ static uint16_t port_of(const struct sockaddr *sa)
                                     : ((const struct sockaddr_in6 *)sa)->sin6_port;
 }
 
-/* Points c at address sa (its entries follow; the bulkhead slot stays where it was taken). */
-static void move_to(bw_conn *c, bw_state *st, const struct sockaddr_storage *sa, socklen_t len)
+/* Points c at address sa, whose entry is e when known (its entries follow;
+ * the bulkhead slot stays where it was taken). */
+static void move_to(bw_conn *c, bw_state *st, const struct sockaddr_storage *sa, socklen_t len,
+                    bw_entry *e)
 {
     memcpy(&c->addr, sa, len);
     c->addrlen = len;
-    c->entry = bw_state_find(st, BW_ENTRY_ADDRESS, c->dest_name, (const struct sockaddr *)sa, true);
+    c->entry = e ? e : bw_state_find(st, BW_ENTRY_ADDRESS, c->dest_name,
+                                     (const struct sockaddr *)sa, true);
     c->breaker_entry = c->entry;
 }
 
@@ -174,12 +180,17 @@ bool bw_failover(bw_conn *c, bool retry)
     }
     struct sockaddr_storage ss[BW_NAMES_ADDRS];
     socklen_t len[BW_NAMES_ADDRS];
+    bool is_out[BW_NAMES_ADDRS];
+    bw_entry *ent[BW_NAMES_ADDRS];
     unsigned out = 0;
     uint16_t port = port_of(cur);
     bool mapped = cur->sa_family == AF_INET6 && me.family == AF_INET;
     for (unsigned i = 0; i < n; i++) {
         len[i] = to_sockaddr(&sib[i], port, mapped, &ss[i]);
-        out += ejected(st, p, c->dest_name, (const struct sockaddr *)&ss[i]);
+        ent[i] = NULL;
+        is_out[i] = i == at ? !retry
+                            : ejected(st, p, c->dest_name, (const struct sockaddr *)&ss[i], &ent[i]);
+        out += is_out[i];
     }
     /* Routing around this address keeps the name within its ejection limit;
      * a retry is no ejection of the address it leaves. */
@@ -193,9 +204,9 @@ bool bw_failover(bw_conn *c, bool retry)
     bw_entry *orig_entry = c->entry, *orig_breaker = c->breaker_entry;
     for (unsigned i = 1; i < n; i++) {
         unsigned k = (at + i) % n;
-        if (ejected(st, p, c->dest_name, (const struct sockaddr *)&ss[k]))
+        if (is_out[k])
             continue;
-        move_to(c, st, &ss[k], len[k]);
+        move_to(c, st, &ss[k], len[k], ent[k]);
         if (bw_guard_breaker_admit(c, true) == 0) {
             if (retry) {
                 /* The connect() is counted where it ends, so that each address
@@ -227,7 +238,7 @@ static bool answer_ejected(const bw_config *cfg, bw_state *st, const char *name,
     const bw_policy *p = d >= 0 ? &cfg->dests[d].policy : &cfg->defaults;
     if (!p->enabled || !p->failover || p->breaker == BW_BREAKER_OFF)
         return false;
-    return ejected(st, p, d >= 0 ? cfg->dests[d].name : "default", ai->ai_addr);
+    return ejected(st, p, d >= 0 ? cfg->dests[d].name : "default", ai->ai_addr, NULL);
 }
 
 void bw_failover_sort(const char *name, struct addrinfo **res)
