@@ -26,18 +26,14 @@ typedef void (*bw_handler)(int);
 
 static _Atomic uint64_t no_restart;   /* bit s-1: signal s has a handler without SA_RESTART */
 
-static int (*real_sigaction)(int, const struct sigaction *, struct sigaction *);
+/* glibc's own entry point, called directly: no dlsym, which a sanitizer
+ * runtime calling sigaction while it starts (before us in the preload list)
+ * must not meet. */
+extern int __sigaction(int, const struct sigaction *, struct sigaction *);
 
-/* The next sigaction in link order (looked up once; present in every libc). */
 static int next_sigaction(int sig, const struct sigaction *sa, struct sigaction *old)
 {
-    if (!real_sigaction)
-        real_sigaction = dlsym(RTLD_NEXT, "sigaction");
-    if (!real_sigaction) {
-        errno = ENOSYS;
-        return -1;
-    }
-    return real_sigaction(sig, sa, old);
+    return __sigaction(sig, sa, old);
 }
 
 /* Reads sig's disposition back and notes whether its handler restarts calls. */
