@@ -50,6 +50,8 @@ void bw_policy_defaults(bw_policy *p)
     strcpy(p->idempotency_header, "Idempotency-Key");
     p->idempotency_format = BW_IDEM_TOKEN;
     p->idempotency_key = BW_IDEM_UUID4;
+    p->tls = BW_TLS_AUTO;
+    p->tls_handshake_failures = true;
 }
 
 /* Returns a config with built-in defaults and no sections, or NULL on ENOMEM. */

@@ -184,6 +184,7 @@ static const struct word w_format[] = {{"token", BW_IDEM_TOKEN},
     {"sf-string", BW_IDEM_SF_STRING}, {0, 0}};
 static const struct word w_idkey[] = {{"uuid4", BW_IDEM_UUID4},
     {"uuid7", BW_IDEM_UUID7}, {0, 0}};
+static const struct word w_tls[] = {{"auto", BW_TLS_AUTO}, {"off", BW_TLS_OFF}, {0, 0}};
 
 #define G(f) .scope = BW_KEY_GLOBAL, .off = offsetof(bw_config, f), \
              .size = sizeof(((bw_config *)0)->f)
@@ -247,6 +248,8 @@ static const struct key keys[] = {
     {.name = "idempotency_header", P(idempotency_header), .set = set_token},
     {.name = "idempotency_format", P(idempotency_format), WORDS(w_format)},
     {.name = "idempotency_key", P(idempotency_key), WORDS(w_idkey)},
+    {.name = "tls", P(tls), WORDS(w_tls)},
+    {.name = "tls_handshake_failures", P(tls_handshake_failures), .set = set_bool},
 };
 
 #define NKEYS ((int)(sizeof keys / sizeof keys[0]))

@@ -12,6 +12,7 @@ static bool is_io_failure(int err)
 
 void bw_observe_result(bw_conn *c, ssize_t r, int err)
 {
+    bw_tls_note(c);
     if (r >= 0) {
         if (atomic_load_explicit(&c->outcome_pending, memory_order_relaxed))
             bw_conn_outcome(c, 0);

@@ -15,9 +15,25 @@
  */
 void bw_observe_result(bw_conn *c, ssize_t r, int err);
 
+/* A TLS library call in progress on this thread (tls_conn.c): the socket
+ * hooks name the connection it moves bytes on, for libraries whose
+ * transport is not a plain descriptor (curl's and libpq's BIOs). */
+struct bw_tls_call {
+    const void *obj;      /* SSL * or gnutls_session_t; NULL: none */
+    bw_conn *seen;        /* the tracked connection it used */
+};
+extern __thread struct bw_tls_call bw_tls_cur __attribute__((tls_model("initial-exec")));
+
+static inline void bw_tls_note(bw_conn *c)
+{
+    if (__builtin_expect(bw_tls_cur.obj != NULL, 0))
+        bw_tls_cur.seen = c;
+}
+
 /* The common case inline: a result that teaches nothing costs two tests. */
 static inline ssize_t bw_observed(bw_conn *c, ssize_t r)
 {
+    bw_tls_note(c);
     if (__builtin_expect(r < 0 || atomic_load_explicit(&c->outcome_pending, memory_order_relaxed), 0))
         bw_observe_result(c, r, errno);
     return r;

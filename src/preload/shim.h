@@ -67,6 +67,13 @@ typedef struct bw_conn {
     bw_http_resp resp;
     uint8_t pending[BW_HTTP_REQ_LINE_MAX];   /* inserted line not yet sent */
     uint8_t pending_off, pending_len;
+    /* TLS (tls_conn.c). Once TLS is seen on the connection the HTTP state
+     * above follows the plaintext, under the same locks, and the socket
+     * level stops looking (watch_* false). */
+    _Atomic int tls;               /* enum bw_tls_mode */
+    bool tls_watch_requests;       /* watch_requests, for the plaintext */
+    bool tls_watch_responses;      /* watch_responses, for the plaintext */
+    uint32_t tls_serial;           /* names this use of the record in the TLS map */
 } bw_conn;
 
 /* Shim-wide state, set up by bw_shim_init(). */

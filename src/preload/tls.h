@@ -1,0 +1,65 @@
+/*
+ * tls.h - what the TLS library hooks (tls_openssl.c, tls_gnutls.c) share
+ * (tls_conn.c): finding the connection under a TLS object, whether its
+ * plaintext is watched, and handshake outcomes.
+ *
+ * The hooks are interposed, not linked: the shim exports SSL_write,
+ * gnutls_record_send and the rest, and each library's real functions are
+ * looked up the first time one of them is called (tls_resolve). A program
+ * without libssl or GnuTLS never calls them and pays nothing.
+ */
+#ifndef BW_TLS_H
+#define BW_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "observe.h"
+#include "shim.h"
+
+enum bw_tls_mode {
+    BW_TLSM_NONE = 0,     /* no TLS seen on the connection */
+    BW_TLSM_HANDSHAKE,    /* TLS: the socket level stopped looking; HTTP or not is still open */
+    BW_TLSM_HTTP,         /* the plaintext is watched */
+    BW_TLSM_PASS,         /* nothing to do inside (tls = off, no HTTP key, ALPN h2) */
+};
+
+/*
+ * The tracked connection under TLS object obj whose transport descriptor is
+ * fd (-1 when the library's transport is not a descriptor: then the one its
+ * earlier calls were seen using, bw_tls_leave). NULL: not tracked.
+ */
+bw_conn *bw_tls_conn(const void *obj, int fd);
+
+/* Brackets a call of the real library function on obj: the socket hooks
+ * note the connection it uses. Returns false when a TLS hook is already
+ * running on this thread (a library calling its own exported function):
+ * then the call is to pass straight through, without bw_tls_leave. */
+bool bw_tls_enter(const void *obj);
+
+/* Ends the bracket. Returns c, or when c is NULL the connection the call was
+ * seen using (remembered for obj, and its TLS noted). errno is kept. */
+bw_conn *bw_tls_leave(const void *obj, bw_conn *c);
+
+/* TLS is on c: the socket level stops looking at its bytes. Cheap after the
+ * first call. */
+void bw_tls_begin(bw_conn *c);
+
+/* The handshake is over and the library says whether HTTP/2 was agreed
+ * (ALPN h2): settles whether c's plaintext is watched. */
+void bw_tls_settle(bw_conn *c, bool h2);
+
+static inline int bw_tls_mode(const bw_conn *c)
+{
+    return atomic_load_explicit(&c->tls, memory_order_acquire);
+}
+
+/* A handshake on c failed for good: one failed connect for the breaker
+ * (tls_handshake_failures), at most once per connection. errno is kept. */
+void bw_tls_handshake_failed(bw_conn *c, const char *lib_call);
+
+/* Logs once per process (*said) that a TLS library's functions could not be
+ * found (a program calling them without the library loaded). */
+void bw_tls_missing(const char *lib, atomic_bool *said);
+
+#endif

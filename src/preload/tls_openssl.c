@@ -1,0 +1,143 @@
+/*
+ * tls_openssl.c - the system libssl's handshake functions, interposed:
+ * SSL_connect and SSL_do_handshake (a failure is a failed connect).
+ *
+ * libssl is not linked: its functions are looked up on first use, by
+ * version (OPENSSL_3.0.0), next in the global scope or, for a libssl that
+ * was dlopen'ed locally (python's _ssl), in that object itself. The shim's
+ * own unversioned definitions satisfy the programs' versioned references.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "tls.h"
+
+typedef struct ssl_st SSL;
+
+#define SSL_ERROR_SSL 1
+#define SSL_ERROR_SYSCALL 5
+#define SSL_ERROR_ZERO_RETURN 6
+#define SSL_CTRL_MODE 33
+#define SSL_MODE_ENABLE_PARTIAL_WRITE 0x1L
+
+static struct {
+    int (*write)(SSL *, const void *, int);
+    int (*write_ex)(SSL *, const void *, size_t, size_t *);
+    int (*read)(SSL *, void *, int);
+    int (*read_ex)(SSL *, void *, size_t, size_t *);
+    int (*connect)(SSL *);
+    int (*do_handshake)(SSL *);
+    int (*get_fd)(const SSL *);
+    int (*get_error)(const SSL *, int);
+    long (*ctrl)(SSL *, int, long, void *);
+    int (*is_init_finished)(const SSL *);
+    void (*alpn_selected)(const SSL *, const unsigned char **, unsigned int *);
+} ossl;
+
+static _Atomic int resolved;   /* 0 not yet, 1 done */
+static pthread_mutex_t resolve_lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_bool said_missing;
+
+static void *find(void *h, const char *name, const char *ver)
+{
+    void *p = dlvsym(h, name, ver);
+    return p ? p : dlsym(h, name);
+}
+
+/* Fills ossl from handle h; true when every function was found. */
+static bool fill(void *h, const char *ver)
+{
+    ossl.write = find(h, "SSL_write", ver);
+    ossl.write_ex = find(h, "SSL_write_ex", ver);
+    ossl.read = find(h, "SSL_read", ver);
+    ossl.read_ex = find(h, "SSL_read_ex", ver);
+    ossl.connect = find(h, "SSL_connect", ver);
+    ossl.do_handshake = find(h, "SSL_do_handshake", ver);
+    ossl.get_fd = find(h, "SSL_get_fd", ver);
+    ossl.get_error = find(h, "SSL_get_error", ver);
+    ossl.ctrl = find(h, "SSL_ctrl", ver);
+    ossl.is_init_finished = find(h, "SSL_is_init_finished", ver);
+    ossl.alpn_selected = find(h, "SSL_get0_alpn_selected", ver);
+    return ossl.write && ossl.write_ex && ossl.read && ossl.read_ex && ossl.connect &&
+           ossl.do_handshake && ossl.get_fd && ossl.get_error && ossl.ctrl &&
+           ossl.is_init_finished && ossl.alpn_selected;
+}
+
+/* Looks libssl up once it is there; false when it is not (the call fails). */
+static bool ready(void)
+{
+    if (__builtin_expect(atomic_load_explicit(&resolved, memory_order_acquire), 1))
+        return true;
+    int saved = errno;
+    pthread_mutex_lock(&resolve_lock);
+    if (!atomic_load(&resolved)) {
+        static const char *const sonames[][2] = {{"libssl.so.3", "OPENSSL_3.0.0"},
+                                                 {"libssl.so.1.1", "OPENSSL_1_1_0"}};
+        bool ok = fill(RTLD_NEXT, "OPENSSL_3.0.0");
+        for (size_t i = 0; !ok && i < sizeof sonames / sizeof sonames[0]; i++) {
+            /* Loaded locally (RTLD_LOCAL): not in the scope RTLD_NEXT searches. */
+            void *h = dlopen(sonames[i][0], RTLD_LAZY | RTLD_NOLOAD);
+            ok = h && fill(h, sonames[i][1]);
+        }
+        if (ok)
+            atomic_store_explicit(&resolved, 1, memory_order_release);
+    }
+    bool ok = atomic_load(&resolved);
+    pthread_mutex_unlock(&resolve_lock);
+    if (!ok)
+        bw_tls_missing("libssl", &said_missing);
+    errno = saved;
+    return ok;
+}
+
+/* A libssl function called with no libssl loaded fails with ENOSYS. */
+static int missing(int ret)
+{
+    errno = ENOSYS;
+    return ret;
+}
+
+/* The tracked connection of s, NULL when none; *known: the answer is final
+ * (a descriptor transport), so nothing is to be learned from the call. */
+static bw_conn *conn_of(SSL *s, bool *known)
+{
+    int fd = ossl.get_fd(s);
+    *known = fd >= 0;
+    return bw_tls_conn(s, fd);
+}
+
+static int handshake(SSL *s, int (*real)(SSL *), const char *name)
+{
+    if (!bw_tls_enter(s))
+        return real(s);
+    bool known;
+    bw_conn *c = conn_of(s, &known);
+    if (c)
+        bw_tls_begin(c);   /* before the ciphertext flows */
+    int r = real(s);
+    c = bw_tls_leave(s, c);
+    if (c && r <= 0) {
+        int saved = errno;
+        int e = ossl.get_error(s, r);
+        if (e == SSL_ERROR_SSL || e == SSL_ERROR_SYSCALL || e == SSL_ERROR_ZERO_RETURN)
+            bw_tls_handshake_failed(c, name);
+        errno = saved;
+    }
+    return r;
+}
+
+BW_EXPORT int SSL_connect(SSL *s)
+{
+    if (!ready())
+        return missing(-1);
+    return handshake(s, ossl.connect, "SSL_connect");
+}
+
+BW_EXPORT int SSL_do_handshake(SSL *s)
+{
+    if (!ready())
+        return missing(-1);
+    return handshake(s, ossl.do_handshake, "SSL_do_handshake");
+}
