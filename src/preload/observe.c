@@ -74,6 +74,16 @@ ssize_t bw_observe_read(bw_conn *c, ssize_t r, int err, const struct iovec *iov,
     return r;
 }
 
+void bw_observe_plaintext(bw_conn *c, const void *buf, size_t n)
+{
+    if (!c->tls_watch_responses)
+        return;
+    int saved = errno;
+    struct iovec v = {(void *)buf, n};
+    feed_responses(c, &v, 1, n);
+    errno = saved;
+}
+
 void bw_observe_so_error(bw_conn *c, int fd, int val)
 {
     if (!atomic_load_explicit(&c->outcome_pending, memory_order_relaxed))

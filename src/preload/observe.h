@@ -44,6 +44,10 @@ static inline ssize_t bw_observed(bw_conn *c, ssize_t r)
 ssize_t bw_observe_read(bw_conn *c, ssize_t r, int err, const struct iovec *iov, int n,
                         int flags);
 
+/* Plaintext received inside TLS on c (n > 0) to the HTTP response reader
+ * when c's plaintext is watched. errno is kept. */
+void bw_observe_plaintext(bw_conn *c, const void *buf, size_t n);
+
 /* The program read SO_ERROR = val on c's socket fd. */
 void bw_observe_so_error(bw_conn *c, int fd, int val);
 

@@ -1,6 +1,7 @@
 /*
- * tls_gnutls.c - GnuTLS's handshake, interposed: gnutls_handshake (a fatal
- * failure is a failed connect).
+ * tls_gnutls.c - GnuTLS's record and handshake functions, interposed:
+ * gnutls_handshake (a fatal failure is a failed connect) and
+ * gnutls_record_recv (the plaintext to the HTTP response reader).
  *
  * GnuTLS is not linked: looked up on first use, by version (GNUTLS_3_4),
  * next in the global scope or in a libgnutls that was dlopen'ed locally. A
@@ -77,6 +78,24 @@ static bool ready(void)
     return ok;
 }
 
+/* Whether c's plaintext is watched (settled at the first record call: the
+ * handshake, and so ALPN, is over by then). */
+static bool watched(gnutls_session_t s, bw_conn *c)
+{
+    int m = bw_tls_mode(c);
+    if (m == BW_TLSM_HTTP)
+        return true;
+    if (m == BW_TLSM_PASS)
+        return false;
+    bw_tls_begin(c);
+    if (bw_tls_mode(c) == BW_TLSM_HANDSHAKE) {
+        gnutls_datum_t p = {NULL, 0};
+        bool h2 = gt.alpn_selected(s, &p) == 0 && p.size == 2 && !memcmp(p.data, "h2", 2);
+        bw_tls_settle(c, h2);
+    }
+    return bw_tls_mode(c) == BW_TLSM_HTTP;
+}
+
 BW_EXPORT int gnutls_handshake(gnutls_session_t s)
 {
     if (!ready())
@@ -94,5 +113,19 @@ BW_EXPORT int gnutls_handshake(gnutls_session_t s)
             bw_tls_handshake_failed(c, "gnutls_handshake");
         errno = saved;
     }
+    return r;
+}
+
+BW_EXPORT ssize_t gnutls_record_recv(gnutls_session_t s, void *buf, size_t n)
+{
+    if (!ready())
+        return GNUTLS_E_INTERNAL_ERROR;
+    if (!bw_tls_enter(s))
+        return gt.recv(s, buf, n);
+    bw_conn *c = bw_tls_conn(s, -1);
+    ssize_t r = gt.recv(s, buf, n);
+    c = bw_tls_leave(s, c);
+    if (c && r > 0 && watched(s, c))
+        bw_observe_plaintext(c, buf, (size_t)r);
     return r;
 }

@@ -1,6 +1,8 @@
 /*
- * tls_openssl.c - the system libssl's handshake functions, interposed:
- * SSL_connect and SSL_do_handshake (a failure is a failed connect).
+ * tls_openssl.c - the system libssl's record and handshake functions,
+ * interposed: SSL_connect and SSL_do_handshake (a failure is a failed
+ * connect), SSL_read and SSL_read_ex (the plaintext to the HTTP response
+ * reader; SSL_peek is not hooked, so peeked bytes are read once).
  *
  * libssl is not linked: its functions are looked up on first use, by
  * version (OPENSSL_3.0.0), next in the global scope or, for a libssl that
@@ -108,6 +110,24 @@ static bw_conn *conn_of(SSL *s, bool *known)
     return bw_tls_conn(s, fd);
 }
 
+/* Whether c's plaintext is watched now (settling it once the handshake is over). */
+static bool watched(SSL *s, bw_conn *c)
+{
+    int m = bw_tls_mode(c);
+    if (m == BW_TLSM_HTTP)
+        return true;
+    if (m == BW_TLSM_PASS)
+        return false;
+    bw_tls_begin(c);
+    if (bw_tls_mode(c) == BW_TLSM_HANDSHAKE && ossl.is_init_finished(s)) {
+        const unsigned char *proto = NULL;
+        unsigned int len = 0;
+        ossl.alpn_selected(s, &proto, &len);
+        bw_tls_settle(c, len == 2 && proto && !memcmp(proto, "h2", 2));
+    }
+    return bw_tls_mode(c) == BW_TLSM_HTTP;
+}
+
 static int handshake(SSL *s, int (*real)(SSL *), const char *name)
 {
     if (!bw_tls_enter(s))
@@ -140,4 +160,44 @@ BW_EXPORT int SSL_do_handshake(SSL *s)
     if (!ready())
         return missing(-1);
     return handshake(s, ossl.do_handshake, "SSL_do_handshake");
+}
+
+/* ---- reading ---- */
+
+BW_EXPORT int SSL_read(SSL *s, void *buf, int num)
+{
+    if (!ready())
+        return missing(-1);
+    if (!bw_tls_enter(s))
+        return ossl.read(s, buf, num);
+    bool known;
+    bw_conn *c = conn_of(s, &known);
+    if (!c && known) {
+        bw_tls_leave(s, NULL);
+        return ossl.read(s, buf, num);
+    }
+    int r = ossl.read(s, buf, num);
+    c = bw_tls_leave(s, c);
+    if (c && r > 0 && watched(s, c))
+        bw_observe_plaintext(c, buf, (size_t)r);
+    return r;
+}
+
+BW_EXPORT int SSL_read_ex(SSL *s, void *buf, size_t num, size_t *got)
+{
+    if (!ready())
+        return missing(0);
+    if (!bw_tls_enter(s))
+        return ossl.read_ex(s, buf, num, got);
+    bool known;
+    bw_conn *c = conn_of(s, &known);
+    if (!c && known) {
+        bw_tls_leave(s, NULL);
+        return ossl.read_ex(s, buf, num, got);
+    }
+    int r = ossl.read_ex(s, buf, num, got);
+    c = bw_tls_leave(s, c);
+    if (c && r == 1 && got && *got > 0 && watched(s, c))
+        bw_observe_plaintext(c, buf, *got);
+    return r;
 }

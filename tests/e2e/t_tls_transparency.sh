@@ -1,0 +1,28 @@
+#!/bin/bash
+# t_tls_transparency.sh - HTTPS clients are byte-identical with and without
+# the shim while it reads (and, with idempotency, writes) inside their TLS:
+# python3 urllib and http.client keep-alive (libssl via _ssl: SSL_read_ex,
+# SSL_write_ex), curl --http1.1 (libssl through curl's own BIO: SSL_read,
+# SSL_write) and wget (GnuTLS), five modes each (lib.sh run_modes), 2 MB
+# downloads and POSTs. The recording server sees each client's requests.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/clients/tls_lib.sh"
+
+tls_server P "$T/rec.tsv"
+URL="https://127.0.0.1:$P"
+tls_config "$T/bw.ini" "$P" "breaker_http_status = 500-599" "breaker_consecutive_failures = 0"
+BW_CFG="$T/bw.ini"
+
+run_modes curl-get bash -c "curl -s --http1.1 --cacert '$CERT' '$URL/bytes/2000000' | sha256sum"
+run_modes curl-post bash -c "head -c 300000 /dev/zero | curl -s --http1.1 --cacert '$CERT' --data-binary @- '$URL/post'"
+run_modes wget-get bash -c "wget -q -O - --ca-certificate='$CERT' '$URL/bytes/2000000' | sha256sum"
+run_modes wget-post wget -q -O - --ca-certificate="$CERT" --post-data=hello "$URL/post"
+run_modes py-get bash -c "'$PYTHON3' '$TLS_HERE/https_py.py' '$CERT' '$URL/bytes/2000000' | sha256sum"
+run_modes py-post "$PYTHON3" "$TLS_HERE/https_py.py" "$CERT" "$URL/post" "some body"
+run_modes py-keepalive "$PYTHON3" "$TLS_HERE/https_keepalive.py" "$CERT" "$P"
+want=$("$SUPPORT/bw_httpd" --gen 2000000 | sha256sum)
+for c in curl wget py; do
+    assert_eq "$c: the 2 MB download is what the server sends" "$want" "$(sed -n 1p "$T/$c-get.plain.out")"
+done
+assert_eq "keep-alive answers" 9 "$(grep -c '^[A-Z]* /' "$T/py-keepalive.plain.out")"
+echo ok
