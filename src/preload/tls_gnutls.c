@@ -1,7 +1,9 @@
 /*
  * tls_gnutls.c - GnuTLS's record and handshake functions, interposed:
- * gnutls_handshake (a fatal failure is a failed connect) and
- * gnutls_record_recv (the plaintext to the HTTP response reader).
+ * gnutls_handshake (a fatal failure is a failed connect), gnutls_record_recv
+ * (the plaintext to the HTTP response reader) and gnutls_record_send
+ * (Idempotency-Key lines; GnuTLS sends at most one record per call, so the
+ * program's progress is reported as soon as there is some).
  *
  * GnuTLS is not linked: looked up on first use, by version (GNUTLS_3_4),
  * next in the global scope or in a libgnutls that was dlopen'ed locally. A
@@ -14,6 +16,7 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include "inject.h"
 #include "tls.h"
 
 typedef struct gnutls_session_int *gnutls_session_t;
@@ -127,5 +130,35 @@ BW_EXPORT ssize_t gnutls_record_recv(gnutls_session_t s, void *buf, size_t n)
     c = bw_tls_leave(s, c);
     if (c && r > 0 && watched(s, c))
         bw_observe_plaintext(c, buf, (size_t)r);
+    return r;
+}
+
+static ssize_t out(void *ctx, const void *p, size_t len)
+{
+    ssize_t r = gt.send(ctx, p, len);
+    return r > 0 ? r : (r == 0 ? GNUTLS_E_INTERNAL_ERROR : r);
+}
+
+BW_EXPORT ssize_t gnutls_record_send(gnutls_session_t s, const void *buf, size_t n)
+{
+    if (!ready())
+        return GNUTLS_E_INTERNAL_ERROR;
+    if (!bw_tls_enter(s))
+        return gt.send(s, buf, n);
+    if (n == 0) {   /* (NULL, 0): finish the record buffered by a failed call */
+        bw_conn *c = bw_tls_conn(s, -1);
+        ssize_t r = gt.send(s, buf, n);
+        if (c && bw_tls_mode(c) == BW_TLSM_HTTP)
+            r = bw_inject_tls_unseen(c, r);
+        bw_tls_leave(s, c);
+        return r;
+    }
+    bw_conn *c = bw_tls_conn(s, -1);
+    ssize_t r;
+    if (c && watched(s, c))
+        r = bw_inject_tls(c, buf, n, true, out, s);
+    else
+        r = gt.send(s, buf, n);
+    bw_tls_leave(s, c);
     return r;
 }

@@ -2,7 +2,8 @@
  * tls_openssl.c - the system libssl's record and handshake functions,
  * interposed: SSL_connect and SSL_do_handshake (a failure is a failed
  * connect), SSL_read and SSL_read_ex (the plaintext to the HTTP response
- * reader; SSL_peek is not hooked, so peeked bytes are read once).
+ * reader; SSL_peek is not hooked, so peeked bytes are read once), SSL_write
+ * and SSL_write_ex (Idempotency-Key lines, bw_inject_tls).
  *
  * libssl is not linked: its functions are looked up on first use, by
  * version (OPENSSL_3.0.0), next in the global scope or, for a libssl that
@@ -14,6 +15,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "inject.h"
 #include "tls.h"
 
 typedef struct ssl_st SSL;
@@ -23,6 +25,7 @@ typedef struct ssl_st SSL;
 #define SSL_ERROR_ZERO_RETURN 6
 #define SSL_CTRL_MODE 33
 #define SSL_MODE_ENABLE_PARTIAL_WRITE 0x1L
+#define SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER 0x2L
 
 static struct {
     int (*write)(SSL *, const void *, int);
@@ -200,4 +203,70 @@ BW_EXPORT int SSL_read_ex(SSL *s, void *buf, size_t num, size_t *got)
     if (c && r == 1 && got && *got > 0 && watched(s, c))
         bw_observe_plaintext(c, buf, *got);
     return r;
+}
+
+/* ---- writing ---- */
+
+struct wctx {
+    SSL *s;
+    bool ex;
+    int fail;   /* SSL_write_ex's failing value */
+};
+
+static ssize_t out(void *ctx, const void *p, size_t len)
+{
+    struct wctx *w = ctx;
+    if (!w->ex) {
+        int r = ossl.write(w->s, p, (int)len);   /* len <= the program's int */
+        return r;
+    }
+    size_t put = 0;
+    int r = ossl.write_ex(w->s, p, len, &put);
+    if (r == 1 && put > 0)
+        return (ssize_t)put;
+    w->fail = r == 1 ? 0 : r;
+    return w->fail;
+}
+
+/* The program's write of n > 0 bytes on s, through bw_inject_tls when its
+ * plaintext is watched. Returns the library's value as SSL_write has it. */
+static ssize_t write_any(SSL *s, struct wctx *w, const void *buf, size_t n)
+{
+    bool known;
+    bw_conn *c = conn_of(s, &known);
+    ssize_t r;
+    if (c && watched(s, c)) {
+        /* A key line goes out from a copy the retry of a failed call
+         * rebuilds byte for byte, maybe elsewhere: the buffer may move. */
+        long mode = ossl.ctrl(s, SSL_CTRL_MODE, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER, NULL);
+        bool partial = mode & SSL_MODE_ENABLE_PARTIAL_WRITE;
+        r = bw_inject_tls(c, buf, n, partial, out, w);
+    } else {
+        r = out(w, buf, n);
+    }
+    bw_tls_leave(s, c);
+    return r;
+}
+
+BW_EXPORT int SSL_write(SSL *s, const void *buf, int num)
+{
+    if (!ready())
+        return missing(-1);
+    if (num <= 0 || !bw_tls_enter(s))
+        return ossl.write(s, buf, num);
+    struct wctx w = {s, false, 0};
+    return (int)write_any(s, &w, buf, (size_t)num);
+}
+
+BW_EXPORT int SSL_write_ex(SSL *s, const void *buf, size_t num, size_t *written)
+{
+    if (!ready())
+        return missing(0);
+    if (num == 0 || !bw_tls_enter(s))
+        return ossl.write_ex(s, buf, num, written);
+    struct wctx w = {s, true, 0};
+    ssize_t r = write_any(s, &w, buf, num);
+    if (written)
+        *written = r > 0 ? (size_t)r : 0;
+    return r > 0 ? 1 : w.fail;
 }

@@ -10,7 +10,8 @@
 
 tls_server P "$T/rec.tsv"
 URL="https://127.0.0.1:$P"
-tls_config "$T/bw.ini" "$P" "breaker_http_status = 500-599" "breaker_consecutive_failures = 0"
+tls_config "$T/bw.ini" "$P" "breaker_http_status = 500-599" "breaker_consecutive_failures = 0" \
+    "idempotency = on"
 BW_CFG="$T/bw.ini"
 
 run_modes curl-get bash -c "curl -s --http1.1 --cacert '$CERT' '$URL/bytes/2000000' | sha256sum"
@@ -25,4 +26,11 @@ for c in curl wget py; do
     assert_eq "$c: the 2 MB download is what the server sends" "$want" "$(sed -n 1p "$T/$c-get.plain.out")"
 done
 assert_eq "keep-alive answers" 9 "$(grep -c '^[A-Z]* /' "$T/py-keepalive.plain.out")"
+# The reader followed every response, the HEAD's (no body) too: the two runs
+# with the config file saw the keep-alive run's 404 and 503 each.
+"$BW_CLI" metrics -c "$T/bw.ini" >"$T/metrics"
+cls() { sed -n "s/^breakwater_http_responses_total{.*address=\"127.0.0.1:$P\".*class=\"$1\"} //p; s/^breakwater_http_responses_total{.*class=\"$1\".*address=\"127.0.0.1:$P\".*} //p" "$T/metrics" | head -n 1; }
+assert_eq "4xx responses read" 2 "$(cls 4xx)"
+assert_eq "5xx responses read" 2 "$(cls 5xx)"
+note "responses read inside TLS: 2xx $(cls 2xx), 4xx $(cls 4xx), 5xx $(cls 5xx)"
 echo ok
