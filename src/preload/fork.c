@@ -11,6 +11,7 @@
 
 #include "bw_hostcache.h"
 #include "shim.h"
+#include "tls.h"
 
 static _Atomic pid_t self_pid;
 
@@ -28,10 +29,12 @@ static void prepare(void)
 {
     bw_hostcache_atfork_prepare();
     bw_conn_pool_lock();
+    bw_tls_atfork_prepare();
 }
 
 static void parent(void)
 {
+    bw_tls_atfork_parent();
     bw_conn_pool_unlock();
     bw_hostcache_atfork_parent();
 }
@@ -44,6 +47,7 @@ static void child(void)
     bw_shim_state_atfork_child();
     bw_rand_atfork_child();
     bw_init_atfork_child();
+    bw_tls_atfork_child();
 }
 
 __attribute__((constructor(101))) static void bw_register_atfork(void)

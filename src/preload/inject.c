@@ -325,6 +325,8 @@ ssize_t bw_inject_sendfile(bw_conn *c, int out, int in, void *off, size_t n, boo
 static ssize_t tls_flush_line(bw_conn *c, bw_tls_out_fn out, void *ctx)
 {
     while (!c->tls_staged && c->pending_off < c->pending_len) {
+        c->tls_piece_prog = 0;
+        c->tls_piece_line = (size_t)(c->pending_len - c->pending_off);
         ssize_t r = out(ctx, c->pending + c->pending_off, (size_t)(c->pending_len - c->pending_off));
         if (r <= 0)
             return r;
@@ -351,7 +353,8 @@ static ssize_t tls_round(bw_conn *c, const struct iovec *v, size_t done, bw_tls_
     plan_round(c, v, 1, done, v->iov_len, &pl);
     size_t end = pl.insert ? pl.k : pl.cut;
     if (!pl.insert || end - done > TLS_STAGE - BW_HTTP_REQ_LINE_MAX) {
-        *want = end - done;
+        *want = c->tls_piece_prog = end - done;
+        c->tls_piece_line = 0;
         ssize_t r = out(ctx, p + done, end - done);
         if (r <= 0)
             return *fail = r, -1;
@@ -373,7 +376,8 @@ static ssize_t tls_round(bw_conn *c, const struct iovec *v, size_t done, bw_tls_
     memcpy(stage, p + done, before);
     memcpy(stage + before, c->pending, L);
     memcpy(stage + before + L, p + end, after);
-    *want = before + after;
+    *want = c->tls_piece_prog = before + after;
+    c->tls_piece_line = L;
     ssize_t r = out(ctx, stage, before + L + after);
     if (r <= 0)
         return *fail = r, -1;
@@ -415,9 +419,8 @@ ssize_t bw_inject_tls(bw_conn *c, const void *buf, size_t n, bool partial, bw_tl
     c->tls_resume = false;
     unsigned keys = 0;
     ssize_t fail = 1;
-    size_t want = 0;
     while ((fail = tls_flush_line(c, out, ctx)) > 0 && done < n) {
-        want = 0;
+        size_t want;
         ssize_t took = tls_round(c, &v, done, out, ctx, &want, &fail, &keys);
         if (took < 0)
             break;
@@ -433,7 +436,6 @@ ssize_t bw_inject_tls(bw_conn *c, const void *buf, size_t n, bool partial, bw_tl
         ret = fail;
         c->tls_resume = true;
         c->tls_resume_done = done;
-        c->tls_resume_offered = want;
     }
     bw_count(c->entry, BW_CNT_IDEMPOTENCY_KEYS, keys);
     pthread_mutex_unlock(&c->lock);
@@ -445,7 +447,11 @@ ssize_t bw_inject_tls_unseen(bw_conn *c, ssize_t r)
 {
     pthread_mutex_lock(&c->lock);
     if (r > 0 && c->tls_resume) {
-        r = (ssize_t)(c->tls_resume_done + c->tls_resume_offered);
+        /* r counts the piece as handed over: the key line's bytes are not the program's. */
+        size_t took = (size_t)r > c->tls_piece_line ? (size_t)r - c->tls_piece_line : 0;
+        if (took > c->tls_piece_prog)
+            took = c->tls_piece_prog;
+        r = (ssize_t)(c->tls_resume_done + took);
         c->tls_resume = c->tls_staged = false;
         c->pending_off = c->pending_len = 0;
         pthread_mutex_lock(&c->rlock);

@@ -2,6 +2,7 @@
 #ifndef BW_OBSERVE_H
 #define BW_OBSERVE_H
 
+#include <errno.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 

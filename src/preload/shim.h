@@ -75,7 +75,8 @@ typedef struct bw_conn {
     bool tls_watch_responses;      /* watch_responses, for the plaintext */
     bool tls_resume;               /* a TLS write failed part-way: the next call is its retry */
     size_t tls_resume_done;        /* ... and this much of it went out already */
-    size_t tls_resume_offered;     /* ... and the failed piece held this much of it */
+    size_t tls_piece_prog;         /* the last piece handed to the library: the program's */
+    size_t tls_piece_line;         /* ... and key-line bytes in it */
     bool tls_staged;               /* pending holds a key line not yet handed over */
     uint32_t tls_serial;           /* names this use of the record in the TLS map */
 } bw_conn;

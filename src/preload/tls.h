@@ -62,4 +62,12 @@ void bw_tls_handshake_failed(bw_conn *c, const char *lib_call);
  * found (a program calling them without the library loaded). */
 void bw_tls_missing(const char *lib, atomic_bool *said);
 
+/* Fork: prepare takes the TLS map's lock, the parent drops it, the child
+ * makes it (and the libraries' look-up locks) usable again. */
+void bw_tls_atfork_prepare(void);
+void bw_tls_atfork_parent(void);
+void bw_tls_atfork_child(void);
+void bw_tls_openssl_atfork_child(void);
+void bw_tls_gnutls_atfork_child(void);
+
 #endif

@@ -172,3 +172,21 @@ void bw_tls_missing(const char *lib, atomic_bool *said)
     if (!atomic_exchange(said, true))
         bw_log(BW_LOG_ERROR, "%s called, but no %s is loaded: failing the call", lib, lib);
 }
+
+void bw_tls_atfork_prepare(void)
+{
+    pthread_mutex_lock(&map_lock);
+}
+
+void bw_tls_atfork_parent(void)
+{
+    pthread_mutex_unlock(&map_lock);
+}
+
+/* Taken in prepare by the thread the child runs on: released, as in conn.c. */
+void bw_tls_atfork_child(void)
+{
+    pthread_mutex_unlock(&map_lock);
+    bw_tls_openssl_atfork_child();
+    bw_tls_gnutls_atfork_child();
+}

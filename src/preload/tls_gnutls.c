@@ -39,6 +39,12 @@ static _Atomic int resolved;
 static pthread_mutex_t resolve_lock = PTHREAD_MUTEX_INITIALIZER;
 static atomic_bool said_missing;
 
+/* Another thread may have been looking the library up at fork. */
+void bw_tls_gnutls_atfork_child(void)
+{
+    pthread_mutex_init(&resolve_lock, NULL);
+}
+
 static void *find(void *h, const char *name)
 {
     void *p = dlvsym(h, name, "GNUTLS_3_4");

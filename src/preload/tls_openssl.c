@@ -45,6 +45,12 @@ static _Atomic int resolved;   /* 0 not yet, 1 done */
 static pthread_mutex_t resolve_lock = PTHREAD_MUTEX_INITIALIZER;
 static atomic_bool said_missing;
 
+/* Another thread may have been looking the library up at fork. */
+void bw_tls_openssl_atfork_child(void)
+{
+    pthread_mutex_init(&resolve_lock, NULL);
+}
+
 static void *find(void *h, const char *name, const char *ver)
 {
     void *p = dlvsym(h, name, ver);

@@ -33,4 +33,24 @@ cls() { sed -n "s/^breakwater_http_responses_total{.*address=\"127.0.0.1:$P\".*c
 assert_eq "4xx responses read" 2 "$(cls 4xx)"
 assert_eq "5xx responses read" 2 "$(cls 5xx)"
 note "responses read inside TLS: 2xx $(cls 2xx), 4xx $(cls 4xx), 5xx $(cls 5xx)"
+
+# The libraries' callers bind to the shim's definitions, versioned references
+# (OPENSSL_3.0.0, GNUTLS_3_4) included, python's dlopen'ed _ssl too.
+binds() {   # binds LABEL CALLER SYMBOL CMD...: CALLER's SYMBOL bound to the shim?
+    local l=$1 caller=$2 sym=$3; shift 3
+    rm -f "$T/ld.$l".*
+    LD_DEBUG=bindings LD_DEBUG_OUTPUT="$T/ld.$l" shim "$@" >/dev/null 2>&1
+    cat "$T/ld.$l".* | grep -q "binding file [^ ]*$caller.* to $BW_LIB \[0\]: normal symbol \`$sym'" ||
+        fail "$l: $caller's $sym does not bind to the shim"
+}
+binds py _ssl SSL_write_ex "$PYTHON3" "$TLS_HERE/https_py.py" "$CERT" "$URL/bytes/10"
+binds py _ssl SSL_read_ex "$PYTHON3" "$TLS_HERE/https_py.py" "$CERT" "$URL/bytes/10"
+binds py _ssl SSL_do_handshake "$PYTHON3" "$TLS_HERE/https_py.py" "$CERT" "$URL/bytes/10"
+binds curl libcurl SSL_write curl -s --http1.1 --cacert "$CERT" "$URL/bytes/10"
+binds curl libcurl SSL_read curl -s --http1.1 --cacert "$CERT" "$URL/bytes/10"
+binds curl libcurl SSL_connect curl -s --http1.1 --cacert "$CERT" "$URL/bytes/10"
+binds wget wget gnutls_record_send wget -q -O /dev/null --ca-certificate="$CERT" "$URL/bytes/10"
+binds wget wget gnutls_record_recv wget -q -O /dev/null --ca-certificate="$CERT" "$URL/bytes/10"
+binds wget wget gnutls_handshake wget -q -O /dev/null --ca-certificate="$CERT" "$URL/bytes/10"
+note "python's _ssl, libcurl and wget bind SSL_*/gnutls_* to the shim"
 echo ok
