@@ -45,9 +45,12 @@ bw_conn *bw_tls_leave(const void *obj, bw_conn *c);
  * first call. */
 void bw_tls_begin(bw_conn *c);
 
-/* The handshake is over and the library says whether HTTP/2 was agreed
- * (ALPN h2): settles whether c's plaintext is watched. */
-void bw_tls_settle(bw_conn *c, bool h2);
+/*
+ * Whether c's plaintext is watched now. Until that is settled, alpn(obj)
+ * is asked: -1 while the handshake is still on, else whether HTTP/2 was
+ * agreed (ALPN h2), which leaves the connection untouched.
+ */
+bool bw_tls_watched(bw_conn *c, const void *obj, int (*alpn)(const void *obj));
 
 static inline int bw_tls_mode(const bw_conn *c)
 {
@@ -58,16 +61,40 @@ static inline int bw_tls_mode(const bw_conn *c)
  * (tls_handshake_failures), at most once per connection. errno is kept. */
 void bw_tls_handshake_failed(bw_conn *c, const char *lib_call);
 
-/* Logs once per process (*said) that a TLS library's functions could not be
- * found (a program calling them without the library loaded). */
-void bw_tls_missing(const char *lib, atomic_bool *said);
+/* Symbol name of version ver in handle h, else its default version; NULL
+ * when h has none (dlsym allocates then: only ever on first use). */
+void *bw_tls_sym(void *h, const char *name, const char *ver);
+
+/* A TLS library's real functions, looked up on first use. */
+struct bw_tls_lib {
+    const char *name;                       /* for the log: "libssl" */
+    const char *const (*sonames)[2];        /* {soname, symbol version}, NULL-ended */
+    bool (*fill)(void *handle, const char *version);   /* true: all found */
+    _Atomic int resolved;
+    pthread_mutex_t lock;
+    atomic_bool said_missing;
+};
+
+/*
+ * Looks lib's functions up (next in the global scope, else in a loaded
+ * object of one of its sonames: a library dlopen'ed locally is not in the
+ * scope RTLD_NEXT searches), once. False when the library is not loaded:
+ * logged once, errno ENOSYS for the caller to fail with. errno is kept
+ * otherwise. Cheap after the first success.
+ */
+bool bw_tls_resolve(struct bw_tls_lib *lib);
+static inline bool bw_tls_ready(struct bw_tls_lib *lib)
+{
+    if (__builtin_expect(atomic_load_explicit(&lib->resolved, memory_order_acquire), 1))
+        return true;
+    return bw_tls_resolve(lib);
+}
 
 /* Fork: prepare takes the TLS map's lock, the parent drops it, the child
  * makes it (and the libraries' look-up locks) usable again. */
 void bw_tls_atfork_prepare(void);
 void bw_tls_atfork_parent(void);
 void bw_tls_atfork_child(void);
-void bw_tls_openssl_atfork_child(void);
-void bw_tls_gnutls_atfork_child(void);
+extern struct bw_tls_lib bw_tls_openssl, bw_tls_gnutls;
 
 #endif

@@ -9,6 +9,7 @@
  * its use, so a record recycled for another connection is never taken for
  * the old one.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdint.h>
 
@@ -139,7 +140,8 @@ void bw_tls_begin(bw_conn *c)
     errno = saved;
 }
 
-void bw_tls_settle(bw_conn *c, bool h2)
+/* The handshake is over: h2 leaves c alone, anything else is read. */
+static void settle(bw_conn *c, bool h2)
 {
     int expect = BW_TLSM_HANDSHAKE;
     if (!atomic_compare_exchange_strong(&c->tls, &expect, h2 ? BW_TLSM_PASS : BW_TLSM_HTTP))
@@ -149,6 +151,20 @@ void bw_tls_settle(bw_conn *c, bool h2)
         bw_format_addr((const struct sockaddr *)&c->addr, addr, sizeof addr);
         bw_log(BW_LOG_DEBUG, "%s %s: TLS with ALPN h2: not looked into", c->dest_name, addr);
     }
+}
+
+bool bw_tls_watched(bw_conn *c, const void *obj, int (*alpn)(const void *obj))
+{
+    int m = bw_tls_mode(c);
+    if (m == BW_TLSM_HTTP || m == BW_TLSM_PASS)
+        return m == BW_TLSM_HTTP;
+    bw_tls_begin(c);
+    if (bw_tls_mode(c) == BW_TLSM_HANDSHAKE) {
+        int h2 = alpn(obj);
+        if (h2 >= 0)
+            settle(c, h2);
+    }
+    return bw_tls_mode(c) == BW_TLSM_HTTP;
 }
 
 void bw_tls_handshake_failed(bw_conn *c, const char *lib_call)
@@ -167,10 +183,35 @@ void bw_tls_handshake_failed(bw_conn *c, const char *lib_call)
     errno = saved;
 }
 
-void bw_tls_missing(const char *lib, atomic_bool *said)
+void *bw_tls_sym(void *h, const char *name, const char *ver)
 {
-    if (!atomic_exchange(said, true))
-        bw_log(BW_LOG_ERROR, "%s called, but no %s is loaded: failing the call", lib, lib);
+    void *p = dlvsym(h, name, ver);
+    return p ? p : dlsym(h, name);
+}
+
+bool bw_tls_resolve(struct bw_tls_lib *lib)
+{
+    int saved = errno;
+    pthread_mutex_lock(&lib->lock);
+    if (!atomic_load(&lib->resolved)) {
+        bool ok = lib->fill(RTLD_NEXT, lib->sonames[0][1]);
+        for (size_t i = 0; !ok && lib->sonames[i][0]; i++) {
+            void *h = dlopen(lib->sonames[i][0], RTLD_LAZY | RTLD_NOLOAD);
+            ok = h && lib->fill(h, lib->sonames[i][1]);
+        }
+        if (ok)
+            atomic_store_explicit(&lib->resolved, 1, memory_order_release);
+    }
+    bool ok = atomic_load(&lib->resolved);
+    pthread_mutex_unlock(&lib->lock);
+    errno = saved;
+    if (!ok) {
+        if (!atomic_exchange(&lib->said_missing, true))
+            bw_log(BW_LOG_ERROR, "%s called, but no %s is loaded: failing the call", lib->name,
+                   lib->name);
+        errno = ENOSYS;
+    }
+    return ok;
 }
 
 void bw_tls_atfork_prepare(void)
@@ -187,6 +228,7 @@ void bw_tls_atfork_parent(void)
 void bw_tls_atfork_child(void)
 {
     pthread_mutex_unlock(&map_lock);
-    bw_tls_openssl_atfork_child();
-    bw_tls_gnutls_atfork_child();
+    /* Another thread may have been looking a library up. */
+    pthread_mutex_init(&bw_tls_openssl.lock, NULL);
+    pthread_mutex_init(&bw_tls_gnutls.lock, NULL);
 }

@@ -10,7 +10,6 @@
  * session's transport is whatever its push function writes to, so its
  * connection is always learned from the socket hooks (tls.h).
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
@@ -35,74 +34,37 @@ static struct {
     int (*alpn_selected)(gnutls_session_t, gnutls_datum_t *);
 } gt;
 
-static _Atomic int resolved;
-static pthread_mutex_t resolve_lock = PTHREAD_MUTEX_INITIALIZER;
-static atomic_bool said_missing;
-
-/* Another thread may have been looking the library up at fork. */
-void bw_tls_gnutls_atfork_child(void)
+static bool fill(void *h, const char *ver)
 {
-    pthread_mutex_init(&resolve_lock, NULL);
-}
-
-static void *find(void *h, const char *name)
-{
-    void *p = dlvsym(h, name, "GNUTLS_3_4");
-    return p ? p : dlsym(h, name);
-}
-
-static bool fill(void *h)
-{
-    gt.handshake = find(h, "gnutls_handshake");
-    gt.send = find(h, "gnutls_record_send");
-    gt.recv = find(h, "gnutls_record_recv");
-    gt.error_is_fatal = find(h, "gnutls_error_is_fatal");
-    gt.alpn_selected = find(h, "gnutls_alpn_get_selected_protocol");
+    gt.handshake = bw_tls_sym(h, "gnutls_handshake", ver);
+    gt.send = bw_tls_sym(h, "gnutls_record_send", ver);
+    gt.recv = bw_tls_sym(h, "gnutls_record_recv", ver);
+    gt.error_is_fatal = bw_tls_sym(h, "gnutls_error_is_fatal", ver);
+    gt.alpn_selected = bw_tls_sym(h, "gnutls_alpn_get_selected_protocol", ver);
     return gt.handshake && gt.send && gt.recv && gt.error_is_fatal && gt.alpn_selected;
 }
 
-/* Looks GnuTLS up once it is there; false (and errno ENOSYS) when it is not. */
+static const char *const sonames[][2] = {{"libgnutls.so.30", "GNUTLS_3_4"}, {NULL, NULL}};
+struct bw_tls_lib bw_tls_gnutls = {.name = "GnuTLS", .sonames = sonames, .fill = fill,
+                                   .lock = PTHREAD_MUTEX_INITIALIZER};
+
 static bool ready(void)
 {
-    if (__builtin_expect(atomic_load_explicit(&resolved, memory_order_acquire), 1))
-        return true;
-    int saved = errno;
-    pthread_mutex_lock(&resolve_lock);
-    if (!atomic_load(&resolved)) {
-        bool ok = fill(RTLD_NEXT);
-        if (!ok) {
-            void *h = dlopen("libgnutls.so.30", RTLD_LAZY | RTLD_NOLOAD);
-            ok = h && fill(h);
-        }
-        if (ok)
-            atomic_store_explicit(&resolved, 1, memory_order_release);
-    }
-    bool ok = atomic_load(&resolved);
-    pthread_mutex_unlock(&resolve_lock);
-    if (!ok) {
-        bw_tls_missing("GnuTLS", &said_missing);
-        saved = ENOSYS;
-    }
-    errno = saved;
-    return ok;
+    return bw_tls_ready(&bw_tls_gnutls);
 }
 
-/* Whether c's plaintext is watched (settled at the first record call: the
- * handshake, and so ALPN, is over by then). */
+/* bw_tls_watched's question, asked at the first record call (the handshake,
+ * and so ALPN, is over by then): whether ALPN chose h2. */
+static int alpn(const void *obj)
+{
+    gnutls_datum_t p = {NULL, 0};
+    return gt.alpn_selected((gnutls_session_t)obj, &p) == 0 && p.size == 2 &&
+           !memcmp(p.data, "h2", 2);
+}
+
 static bool watched(gnutls_session_t s, bw_conn *c)
 {
-    int m = bw_tls_mode(c);
-    if (m == BW_TLSM_HTTP)
-        return true;
-    if (m == BW_TLSM_PASS)
-        return false;
-    bw_tls_begin(c);
-    if (bw_tls_mode(c) == BW_TLSM_HANDSHAKE) {
-        gnutls_datum_t p = {NULL, 0};
-        bool h2 = gt.alpn_selected(s, &p) == 0 && p.size == 2 && !memcmp(p.data, "h2", 2);
-        bw_tls_settle(c, h2);
-    }
-    return bw_tls_mode(c) == BW_TLSM_HTTP;
+    return bw_tls_watched(c, s, alpn);
 }
 
 BW_EXPORT int gnutls_handshake(gnutls_session_t s)

@@ -10,7 +10,6 @@
  * was dlopen'ed locally (python's _ssl), in that object itself. The shim's
  * own unversioned definitions satisfy the programs' versioned references.
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
@@ -41,73 +40,33 @@ static struct {
     void (*alpn_selected)(const SSL *, const unsigned char **, unsigned int *);
 } ossl;
 
-static _Atomic int resolved;   /* 0 not yet, 1 done */
-static pthread_mutex_t resolve_lock = PTHREAD_MUTEX_INITIALIZER;
-static atomic_bool said_missing;
-
-/* Another thread may have been looking the library up at fork. */
-void bw_tls_openssl_atfork_child(void)
-{
-    pthread_mutex_init(&resolve_lock, NULL);
-}
-
-static void *find(void *h, const char *name, const char *ver)
-{
-    void *p = dlvsym(h, name, ver);
-    return p ? p : dlsym(h, name);
-}
-
 /* Fills ossl from handle h; true when every function was found. */
 static bool fill(void *h, const char *ver)
 {
-    ossl.write = find(h, "SSL_write", ver);
-    ossl.write_ex = find(h, "SSL_write_ex", ver);
-    ossl.read = find(h, "SSL_read", ver);
-    ossl.read_ex = find(h, "SSL_read_ex", ver);
-    ossl.connect = find(h, "SSL_connect", ver);
-    ossl.do_handshake = find(h, "SSL_do_handshake", ver);
-    ossl.get_fd = find(h, "SSL_get_fd", ver);
-    ossl.get_error = find(h, "SSL_get_error", ver);
-    ossl.ctrl = find(h, "SSL_ctrl", ver);
-    ossl.is_init_finished = find(h, "SSL_is_init_finished", ver);
-    ossl.alpn_selected = find(h, "SSL_get0_alpn_selected", ver);
+    ossl.write = bw_tls_sym(h, "SSL_write", ver);
+    ossl.write_ex = bw_tls_sym(h, "SSL_write_ex", ver);
+    ossl.read = bw_tls_sym(h, "SSL_read", ver);
+    ossl.read_ex = bw_tls_sym(h, "SSL_read_ex", ver);
+    ossl.connect = bw_tls_sym(h, "SSL_connect", ver);
+    ossl.do_handshake = bw_tls_sym(h, "SSL_do_handshake", ver);
+    ossl.get_fd = bw_tls_sym(h, "SSL_get_fd", ver);
+    ossl.get_error = bw_tls_sym(h, "SSL_get_error", ver);
+    ossl.ctrl = bw_tls_sym(h, "SSL_ctrl", ver);
+    ossl.is_init_finished = bw_tls_sym(h, "SSL_is_init_finished", ver);
+    ossl.alpn_selected = bw_tls_sym(h, "SSL_get0_alpn_selected", ver);
     return ossl.write && ossl.write_ex && ossl.read && ossl.read_ex && ossl.connect &&
            ossl.do_handshake && ossl.get_fd && ossl.get_error && ossl.ctrl &&
            ossl.is_init_finished && ossl.alpn_selected;
 }
 
-/* Looks libssl up once it is there; false when it is not (the call fails). */
+static const char *const sonames[][2] = {{"libssl.so.3", "OPENSSL_3.0.0"},
+                                         {"libssl.so.1.1", "OPENSSL_1_1_0"}, {NULL, NULL}};
+struct bw_tls_lib bw_tls_openssl = {.name = "libssl", .sonames = sonames, .fill = fill,
+                                    .lock = PTHREAD_MUTEX_INITIALIZER};
+
 static bool ready(void)
 {
-    if (__builtin_expect(atomic_load_explicit(&resolved, memory_order_acquire), 1))
-        return true;
-    int saved = errno;
-    pthread_mutex_lock(&resolve_lock);
-    if (!atomic_load(&resolved)) {
-        static const char *const sonames[][2] = {{"libssl.so.3", "OPENSSL_3.0.0"},
-                                                 {"libssl.so.1.1", "OPENSSL_1_1_0"}};
-        bool ok = fill(RTLD_NEXT, "OPENSSL_3.0.0");
-        for (size_t i = 0; !ok && i < sizeof sonames / sizeof sonames[0]; i++) {
-            /* Loaded locally (RTLD_LOCAL): not in the scope RTLD_NEXT searches. */
-            void *h = dlopen(sonames[i][0], RTLD_LAZY | RTLD_NOLOAD);
-            ok = h && fill(h, sonames[i][1]);
-        }
-        if (ok)
-            atomic_store_explicit(&resolved, 1, memory_order_release);
-    }
-    bool ok = atomic_load(&resolved);
-    pthread_mutex_unlock(&resolve_lock);
-    if (!ok)
-        bw_tls_missing("libssl", &said_missing);
-    errno = saved;
-    return ok;
-}
-
-/* A libssl function called with no libssl loaded fails with ENOSYS. */
-static int missing(int ret)
-{
-    errno = ENOSYS;
-    return ret;
+    return bw_tls_ready(&bw_tls_openssl);
 }
 
 /* The tracked connection of s, NULL when none; *known: the answer is final
@@ -119,22 +78,21 @@ static bw_conn *conn_of(SSL *s, bool *known)
     return bw_tls_conn(s, fd);
 }
 
-/* Whether c's plaintext is watched now (settling it once the handshake is over). */
+/* bw_tls_watched's question: -1 during the handshake, else whether ALPN chose h2. */
+static int alpn(const void *obj)
+{
+    SSL *s = (SSL *)obj;
+    if (!ossl.is_init_finished(s))
+        return -1;
+    const unsigned char *proto = NULL;
+    unsigned int len = 0;
+    ossl.alpn_selected(s, &proto, &len);
+    return len == 2 && proto && !memcmp(proto, "h2", 2);
+}
+
 static bool watched(SSL *s, bw_conn *c)
 {
-    int m = bw_tls_mode(c);
-    if (m == BW_TLSM_HTTP)
-        return true;
-    if (m == BW_TLSM_PASS)
-        return false;
-    bw_tls_begin(c);
-    if (bw_tls_mode(c) == BW_TLSM_HANDSHAKE && ossl.is_init_finished(s)) {
-        const unsigned char *proto = NULL;
-        unsigned int len = 0;
-        ossl.alpn_selected(s, &proto, &len);
-        bw_tls_settle(c, len == 2 && proto && !memcmp(proto, "h2", 2));
-    }
-    return bw_tls_mode(c) == BW_TLSM_HTTP;
+    return bw_tls_watched(c, s, alpn);
 }
 
 static int handshake(SSL *s, int (*real)(SSL *), const char *name)
@@ -160,14 +118,14 @@ static int handshake(SSL *s, int (*real)(SSL *), const char *name)
 BW_EXPORT int SSL_connect(SSL *s)
 {
     if (!ready())
-        return missing(-1);
+        return -1;
     return handshake(s, ossl.connect, "SSL_connect");
 }
 
 BW_EXPORT int SSL_do_handshake(SSL *s)
 {
     if (!ready())
-        return missing(-1);
+        return -1;
     return handshake(s, ossl.do_handshake, "SSL_do_handshake");
 }
 
@@ -176,7 +134,7 @@ BW_EXPORT int SSL_do_handshake(SSL *s)
 BW_EXPORT int SSL_read(SSL *s, void *buf, int num)
 {
     if (!ready())
-        return missing(-1);
+        return -1;
     if (!bw_tls_enter(s))
         return ossl.read(s, buf, num);
     bool known;
@@ -195,7 +153,7 @@ BW_EXPORT int SSL_read(SSL *s, void *buf, int num)
 BW_EXPORT int SSL_read_ex(SSL *s, void *buf, size_t num, size_t *got)
 {
     if (!ready())
-        return missing(0);
+        return 0;
     if (!bw_tls_enter(s))
         return ossl.read_ex(s, buf, num, got);
     bool known;
@@ -257,7 +215,7 @@ static ssize_t write_any(SSL *s, struct wctx *w, const void *buf, size_t n)
 BW_EXPORT int SSL_write(SSL *s, const void *buf, int num)
 {
     if (!ready())
-        return missing(-1);
+        return -1;
     if (num <= 0 || !bw_tls_enter(s))
         return ossl.write(s, buf, num);
     struct wctx w = {s, false, 0};
@@ -267,7 +225,7 @@ BW_EXPORT int SSL_write(SSL *s, const void *buf, int num)
 BW_EXPORT int SSL_write_ex(SSL *s, const void *buf, size_t num, size_t *written)
 {
     if (!ready())
-        return missing(0);
+        return 0;
     if (num == 0 || !bw_tls_enter(s))
         return ossl.write_ex(s, buf, num, written);
     struct wctx w = {s, true, 0};

@@ -72,13 +72,8 @@ int main(int argc, char **argv)
     check(gnutls_certificate_allocate_credentials(&cred), "credentials");
     size_t total = 0;
     for (int i = 1; i <= nconn; i++) {
-        struct buf b = {0}, offs = {0};
-        int nreq = 1 + (int)rn(rn(4) ? 12 : 40);
-        for (int r = 0; r < nreq; r++)
-            gen_request(&b, &offs);
-        put(&offs, "", 0);
-        save(argv[5], "bin", i, &b);
-        save(argv[5], "off", i, &offs);
+        struct buf b = {0};
+        make_stream(argv[5], i, &b);
         int fd = dial(argv[1], argv[2], nonblock);
         gnutls_session_t s;
         check(gnutls_init(&s, GNUTLS_CLIENT | (nonblock ? GNUTLS_NONBLOCK : 0)), "init");
@@ -98,7 +93,6 @@ int main(int argc, char **argv)
         finish(fd);
         total += b.len;
         free(b.p);
-        free(offs.p);
     }
     gnutls_certificate_free_credentials(cred);
     printf("conns %d bytes %zu requests %lu keys %lu calls %lu again %lu null %lu partial %lu\n",

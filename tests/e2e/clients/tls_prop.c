@@ -143,13 +143,8 @@ int main(int argc, char **argv)
     SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
     size_t total = 0;
     for (int i = 1; i <= nconn; i++) {
-        struct buf b = {0}, offs = {0};
-        int nreq = 1 + (int)rn(rn(4) ? 12 : 40);
-        for (int r = 0; r < nreq; r++)
-            gen_request(&b, &offs);
-        put(&offs, "", 0);
-        save(argv[5], "bin", i, &b);
-        save(argv[5], "off", i, &offs);
+        struct buf b = {0};
+        make_stream(argv[5], i, &b);
         int fd = dial(argv[1], argv[2], nonblock);
         SSL *s = SSL_new(ctx);
         bool partial = rn(2), moving = rn(2);
@@ -172,7 +167,6 @@ int main(int argc, char **argv)
         finish(fd);
         total += b.len;
         free(b.p);
-        free(offs.p);
     }
     SSL_CTX_free(ctx);
     printf("conns %d bytes %zu requests %lu keys %lu calls %lu want_write %lu want_read %lu "
