@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "bw_hostcache.h"
+#include "failover.h"
+#include "pending.h"
 #include "shim.h"
 #include "tls.h"
 
@@ -47,6 +49,9 @@ static void child(void)
     bw_shim_state_atfork_child();
     bw_rand_atfork_child();
     bw_init_atfork_child();
+    bw_pend_atfork_child();
+    bw_epreg_atfork_child();
+    bw_failover_atfork_child();
     bw_tls_atfork_child();
 }
 
