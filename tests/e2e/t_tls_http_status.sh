@@ -13,17 +13,7 @@
 tls_server P "$T/rec.tsv"
 URL="https://127.0.0.1:$P"
 
-one() {   # one CLIENT PATH: one GET; prints the status it saw, or how it failed
-    case $1 in
-    curl) local code; code=$(curl -s -o /dev/null -w '%{http_code}' --http1.1 --cacert "$CERT" "$URL$2")
-          [ "$code" = 000 ] && echo "refused" || echo "$code" ;;
-    python) py_https "$CERT" "$URL$2" | sed 's/^error ConnectionRefusedError$/refused/; s/^status //' ;;
-    wget) local out; out=$(wget -S -O /dev/null --tries=1 --ca-certificate="$CERT" "$URL$2" 2>&1)
-          printf '%s\n' "$out" | grep -o 'breakwater\[.*' >&2
-          case $out in *"Connection refused"*) echo refused ;;
-                       *) printf '%s\n' "$out" | sed -n 's/^  HTTP\/1\.[01] \([0-9]*\).*/\1/p' | tail -n 1 ;; esac ;;
-    esac
-}
+one() { https_status "$1" "$URL$2"; }   # one CLIENT PATH
 
 # story LABEL CLIENT PATH EXPECTED CONFIG_LINE...: four GETs, each its own process.
 story() {

@@ -12,16 +12,7 @@ start_server BACK "$PYTHON3" "$TLS_HERE/retry_after_server.py"
 start_server P "$PYTHON3" "$TLS_HERE/tls_front.py" "$CERT" "$KEY" "$BACK" --max-seconds 200
 URL="https://127.0.0.1:$P"
 
-one() {   # one CLIENT PATH: the status seen, or "refused"
-    case $1 in
-    curl) local code; code=$(curl -s -o /dev/null -w '%{http_code}' --http1.1 --cacert "$CERT" "$URL$2")
-          [ "$code" = 000 ] && echo refused || echo "$code" ;;
-    python) py_https "$CERT" "$URL$2" | sed 's/^error ConnectionRefusedError$/refused/; s/^status //; s/^ok$/200/' ;;
-    wget) local out; out=$(wget -S -O /dev/null --tries=1 --ca-certificate="$CERT" "$URL$2" 2>&1)
-          case $out in *"Connection refused"*) echo refused ;;
-                       *) printf '%s\n' "$out" | sed -n 's/^  HTTP\/1\.[01] \([0-9]*\).*/\1/p' | tail -n 1 ;; esac ;;
-    esac
-}
+one() { https_status "$1" "$URL$2"; }   # one CLIENT PATH
 
 for cl in curl python wget; do
     tls_config "$T/$cl.ini" "$P" "breaker_http_status = 500-599" "breaker_consecutive_failures = 100" \

@@ -38,5 +38,20 @@ for d in json.load(sys.stdin)["destinations"]:
             print(a["breaker"])' "$2"
 }
 
-# py_https CAFILE|- URL [POST_BODY]: python3 urllib (libssl through _ssl).
+# py_https [--status] CAFILE|- URL [POST_BODY]: python3 urllib (libssl through _ssl).
 py_https() { "$PYTHON3" "$TLS_HERE/https_py.py" "$@"; }
+
+# https_status CLIENT URL: one GET by curl, python3 or wget; prints the HTTP
+# status, or "refused" when the connect was refused (the breaker). The
+# shim's log lines in wget's output go to stderr.
+https_status() {
+    case $1 in
+    curl) local code; code=$(curl -s -o /dev/null -w '%{http_code}' --http1.1 --cacert "$CERT" "$2")
+          [ "$code" = 000 ] && echo refused || echo "$code" ;;
+    python) py_https --status "$CERT" "$2" ;;
+    wget) local out; out=$(wget -S -O /dev/null --tries=1 --ca-certificate="$CERT" "$2" 2>&1)
+          printf '%s\n' "$out" | grep -o 'breakwater\[.*' >&2
+          case $out in *"Connection refused"*) echo refused ;;
+                       *) printf '%s\n' "$out" | sed -n 's/^  HTTP\/1\.[01] \([0-9]*\).*/\1/p' | tail -n 1 ;; esac ;;
+    esac
+}
