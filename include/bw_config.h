@@ -25,6 +25,7 @@ enum bw_scope { BW_SCOPE_ADDRESS, BW_SCOPE_DESTINATION };
 enum bw_window { BW_WINDOW_COUNT, BW_WINDOW_TIME };
 enum bw_idem_format { BW_IDEM_TOKEN, BW_IDEM_SF_STRING };
 enum bw_idem_key { BW_IDEM_UUID4, BW_IDEM_UUID7 };
+enum bw_tls { BW_TLS_AUTO, BW_TLS_OFF };
 
 /* retry_on bits */
 #define BW_RETRY_REFUSED     0x1u
@@ -117,6 +118,9 @@ typedef struct bw_policy {
     uint32_t failover_max_ejected_percent;
     bool retry_after;                       /* 429/503 Retry-After opens the breaker */
     uint32_t retry_after_max_ms;
+    /* TLS (SPEC section 9) */
+    enum bw_tls tls;                        /* auto: HTTP features inside libssl/GnuTLS too */
+    bool tls_handshake_failures;            /* a failed handshake is a failed connect */
 } bw_policy;
 
 enum bw_host_kind {

@@ -8,6 +8,7 @@ case $mode in
 build) needs="cc:gcc make:make /usr/include/ini.h:libinih-dev
               /usr/include/CUnit/CUnit.h:libcunit1-dev" ;;
 test)  needs="curl:curl wget:wget /usr/bin/python3:python3 node:nodejs javac:default-jdk-headless
+              openssl:openssl /usr/include/openssl/ssl.h:libssl-dev /usr/include/gnutls/gnutls.h:libgnutls28-dev
               clang:clang /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a:libclang-rt-14-dev
               valgrind:valgrind strace:strace man:man-db
               /usr/sbin/nginx:nginx redis-server:redis-server redis-cli:redis-tools

@@ -62,6 +62,8 @@ void bw_policy_defaults(bw_policy *p)
     p->failover_max_ejected_percent = 50;
     p->retry_after = true;
     p->retry_after_max_ms = 60000;
+    p->tls = BW_TLS_AUTO;
+    p->tls_handshake_failures = true;
 }
 
 /* Returns a config with built-in defaults and no sections, or NULL on ENOMEM. */

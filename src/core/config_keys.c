@@ -184,6 +184,7 @@ static const struct word w_format[] = {{"token", BW_IDEM_TOKEN},
     {"sf-string", BW_IDEM_SF_STRING}, {0, 0}};
 static const struct word w_idkey[] = {{"uuid4", BW_IDEM_UUID4},
     {"uuid7", BW_IDEM_UUID7}, {0, 0}};
+static const struct word w_tls[] = {{"auto", BW_TLS_AUTO}, {"off", BW_TLS_OFF}, {0, 0}};
 
 #define G(f) .scope = BW_KEY_GLOBAL, .off = offsetof(bw_config, f), \
              .size = sizeof(((bw_config *)0)->f)
@@ -259,6 +260,8 @@ static const struct key keys[] = {
     {.name = "slow_start_ms", P(slow_start_ms), UINT(0, BW_MAX_MS)},
     {.name = "retry_after", P(retry_after), .set = set_bool},
     {.name = "retry_after_max_ms", P(retry_after_max_ms), UINT(0, BW_MAX_MS)},
+    {.name = "tls", P(tls), WORDS(w_tls)},
+    {.name = "tls_handshake_failures", P(tls_handshake_failures), .set = set_bool},
 };
 
 #define NKEYS ((int)(sizeof keys / sizeof keys[0]))

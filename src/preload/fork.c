@@ -13,6 +13,7 @@
 #include "failover.h"
 #include "pending.h"
 #include "shim.h"
+#include "tls.h"
 
 static _Atomic pid_t self_pid;
 
@@ -30,10 +31,12 @@ static void prepare(void)
 {
     bw_hostcache_atfork_prepare();
     bw_conn_pool_lock();
+    bw_tls_atfork_prepare();
 }
 
 static void parent(void)
 {
+    bw_tls_atfork_parent();
     bw_conn_pool_unlock();
     bw_hostcache_atfork_parent();
 }
@@ -49,6 +52,7 @@ static void child(void)
     bw_pend_atfork_child();
     bw_epreg_atfork_child();
     bw_failover_atfork_child();
+    bw_tls_atfork_child();
 }
 
 __attribute__((constructor(101))) static void bw_register_atfork(void)

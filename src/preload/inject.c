@@ -23,6 +23,7 @@
 
 #include "inject.h"
 #include "observe.h"
+#include "tls.h"
 
 #define MAX_IOV 64     /* program buffers per round; more go in further rounds */
 
@@ -104,7 +105,7 @@ static void plan_round(const bw_conn *c, const struct iovec *iov, int n, size_t 
 static unsigned adopt_plan(bw_conn *c, const struct plan *pl)
 {
     c->req = pl->after;
-    if (c->watch_responses && pl->n_kinds > 0) {
+    if ((c->watch_responses || c->tls_watch_responses) && pl->n_kinds > 0) {
         pthread_mutex_lock(&c->rlock);
         for (unsigned i = 0; i < pl->n_kinds; i++)
             bw_http_resp_expect(&c->resp, pl->kinds[i]);
@@ -127,7 +128,7 @@ static unsigned commit_scan(bw_conn *c, const struct iovec *iov, int n, size_t f
         bw_http_req_event ev;
         size_t adv = bw_http_req_scan(&c->req, &c->req_cfg, p, len, &ev);
         pos += adv;
-        if (ev.request && c->watch_responses) {
+        if (ev.request && (c->watch_responses || c->tls_watch_responses)) {
             pthread_mutex_lock(&c->rlock);
             bw_http_resp_expect(&c->resp, ev.request);
             pthread_mutex_unlock(&c->rlock);
@@ -310,5 +311,154 @@ ssize_t bw_inject_sendfile(bw_conn *c, int out, int in, void *off, size_t n, boo
     bw_observe_result(c, r, err);
     bw_conn_unref(c);
     errno = err;
+    return r;
+}
+
+/* ---- inside TLS (see inject.h) ---- */
+
+/* A key line goes out in one record with the program's bytes around it, from
+ * a copy of at most this many bytes (on the stack). */
+#define TLS_STAGE 4096
+
+/* Hands the rest of a key line that went out in part to the library. 1 when
+ * none is left (or the line is staged: it goes with its round), else out's value. */
+static ssize_t tls_flush_line(bw_conn *c, bw_tls_out_fn out, void *ctx)
+{
+    while (!c->tls_staged && c->pending_off < c->pending_len) {
+        c->tls_piece_prog = 0;
+        c->tls_piece_line = (size_t)(c->pending_len - c->pending_off);
+        ssize_t r = out(ctx, c->pending + c->pending_off, (size_t)(c->pending_len - c->pending_off));
+        if (r <= 0)
+            return r;
+        c->pending_off += (uint8_t)r;
+    }
+    if (!c->tls_staged)
+        c->pending_off = c->pending_len = 0;
+    return 1;
+}
+
+/*
+ * One round from program offset done: the program's bytes up to the next
+ * key line, or the line with the bytes around it from a copy. The line is
+ * made once and kept in c->pending (staged) until some of it went out, so
+ * the retry of a failed round hands over the very same bytes. Returns the
+ * program bytes that went out (>= 0; *want: how many were offered), or -1
+ * with out's failing value in *fail.
+ */
+static ssize_t tls_round(bw_conn *c, const struct iovec *v, size_t done, bw_tls_out_fn out,
+                         void *ctx, size_t *want, ssize_t *fail, unsigned *keys)
+{
+    const uint8_t *p = v->iov_base;
+    struct plan pl;
+    plan_round(c, v, 1, done, v->iov_len, &pl);
+    size_t end = pl.insert ? pl.k : pl.cut;
+    if (!pl.insert || end - done > TLS_STAGE - BW_HTTP_REQ_LINE_MAX) {
+        *want = c->tls_piece_prog = end - done;
+        c->tls_piece_line = 0;
+        ssize_t r = out(ctx, p + done, end - done);
+        if (r <= 0)
+            return *fail = r, -1;
+        if (!pl.insert && (size_t)r == end - done && pl.reusable)
+            adopt_plan(c, &pl);   /* scanned already: the state after it is known */
+        else
+            *keys += commit_scan(c, v, 1, done, done + (size_t)r, false);
+        return r;
+    }
+    if (!c->tls_staged) {
+        c->pending_len = (uint8_t)make_line(c, &pl.ev, c->pending, sizeof c->pending);
+        c->pending_off = 0;
+        c->tls_staged = true;
+    }
+    uint8_t stage[TLS_STAGE];
+    size_t before = end - done, L = c->pending_len, after = pl.cut - end;
+    if (after > TLS_STAGE - before - L)
+        after = TLS_STAGE - before - L;
+    memcpy(stage, p + done, before);
+    memcpy(stage + before, c->pending, L);
+    memcpy(stage + before + L, p + end, after);
+    *want = c->tls_piece_prog = before + after;
+    c->tls_piece_line = L;
+    ssize_t r = out(ctx, stage, before + L + after);
+    if (r <= 0)
+        return *fail = r, -1;
+    size_t m = (size_t)r, took;
+    c->tls_staged = false;
+    if (m <= before) {               /* the line did not go: made anew in its turn */
+        c->pending_len = 0;
+        took = m;
+        *keys += commit_scan(c, v, 1, done, done + m, false);
+    } else if (m < before + L) {     /* part of it: the rest goes before anything else */
+        c->pending_off = (uint8_t)(m - before);
+        took = before;
+        *keys += commit_scan(c, v, 1, done, end, true);
+    } else {
+        c->pending_off = c->pending_len = 0;
+        took = m - L;
+        if (end + after == pl.cut && took == before + after && pl.reusable)
+            *keys += adopt_plan(c, &pl);
+        else
+            *keys += commit_scan(c, v, 1, done, done + took, done + took == end);
+    }
+    return (ssize_t)took;
+}
+
+ssize_t bw_inject_tls(bw_conn *c, const void *buf, size_t n, bool partial, bw_tls_out_fn out,
+                      void *ctx)
+{
+    struct iovec v = {(void *)buf, n};
+    bw_conn_ref(c);
+    pthread_mutex_lock(&c->lock);
+    /* A retry starts with the bytes of the call that failed (possibly more:
+     * curl offers what it gathered since); those that went out then are not
+     * handed over again. */
+    size_t done = 0;
+    if (c->tls_resume && c->tls_resume_done <= n)
+        done = c->tls_resume_done;
+    else if (c->tls_staged)   /* not the retry the library asked for */
+        c->tls_staged = false, c->pending_len = 0;
+    c->tls_resume = false;
+    unsigned keys = 0;
+    ssize_t fail = 1;
+    while ((fail = tls_flush_line(c, out, ctx)) > 0 && done < n) {
+        size_t want;
+        ssize_t took = tls_round(c, &v, done, out, ctx, &want, &fail, &keys);
+        if (took < 0)
+            break;
+        done += (size_t)took;
+        if (partial && (size_t)took < want)
+            break;   /* the library took less: report it, as it would */
+    }
+    /* A failed piece is buffered inside the library, which now wants this
+     * very call again: failing it (even after progress, partial or not) is
+     * what makes the program repeat it. */
+    ssize_t ret = (ssize_t)done;
+    if (fail <= 0) {
+        ret = fail;
+        c->tls_resume = true;
+        c->tls_resume_done = done;
+    }
+    bw_count(c->entry, BW_CNT_IDEMPOTENCY_KEYS, keys);
+    pthread_mutex_unlock(&c->lock);
+    bw_conn_unref(c);
+    return ret;
+}
+
+ssize_t bw_inject_tls_unseen(bw_conn *c, ssize_t r)
+{
+    pthread_mutex_lock(&c->lock);
+    if (r > 0 && c->tls_resume) {
+        /* r counts the piece as handed over: the key line's bytes are not the program's. */
+        size_t took = (size_t)r > c->tls_piece_line ? (size_t)r - c->tls_piece_line : 0;
+        if (took > c->tls_piece_prog)
+            took = c->tls_piece_prog;
+        r = (ssize_t)(c->tls_resume_done + took);
+        c->tls_resume = c->tls_staged = false;
+        c->pending_off = c->pending_len = 0;
+        pthread_mutex_lock(&c->rlock);
+        c->tls_watch_requests = c->tls_watch_responses = false;
+        pthread_mutex_unlock(&c->rlock);
+        atomic_store(&c->tls, BW_TLSM_PASS);
+    }
+    pthread_mutex_unlock(&c->lock);
     return r;
 }

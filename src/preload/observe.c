@@ -13,6 +13,7 @@ static bool is_io_failure(int err)
 
 void bw_observe_result(bw_conn *c, ssize_t r, int err)
 {
+    bw_tls_note(c);
     if (r >= 0) {
         if (atomic_load_explicit(&c->outcome_pending, memory_order_relaxed))
             bw_conn_outcome(c, 0);
@@ -94,6 +95,16 @@ ssize_t bw_observe_read(bw_conn *c, ssize_t r, int err, const struct iovec *iov,
         feed_responses(c, iov, n, (size_t)r);
     errno = err;
     return r;
+}
+
+void bw_observe_plaintext(bw_conn *c, const void *buf, size_t n)
+{
+    if (!c->tls_watch_responses)
+        return;
+    int saved = errno;
+    struct iovec v = {(void *)buf, n};
+    feed_responses(c, &v, 1, n);
+    errno = saved;
 }
 
 void bw_observe_so_error(bw_conn *c, int fd, int val)

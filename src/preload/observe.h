@@ -2,6 +2,7 @@
 #ifndef BW_OBSERVE_H
 #define BW_OBSERVE_H
 
+#include <errno.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -15,9 +16,25 @@
  */
 void bw_observe_result(bw_conn *c, ssize_t r, int err);
 
+/* A TLS library call in progress on this thread (tls_conn.c): the socket
+ * hooks name the connection it moves bytes on, for libraries whose
+ * transport is not a plain descriptor (curl's and libpq's BIOs). */
+struct bw_tls_call {
+    const void *obj;      /* SSL * or gnutls_session_t; NULL: none */
+    bw_conn *seen;        /* the tracked connection it used */
+};
+extern __thread struct bw_tls_call bw_tls_cur __attribute__((tls_model("initial-exec")));
+
+static inline void bw_tls_note(bw_conn *c)
+{
+    if (__builtin_expect(bw_tls_cur.obj != NULL, 0))
+        bw_tls_cur.seen = c;
+}
+
 /* The common case inline: a result that teaches nothing costs two tests. */
 static inline ssize_t bw_observed(bw_conn *c, ssize_t r)
 {
+    bw_tls_note(c);
     if (__builtin_expect(r < 0 || atomic_load_explicit(&c->outcome_pending, memory_order_relaxed), 0))
         bw_observe_result(c, r, errno);
     return r;
@@ -27,6 +44,10 @@ static inline ssize_t bw_observed(bw_conn *c, ssize_t r)
  * iov) to the HTTP response reader. Returns r, with errno = err. */
 ssize_t bw_observe_read(bw_conn *c, ssize_t r, int err, const struct iovec *iov, int n,
                         int flags);
+
+/* Plaintext received inside TLS on c (n > 0) to the HTTP response reader
+ * when c's plaintext is watched. errno is kept. */
+void bw_observe_plaintext(bw_conn *c, const void *buf, size_t n);
 
 /* The program read SO_ERROR = val on c's socket fd. */
 void bw_observe_so_error(bw_conn *c, int fd, int val);

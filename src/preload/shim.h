@@ -81,6 +81,18 @@ typedef struct bw_conn {
     bw_http_resp resp;
     uint8_t pending[BW_HTTP_REQ_LINE_MAX];   /* inserted line not yet sent */
     uint8_t pending_off, pending_len;
+    /* TLS (tls_conn.c). Once TLS is seen on the connection the HTTP state
+     * above follows the plaintext, under the same locks, and the socket
+     * level stops looking (watch_* false). */
+    _Atomic int tls;               /* enum bw_tls_mode */
+    bool tls_watch_requests;       /* watch_requests, for the plaintext */
+    bool tls_watch_responses;      /* watch_responses, for the plaintext */
+    bool tls_resume;               /* a TLS write failed part-way: the next call is its retry */
+    size_t tls_resume_done;        /* ... and this much of it went out already */
+    size_t tls_piece_prog;         /* the last piece handed to the library: the program's */
+    size_t tls_piece_line;         /* ... and key-line bytes in it */
+    bool tls_staged;               /* pending holds a key line not yet handed over */
+    uint32_t tls_serial;           /* names this use of the record in the TLS map */
 } bw_conn;
 
 /* Shim-wide state, set up by bw_shim_init(). */

@@ -491,7 +491,7 @@ static void test_edit_distance(void)
     CU_ASSERT_EQUAL(bw_config_key_closest("retires"), bw_config_key_index("retries"));
     CU_ASSERT_EQUAL(bw_config_key_closest("log_levle"), bw_config_key_index("log_level"));
     CU_ASSERT_EQUAL(bw_config_key_index("nope"), -1);
-    CU_ASSERT_EQUAL(bw_config_nkeys(), 57);
+    CU_ASSERT_EQUAL(bw_config_nkeys(), 59);
 }
 
 /* ---- defaults ---- */
@@ -552,6 +552,8 @@ static void test_policy_defaults(void)
     CU_ASSERT_STRING_EQUAL(p.idempotency_header, "Idempotency-Key");
     CU_ASSERT_EQUAL(p.idempotency_format, BW_IDEM_TOKEN);
     CU_ASSERT_EQUAL(p.idempotency_key, BW_IDEM_UUID4);
+    CU_ASSERT_EQUAL(p.tls, BW_TLS_AUTO);
+    CU_ASSERT_TRUE(p.tls_handshake_failures);
 }
 
 static void check_global_defaults(const bw_config *cfg)
@@ -667,7 +669,9 @@ static const char all_keys[] =
     "idempotency_methods = PUT\n"
     "idempotency_header = X-Idem\n"
     "idempotency_format = sf-string\n"
-    "idempotency_key = uuid7\n";
+    "idempotency_key = uuid7\n"
+    "tls = off\n"
+    "tls_handshake_failures = no\n";
 
 static void test_policy_keys(void)
 {
@@ -712,6 +716,8 @@ static void test_policy_keys(void)
     CU_ASSERT_STRING_EQUAL(p->idempotency_header, "X-Idem");
     CU_ASSERT_EQUAL(p->idempotency_format, BW_IDEM_SF_STRING);
     CU_ASSERT_EQUAL(p->idempotency_key, BW_IDEM_UUID7);
+    CU_ASSERT_EQUAL(p->tls, BW_TLS_OFF);
+    CU_ASSERT_FALSE(p->tls_handshake_failures);
     CU_ASSERT_EQUAL_FATAL(cfg->dests[0].n_ports, 1);
     CU_ASSERT_EQUAL(cfg->dests[0].ports[0].lo, 80);
     bw_config_free(cfg);
@@ -773,6 +779,9 @@ static void test_key_ranges(void)
                  "'idempotency_format': expected token or sf-string");
     expect_error(DEST "idempotency_key = uuid1\n", 3, "bad value 'uuid1' for "
                  "'idempotency_key': expected uuid4 or uuid7");
+    expect_error(DEST "tls = on\n", 3, "bad value 'on' for 'tls': expected auto or off");
+    expect_error(DEST "tls_handshake_failures = sometimes\n", 3, "bad value 'sometimes' for "
+                 "'tls_handshake_failures': expected on/off, true/false, yes/no or 1/0");
     expect_error(DEST "idempotency_header = Idem Key\n", 3, "bad value 'Idem Key' for "
                  "'idempotency_header': expected a token (letters, digits and "
                  "!#$%&'*+-.^_`|~)");

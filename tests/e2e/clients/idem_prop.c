@@ -200,6 +200,20 @@ static void save(const char *dir, const char *name, int i, const struct buf *b)
         die("cannot write %s", path);
 }
 
+/* Generates connection i's stream into b (empty) and saves it, with the
+ * offsets where a key line must appear, in dir. */
+static void make_stream(const char *dir, int i, struct buf *b)
+{
+    struct buf offs = {0};
+    int nreq = 1 + (int)rn(rn(4) ? 12 : 40);
+    for (int r = 0; r < nreq; r++)
+        gen_request(b, &offs);
+    put(&offs, "", 0);
+    save(dir, "bin", i, b);
+    save(dir, "off", i, &offs);
+    free(offs.p);
+}
+
 static void wait_fd(int fd, short ev)
 {
     struct pollfd p = {fd, ev, 0};
@@ -326,19 +340,13 @@ int main(int argc, char **argv)
     bool nonblock = strcmp(argv[6], "nonblock") == 0;
     size_t total = 0;
     for (int i = 1; i <= nconn; i++) {
-        struct buf b = {0}, offs = {0};
-        int nreq = 1 + (int)rn(rn(4) ? 12 : 40);
-        for (int r = 0; r < nreq; r++)
-            gen_request(&b, &offs);
-        put(&offs, "", 0);
-        save(argv[5], "bin", i, &b);
-        save(argv[5], "off", i, &offs);
+        struct buf b = {0};
+        make_stream(argv[5], i, &b);
         int fd = dial(argv[1], argv[2], nonblock);
         send_all(fd, &b, (int)rn(3));
         finish(fd);
         total += b.len;
         free(b.p);
-        free(offs.p);
     }
     printf("conns %d bytes %zu requests %lu keys %lu calls %lu short %lu eagain %lu\n", nconn,
            total, n_reqs, n_keys, n_calls, n_short, n_eagain);
