@@ -13,7 +13,8 @@ test)  needs="curl:curl wget:wget /usr/bin/python3:python3 node:nodejs javac:def
               /usr/sbin/nginx:nginx redis-server:redis-server redis-cli:redis-tools
               /usr/lib/postgresql/15/bin/initdb:postgresql
               php:php-cli /etc/php/8.2/mods-available/curl.ini:php-curl
-              /etc/php/8.2/mods-available/pgsql.ini:php-pgsql" ;;
+              /etc/php/8.2/mods-available/pgsql.ini:php-pgsql
+              /bin/busybox:busybox-static fzf:fzf" ;;
 *) echo "usage: deps.sh build|test" >&2; exit 2 ;;
 esac
 missing=""

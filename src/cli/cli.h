@@ -11,6 +11,7 @@ int bw_cmd_status(int argc, char **argv);
 int bw_cmd_metrics(int argc, char **argv);
 int bw_cmd_reset(int argc, char **argv);
 int bw_cmd_force(int argc, char **argv);
+int bw_cmd_doctor(int argc, char **argv);
 
 /* Prints the help of one command (or the overview for NULL); returns 0, or 2 if unknown. */
 int bw_cli_help(const char *command, FILE *out);
