@@ -158,6 +158,7 @@ static int connect_native(int fd, bw_conn *c, const struct sockaddr *sa, socklen
         return reject(c, BW_CNT_REJECTED_BULKHEAD, err);
     if ((err = bw_guard_breaker_admit(c, false)) != 0)
         return reject(c, BW_CNT_REJECTED_BREAKER, err);
+    bw_native_note(c);
     note_first_attempt(c);
     c->started_ms = bw_now_ms();
     c->outcome_pending = true;

@@ -122,6 +122,9 @@ void bw_shim_state_atfork_child(void);
  * (native mode): records it in breaker and counters once. */
 void bw_conn_outcome(bw_conn *c, int err);
 
+/* Native mode: logs (info, once per destination) that c's retries are skipped. */
+void bw_native_note(const bw_conn *c);
+
 /* Gives back c's bulkhead slot, if it holds one. */
 void bw_conn_release_slot(bw_conn *c);
 
