@@ -14,7 +14,9 @@ test)  needs="curl:curl wget:wget /usr/bin/python3:python3 node:nodejs javac:def
               /usr/lib/postgresql/15/bin/initdb:postgresql
               php:php-cli /etc/php/8.2/mods-available/curl.ini:php-curl
               /etc/php/8.2/mods-available/pgsql.ini:php-pgsql
-              /bin/busybox:busybox-static fzf:fzf" ;;
+              /bin/busybox:busybox-static fzf:fzf
+              /usr/lib/python3/dist-packages/requests/__init__.py:python3-requests
+              /usr/share/perl5/LWP/UserAgent.pm:libwww-perl ruby:ruby" ;;
 *) echo "usage: deps.sh build|test" >&2; exit 2 ;;
 esac
 missing=""
