@@ -16,7 +16,8 @@ test)  needs="curl:curl wget:wget /usr/bin/python3:python3 node:nodejs javac:def
               /etc/php/8.2/mods-available/pgsql.ini:php-pgsql
               /bin/busybox:busybox-static fzf:fzf
               /usr/lib/python3/dist-packages/requests/__init__.py:python3-requests
-              /usr/share/perl5/LWP/UserAgent.pm:libwww-perl ruby:ruby" ;;
+              /usr/share/perl5/LWP/UserAgent.pm:libwww-perl ruby:ruby
+              /usr/sbin/php-fpm8.2:php8.2-fpm" ;;
 *) echo "usage: deps.sh build|test" >&2; exit 2 ;;
 esac
 missing=""
