@@ -17,7 +17,9 @@ test)  needs="curl:curl wget:wget /usr/bin/python3:python3 node:nodejs javac:def
               /bin/busybox:busybox-static fzf:fzf
               /usr/lib/python3/dist-packages/requests/__init__.py:python3-requests
               /usr/share/perl5/LWP/UserAgent.pm:libwww-perl ruby:ruby
-              /usr/sbin/php-fpm8.2:php8.2-fpm" ;;
+              /usr/sbin/php-fpm8.2:php8.2-fpm socat:socat memcached:memcached memcstat:libmemcached-tools
+              ssh:openssh-client /usr/sbin/sshd:openssh-server git:git
+              /usr/sbin/mariadbd:mariadb-server mariadb:mariadb-client" ;;
 *) echo "usage: deps.sh build|test" >&2; exit 2 ;;
 esac
 missing=""
