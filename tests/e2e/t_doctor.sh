@@ -13,7 +13,7 @@
 . "$(dirname "$0")/lib.sh"
 [ -x "$BW_CLI" ] || fail "$BW_CLI not built"
 BUSYBOX=/bin/busybox
-file -L "$BUSYBOX" 2>/dev/null | grep -q 'statically linked' ||
+[ -x "$BUSYBOX" ] && ! readelf -l "$BUSYBOX" 2>/dev/null | grep -q INTERP ||
     fail "$BUSYBOX is not the static busybox (tests/deps.sh test installs busybox-static)"
 command -v fzf >/dev/null || fail "fzf missing (tests/deps.sh test installs it)"
 doc() { "$BW_CLI" doctor "$@" >"$T/doc.out" 2>"$T/doc.err"; echo $? >"$T/doc.rc"; }
