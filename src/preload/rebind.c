@@ -17,6 +17,7 @@
 #include <dlfcn.h>
 #include <elf.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <link.h>
 #include <stdint.h>
 #include <string.h>
@@ -44,6 +45,7 @@
 #endif
 
 #define MAX_OBJECTS 1024   /* objects patched per dlopen; more are left alone */
+#define MAX_SELF_SYMS 2048 /* the shim's dynamic symbols considered */
 
 /* The parts of an object's dynamic section we read. */
 struct dyn {
@@ -135,6 +137,26 @@ static const ElfW(Sym) *lookup(const struct dyn *d, const char *name)
 
 static struct dyn self;            /* the shim's own dynamic section */
 static const ElfW(Dyn) *self_ld;
+static size_t self_nsyms;          /* entries of its symbol table */
+
+/* The number of entries of d's dynamic symbol table, from its hash table. */
+static size_t count_syms(const struct dyn *d)
+{
+    if (d->sysv_hash)
+        return d->sysv_hash[1];
+    const uint32_t *h = d->gnu_hash;
+    uint32_t nbuckets = h[0], symoffset = h[1], bloom_size = h[2], last = 0;
+    const uint32_t *buckets = (const uint32_t *)((const ElfW(Addr) *)(h + 4) + bloom_size);
+    const uint32_t *chain = buckets + nbuckets;
+    for (uint32_t b = 0; b < nbuckets; b++)
+        if (buckets[b] > last)
+            last = buckets[b];
+    if (last < symoffset)
+        return symoffset;
+    while (!(chain[last - symoffset] & 1))
+        last++;
+    return last + 1;
+}
 
 /* Finds the shim's own object once. Returns 0, or -1 when it cannot be read. */
 static int load_self(void)
@@ -148,16 +170,40 @@ static int load_self(void)
     read_dyn(lm->l_addr, lm->l_ld, &self);
     if (!self.sym || !self.str || (!self.gnu_hash && !self.sysv_hash))
         return -1;
+    self_nsyms = count_syms(&self);
+    if (self_nsyms > MAX_SELF_SYMS)
+        self_nsyms = MAX_SELF_SYMS;
     self_ld = lm->l_ld;
     return 0;
 }
 
-/* The shim's definition of the function name, or 0 when it does not hook it. */
-static ElfW(Addr) hook_for(const char *name)
+/* True when sym is one of the shim's hooks: a function it defines and exports. */
+static bool is_hook(const ElfW(Sym) *sym)
+{
+    return sym->st_shndx != SHN_UNDEF && BW_ELF(ST_TYPE)(sym->st_info) == STT_FUNC &&
+           BW_ELF(ST_VISIBILITY)(sym->st_other) == STV_DEFAULT;
+}
+
+/*
+ * Marks in fwd the hooks whose real function the shim finds in the global
+ * scope (dlsym RTLD_NEXT). A hook of a function that only a local scope
+ * holds (a libssl that came in with the DEEPBIND library alone) could not
+ * forward the call: such names are left bound as they are. Runs before the
+ * walk, because dlsym must not be called under the loader's lock.
+ */
+static void find_forwardable(bool *fwd)
+{
+    for (size_t i = 1; i < self_nsyms; i++)
+        fwd[i] = is_hook(&self.sym[i]) && dlsym(RTLD_NEXT, self.str + self.sym[i].st_name) != NULL;
+}
+
+/* The shim's definition of the function name, or 0 when it does not hook it
+ * or could not forward it (fwd, from find_forwardable). */
+static ElfW(Addr) hook_for(const char *name, const bool *fwd)
 {
     const ElfW(Sym) *s = lookup(&self, name);
-    if (!s || s->st_shndx == SHN_UNDEF || BW_ELF(ST_TYPE)(s->st_info) != STT_FUNC ||
-        BW_ELF(ST_VISIBILITY)(s->st_other) != STV_DEFAULT)
+    size_t i = s ? (size_t)(s - self.sym) : 0;
+    if (!s || i >= self_nsyms || !fwd[i])
         return 0;
     return self.base + s->st_value;
 }
@@ -179,7 +225,8 @@ static int make_writable(struct relro *r, uintptr_t where)
 }
 
 /* Rewrites the imports of hooked names in n relocations. Returns how many. */
-static int patch_relocs(const struct dyn *d, const ElfW(Rela) *rel, size_t n, struct relro *r)
+static int patch_relocs(const struct dyn *d, const ElfW(Rela) *rel, size_t n, struct relro *r,
+                        const bool *fwd)
 {
     int patched = 0;
     for (size_t i = 0; i < n; i++) {
@@ -190,7 +237,7 @@ static int patch_relocs(const struct dyn *d, const ElfW(Rela) *rel, size_t n, st
         const ElfW(Sym) *s = &d->sym[si];
         if (s->st_shndx != SHN_UNDEF)
             continue;   /* the object's own definition: DEEPBIND keeps it */
-        ElfW(Addr) hook = hook_for(d->str + s->st_name);
+        ElfW(Addr) hook = hook_for(d->str + s->st_name, fwd);
         if (!hook)
             continue;
         ElfW(Addr) want = hook + (type == R_ABS ? (ElfW(Addr))rel[i].r_addend : 0);
@@ -204,7 +251,7 @@ static int patch_relocs(const struct dyn *d, const ElfW(Rela) *rel, size_t n, st
 }
 
 /* Patches one loaded object; returns the number of references rebound. */
-static int patch_object(const struct dl_phdr_info *info)
+static int patch_object(const struct dl_phdr_info *info, const bool *fwd)
 {
     const ElfW(Dyn) *ld = NULL;
     struct relro r = {0, 0, 0};
@@ -224,8 +271,8 @@ static int patch_object(const struct dl_phdr_info *info)
     read_dyn(info->dlpi_addr, ld, &d);
     if (!d.sym || !d.str)
         return 0;
-    int n = patch_relocs(&d, d.rela, d.relasz / sizeof(ElfW(Rela)), &r) +
-            patch_relocs(&d, d.jmprel, d.jmprelsz / sizeof(ElfW(Rela)), &r);
+    int n = patch_relocs(&d, d.rela, d.relasz / sizeof(ElfW(Rela)), &r, fwd) +
+            patch_relocs(&d, d.jmprel, d.jmprelsz / sizeof(ElfW(Rela)), &r, fwd);
     if (r.opened)
         mprotect((void *)r.lo, r.hi - r.lo, PROT_READ);
     return n;
@@ -236,6 +283,7 @@ struct walk {
     struct link_map *first;
     const ElfW(Dyn) *lds[MAX_OBJECTS];
     int n_lds, started;
+    bool fwd[MAX_SELF_SYMS];
     bw_rebind_result res;
 };
 
@@ -262,7 +310,7 @@ static int visit(struct dl_phdr_info *info, size_t size, void *ctx)
         for (int j = 0; j < w->n_lds; j++) {
             if (w->lds[j] != ld)
                 continue;
-            int n = patch_object(info);
+            int n = patch_object(info, w->fwd);
             w->res.objects += n > 0;
             w->res.references += n;
             break;
@@ -280,6 +328,7 @@ int bw_rebind_after_dlopen(void *handle, bw_rebind_result *res)
         errno = saved;
         return -1;
     }
+    find_forwardable(w->fwd);
     dl_iterate_phdr(visit, w);
     *res = w->res;
     errno = saved;
