@@ -19,6 +19,14 @@ int bw_cli_help(const char *command, FILE *out);
 /* Prints "breakwater: MESSAGE" on stderr. */
 void bw_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/*
+ * Parses "[-c FILE] [--] PROGRAM [ARG...]" after the command name argv[0]:
+ * *config gets FILE (left alone without -c). Returns the index of PROGRAM,
+ * or -1 after printing a usage error naming cmd and usage.
+ */
+int bw_cli_program_args(int argc, char **argv, const char *cmd, const char *usage,
+                        const char **config);
+
 /* The config path the library would use: FILE from -c, else BREAKWATER_CONFIG,
  * else /etc/breakwater.ini when it exists; NULL for the built-in defaults. */
 const char *bw_cli_config_path(const char *given);

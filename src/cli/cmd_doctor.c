@@ -284,22 +284,9 @@ static bw_config *doctor_config(const char *given)
 int bw_cmd_doctor(int argc, char **argv)
 {
     const char *config = NULL;
-    int i = 1;
-    for (; i < argc && argv[i][0] == '-'; i++) {
-        if (strcmp(argv[i], "--") == 0) {
-            i++;
-            break;
-        } else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
-            config = argv[++i];
-        } else {
-            bw_cli_error("doctor: unknown option '%s'\nusage: %s", argv[i], USAGE);
-            return 2;
-        }
-    }
-    if (i >= argc) {
-        bw_cli_error("doctor: no PROGRAM given\nusage: %s", USAGE);
+    int i = bw_cli_program_args(argc, argv, "doctor", USAGE, &config);
+    if (i < 0)
         return 2;
-    }
     struct tree t = {calloc(MAX_OBJECTS, sizeof(struct object)), 1, 0};
     if (!t.o) {
         bw_cli_error("doctor: out of memory");

@@ -59,22 +59,10 @@ static void warn_uncovered(const char *command)
 int bw_cmd_run(int argc, char **argv)
 {
     const char *config = NULL;
-    int i = 1;
-    for (; i < argc && argv[i][0] == '-'; i++) {
-        if (strcmp(argv[i], "--") == 0) {
-            i++;
-            break;
-        } else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
-            config = argv[++i];
-        } else {
-            bw_cli_error("run: unknown option '%s'\nusage: breakwater run [-c FILE] [--] COMMAND [ARG...]", argv[i]);
-            return 2;
-        }
-    }
-    if (i >= argc) {
-        bw_cli_error("run: no COMMAND given\nusage: breakwater run [-c FILE] [--] COMMAND [ARG...]");
+    int i = bw_cli_program_args(argc, argv, "run", "breakwater run [-c FILE] [--] COMMAND [ARG...]",
+                                &config);
+    if (i < 0)
         return 2;
-    }
     char lib[PATH_MAX];
     if (find_library(lib, sizeof lib) != 0) {
         bw_cli_error("run: cannot find libbreakwater.so next to this program or in ../lib/breakwater");

@@ -64,6 +64,28 @@ void bw_cli_error(const char *fmt, ...)
     va_end(ap);
 }
 
+int bw_cli_program_args(int argc, char **argv, const char *cmd, const char *usage,
+                        const char **config)
+{
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (strcmp(argv[i], "--") == 0) {
+            i++;
+            break;
+        } else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
+            *config = argv[++i];
+        } else {
+            bw_cli_error("%s: unknown option '%s'\nusage: %s", cmd, argv[i], usage);
+            return -1;
+        }
+    }
+    if (i >= argc) {
+        bw_cli_error("%s: no program given\nusage: %s", cmd, usage);
+        return -1;
+    }
+    return i;
+}
+
 const char *bw_cli_config_path(const char *given)
 {
     if (given)

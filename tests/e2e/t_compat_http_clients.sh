@@ -8,28 +8,20 @@
 #  3. breaker: forced open with `breakwater force`, the next request is
 #     refused while the server listens.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/clients/compat_lib.sh"
 require_shim
 here=$(cd "$(dirname "$0")" && pwd)
 "$PYTHON3" -c 'import requests' 2>/dev/null || fail "python3-requests missing (tests/deps.sh test)"
 perl -MLWP::UserAgent -e 1 2>/dev/null || fail "libwww-perl missing (tests/deps.sh test)"
 command -v ruby >/dev/null || fail "ruby missing (tests/deps.sh test)"
-mkdir -p "$T/state"
 start_server WEB "$SUPPORT/bw_httpd" -r "$T/record" --max-seconds 120
-write_config "$T/bw.ini" <<INI
-[global]
-log = $T/bw.log
-state_dir = $T/state
+# compat_config's "late" section (127.0.0.1, any other port: retries), and:
+compat_config
+cat >>"$T/bw.ini" <<INI
 [destination web]
 host = 127.0.0.1
 port = $WEB
 idempotency = on
-[destination late]
-host = 127.0.0.1
-retries = 8
-backoff_initial_ms = 100
-backoff_max_ms = 400
-jitter = none
-breaker = off
 INI
 declare -A CLIENT=(
     [python]="$PYTHON3 $here/clients/http_requests.py"
@@ -38,8 +30,8 @@ declare -A CLIENT=(
 )
 for c in python perl ruby; do
     read -ra cmd <<<"${CLIENT[$c]}"
-    sh_run() { BREAKWATER_CONFIG=$T/bw.ini BREAKWATER_LOG=debug LD_PRELOAD=$BW_PRELOAD timeout 60 "${cmd[@]}" "$@"; }
-    pl_run() { env -u LD_PRELOAD timeout 60 "${cmd[@]}" "$@"; }
+    sh_run() { under "${cmd[@]}" "$@"; }
+    pl_run() { plain "${cmd[@]}" "$@"; }
     # 1. Retries.
     P=$(free_port)
     r=$(pl_run get "http://127.0.0.1:$P/status/200")

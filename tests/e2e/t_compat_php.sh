@@ -13,26 +13,17 @@
 #     (without the shim: all 3);
 #  4. Idempotency-Key: one on each POST, none on GETs (without: none).
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/clients/compat_lib.sh"
 command -v php >/dev/null || fail "php missing (tests/deps.sh test installs php-cli php-curl)"
 php -m | grep -qx curl || fail "php's curl extension missing (php-curl)"
 require_shim
 PHPC=(php "$(dirname "$0")/clients/php_client.php")
-mkdir -p "$T/state"
 start_server HANG "$SUPPORT/bw_faultd" --max-seconds 60 hang
 start_server WEB "$SUPPORT/bw_httpd" -r "$T/record" --max-seconds 60
 BRK_C=$(free_port); BRK_S=$(free_port)
-write_config "$T/bw.ini" <<INI
-[global]
-log = $T/bw.log
-log_level = info
-state_dir = $T/state
-[destination late]
-host = 127.0.0.1
-retries = 8
-backoff_initial_ms = 100
-backoff_max_ms = 400
-jitter = none
-breaker = off
+# compat_config's "late" section (127.0.0.1, any other port: retries), and:
+compat_config
+cat >>"$T/bw.ini" <<INI
 [destination brk]
 host = 127.0.0.1
 port = $BRK_C, $BRK_S
@@ -49,9 +40,9 @@ port = $WEB
 idempotency = on
 INI
 $BW_CLI check "$T/bw.ini" >/dev/null || fail "config rejected"
-# php under the shim with the test config, its own log level.
-sphp() { BREAKWATER_CONFIG=$T/bw.ini BREAKWATER_LOG=info LD_PRELOAD=$BW_PRELOAD timeout 60 "${PHPC[@]}" "$@"; }
-nphp() { env -u LD_PRELOAD timeout 60 "${PHPC[@]}" "$@"; }
+# php with the shim and the test config (compat_lib.sh), and without.
+sphp() { under "${PHPC[@]}" "$@"; }
+nphp() { plain "${PHPC[@]}" "$@"; }
 
 # 0. Loaded into php, curl.so rebound.
 BREAKWATER_CONFIG=$T/bw.ini BREAKWATER_LOG=debug LD_PRELOAD=$BW_PRELOAD \
