@@ -93,40 +93,52 @@ __attribute__((constructor)) static void dlopen_constructor(void)
     resolve();
 }
 
-/*
- * The path a bare file name would be found at when the object containing
- * caller dlopens it: that object's RPATH/RUNPATH and LD_LIBRARY_PATH, as
- * dlinfo(RTLD_DI_SERINFO) lists them, up to the system directories (those,
- * and the ld.so cache before them, the real dlopen searches the same way
- * from anywhere). Returns file itself when it has a slash or is not there.
- */
-static const char *for_caller(const char *file, const void *caller, char *buf, size_t len)
+/* A search list as dlinfo(RTLD_DI_SERINFO) gives it. */
+union serinfo {
+    Dl_serinfo si;
+    char bytes[4096];   /* a longer list is not searched: the name is used as given */
+};
+
+/* The search list of the object containing addr. Returns 0, or -1. */
+static int search_list(const void *addr, union serinfo *u)
 {
     Dl_info info;
     struct link_map *lm = NULL;
     Dl_serinfo size;
-    if (!file || strchr(file, '/') || !dladdr1(caller, &info, (void **)&lm, RTLD_DL_LINKMAP) ||
-        !lm || dlinfo(lm, RTLD_DI_SERINFOSIZE, &size) != 0)
+    if (!dladdr1(addr, &info, (void **)&lm, RTLD_DL_LINKMAP) || !lm ||
+        dlinfo(lm, RTLD_DI_SERINFOSIZE, &size) != 0 || size.dls_size > sizeof *u)
+        return -1;
+    u->si.dls_size = size.dls_size;
+    u->si.dls_cnt = size.dls_cnt;
+    return dlinfo(lm, RTLD_DI_SERINFO, &u->si);
+}
+
+/*
+ * The path a bare file name would be found at when the object containing
+ * caller dlopens it. Its search list (RPATH, LD_LIBRARY_PATH, RUNPATH, then
+ * the system directories) is searched up to where it ends like the shim's
+ * own list: that common tail, with the ld.so cache before it (which no
+ * list shows), the real dlopen searches the same way from anywhere. Returns
+ * file itself when it has a slash or is not found there.
+ */
+static const char *for_caller(const char *file, const void *caller, char *buf, size_t len)
+{
+    union serinfo mine, theirs;
+    const char *found = file;
+    if (!file || strchr(file, '/'))
         return file;
-    union {
-        Dl_serinfo si;
-        char bytes[8192];
-    } u;
-    if (size.dls_size > sizeof u)
-        return file;
-    u.si.dls_size = size.dls_size;
-    u.si.dls_cnt = size.dls_cnt;
-    if (dlinfo(lm, RTLD_DI_SERINFO, &u.si) != 0)
-        return file;
-    for (unsigned i = 0; i < u.si.dls_cnt; i++) {
-        const Dl_serpath *p = &u.si.dls_serpath[i];
-        if (p->dls_flags & LA_SER_DEFAULT)
-            break;
-        int n = snprintf(buf, len, "%s/%s", p->dls_name, file);
-        if (n > 0 && (size_t)n < len && access(buf, F_OK) == 0)
-            return buf;
+    if (search_list(caller, &theirs) == 0 && search_list((const void *)for_caller, &mine) == 0) {
+        unsigned n = theirs.si.dls_cnt, m = mine.si.dls_cnt;
+        while (n > 0 && m > 0 && strcmp(theirs.si.dls_serpath[n - 1].dls_name,
+                                        mine.si.dls_serpath[m - 1].dls_name) == 0)
+            n--, m--;
+        for (unsigned i = 0; i < n && found == file; i++) {
+            int k = snprintf(buf, len, "%s/%s", theirs.si.dls_serpath[i].dls_name, file);
+            if (k > 0 && (size_t)k < len && access(buf, F_OK) == 0)
+                found = buf;
+        }
     }
-    return file;
+    return found;
 }
 
 /* Binds what the open of name loaded to the shim, and says so. */
