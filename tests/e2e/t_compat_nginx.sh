@@ -93,12 +93,12 @@ done
 grep -q '"length":100000' "$T/proxied" || fail "POST body not intact: $(cat "$T/proxied")"
 up_conns=$(cut -f1 "$T/record" | sort -u | wc -l)
 note "8 requests byte-identical through nginx; upstream saw $(wc -l <"$T/record") requests on $up_conns connections"
-# On healthy traffic the only line is the worker's note that native mode
-# (nginx waits in its own epoll loop) skips retries: it also proves the shim
-# runs inside the worker.
-grep -q "^breakwater\[$worker\]: info: upstream: a non-blocking connect in native mode" "$T/bw.log" ||
-    { cat "$T/bw.log" >&2; fail "no native-mode note from nginx's worker $worker"; }
-grep '^breakwater\[' "$T/bw.log" | grep -v 'native mode' | grep -q . &&
+# On healthy traffic the only line is the worker's note on how the
+# upstream's connects are treated (once per destination): it also proves
+# the shim runs inside the worker.
+grep -q "^breakwater\[$worker\]: info: upstream: connects are " "$T/bw.log" ||
+    { cat "$T/bw.log" >&2; fail "no connect-mode note from nginx's worker $worker"; }
+grep '^breakwater\[' "$T/bw.log" | grep -v ': info: upstream: connects are ' | grep -q . &&
     { cat "$T/bw.log" >&2; fail "breakwater logged on healthy traffic"; }
 
 # 2. Dead upstream: the breaker opens and nginx's connects fail fast.
