@@ -111,6 +111,7 @@ typedef struct bw_breaker_decision {
     uint32_t probe_token;      /* nonzero for a probe; pass it to bw_breaker_record */
     uint32_t open_left_ms;     /* rejected (or would be) while open: time to the next probe */
     bool changed;              /* admission moved the state: see transition */
+    bool slow_start;           /* rejected (or would be) by slow_start_ms, not while open */
     bw_breaker_transition transition;
 } bw_breaker_decision;
 
@@ -125,8 +126,9 @@ typedef struct bw_breaker {
     uint32_t generation;       /* half-open periods entered; tags probe tokens */
     uint32_t consecutive;      /* failures in a row */
     int64_t open_until_ms;
-    int64_t half_open_since_ms;
-    uint32_t probe_start[BW_BRK_MAX_PROBES];   /* ms after half_open_since_ms */
+    int64_t since_ms;          /* half_open: when it began; closed: when probes closed
+                                  it (slow start), 0 after a reset or at first */
+    uint32_t probe_start[BW_BRK_MAX_PROBES];   /* ms after since_ms */
     uint64_t transitions[BW_BRK_NSTATES];      /* moves into each state */
     bw_breaker_window window;
 } bw_breaker;
@@ -138,7 +140,9 @@ void bw_breaker_init(bw_breaker *b);
  * Decides whether a call may go out at now_ms and fills *d. Returns the
  * verdict (also in d->verdict). May move open -> half_open or, when a probe
  * timed out, half_open -> open: then d->changed is true and d->transition
- * says how. rnd jitters the open time of such a reopening.
+ * says how. rnd jitters the open time of such a reopening, and draws the
+ * admitted share of slow_start_ms: for that long after probes closed the
+ * breaker, a call is admitted with a chance rising from 10 % to 100 %.
  */
 enum bw_breaker_verdict bw_breaker_admit(bw_breaker *b, const bw_policy *p, int64_t now_ms,
                                          uint32_t rnd, bw_breaker_decision *d);

@@ -155,7 +155,9 @@ static void note_first_attempt(bw_conn *c)
 /* Non-blocking connect left to the program (native mode): no waiting, no retry. */
 static int connect_native(int fd, bw_conn *c, const struct sockaddr *sa, socklen_t len)
 {
-    int err = bw_guard_bulkhead_take(c, false);
+    int err = bw_guard_rate_take(c, false, 0);
+    if (!err)
+        err = bw_guard_bulkhead_take(c, false);
     if (err)
         return reject(c, BW_CNT_REJECTED_BULKHEAD, err);
     if ((err = bw_guard_breaker_admit(c, false)) != 0)
@@ -183,7 +185,9 @@ static int connect_async(int fd, bw_conn *c, const struct sockaddr *sa, socklen_
     const bw_policy *p = c->policy;
     if (p->retries == 0 && p->connect_timeout_ms == 0 && p->deadline_ms == 0)
         return connect_native(fd, c, sa, len);   /* nothing to retry or bound: the cheaper path */
-    int err = bw_guard_bulkhead_take(c, false);
+    int err = bw_guard_rate_take(c, false, 0);
+    if (!err)
+        err = bw_guard_bulkhead_take(c, false);
     if (err)
         return reject(c, BW_CNT_REJECTED_BULKHEAD, err);
     if ((err = bw_guard_breaker_admit(c, false)) != 0)
@@ -239,6 +243,19 @@ static int before_retry(bw_conn *c, unsigned n, int err, bw_retry_plan *plan)
     return 0;
 }
 
+/* How long a blocking connect may wait for connect_rate: its deadline, its
+ * attempt limit or the program's own SO_SNDTIMEO, the shortest set (-1: none). */
+static int64_t rate_wait_limit(int fd, const bw_policy *p)
+{
+    struct timeval own;
+    int64_t limit = -1, cand[3] = {p->deadline_ms, p->connect_timeout_ms,
+                                   bw_own_send_timeout(fd, &own)};
+    for (int i = 0; i < 3; i++)
+        if (cand[i] > 0 && (limit < 0 || cand[i] < limit))
+            limit = cand[i];
+    return limit;
+}
+
 /*
  * Blocking connects, and non-blocking ones in wait mode: attempts with a
  * time limit each, retries with backoff within the deadline and the budget.
@@ -248,7 +265,14 @@ static int connect_managed(int fd, bw_conn *c, const struct sockaddr *sa, sockle
 {
     bw_retry_plan plan;
     int64_t t0 = bw_now_ms();
-    int err = bw_guard_bulkhead_take(c, true);
+    int err = bw_guard_rate_take(c, true, rate_wait_limit(fd, c->policy));
+    if (err == EINTR) {   /* a signal while waiting for the rate: nothing was attempted */
+        atomic_store(&c->state, BW_CONN_FAILED);
+        errno = EINTR;
+        return -1;
+    }
+    if (!err)
+        err = bw_guard_bulkhead_take(c, true);
     if (err)
         return reject(c, BW_CNT_REJECTED_BULKHEAD, err);
     if ((err = bw_guard_breaker_admit(c, false)) != 0)

@@ -19,4 +19,12 @@ void bw_guard_breaker_record(bw_conn *c, bool ok, uint32_t duration_ms);
  * Returns 0 (slot held, or no limit), or the errno to fail with. */
 int bw_guard_bulkhead_take(bw_conn *c, bool may_wait);
 
+/*
+ * Takes a token of the destination's connect_rate. A blocking connect
+ * (may_wait) waits for one up to wait_limit_ms (< 0: as long as it takes);
+ * returns 0, EINTR when a signal cut the wait, or bulkhead_errno when over
+ * the rate (counted and logged as a rejection by the caller).
+ */
+int bw_guard_rate_take(bw_conn *c, bool may_wait, int64_t wait_limit_ms);
+
 #endif
