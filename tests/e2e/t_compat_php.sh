@@ -4,8 +4,8 @@
 # dlopen hook rebinds it) and PHP's own streams (file_get_contents,
 # stream_socket_client). For each, in the php process itself:
 #  0. the shim is loaded and says it bound curl.so's imports (debug line);
-#  1. retries: a server listening 700 ms late is reached (without the shim:
-#     refused);
+#  1. retries: a server started only after php's first connect is reached,
+#     retries counted in the shared state (without the shim: refused);
 #  2. breaker: after 3 refused connects the breaker opens (its log line, from
 #     php's pid) and a later php fails at once although a server now listens
 #     there (without the shim: served);
@@ -54,14 +54,16 @@ note "${line#*debug: }"
 # 1. Retries.
 # (The late servers match section "late": 127.0.0.1, any other port.)
 for via in curl stream; do
-    start_server P "$SUPPORT/bw_faultd" --max-seconds 60 late 700
+    P=$(free_port)
+    serve_after_connect "$P" "$SUPPORT/bw_faultd" --max-seconds 60 -p "$P" echo
     r=$(sphp $via echo 127.0.0.1 "$P")
-    assert_eq "$via: server 700 ms late, under the shim" "ok hello-late" "$r"
+    assert_eq "$via: server started after php's first connect, under the shim" "ok hello-late" "$r"
+    assert_retried "$P" >/dev/null
     start_server P "$SUPPORT/bw_faultd" --max-seconds 60 late 5000
     r=$(nphp $via echo 127.0.0.1 "$P")
     case $r in "fail 7" | "fail 111") ;; *) fail "$via without the shim, server late: '$r'" ;; esac
 done
-note "retries: curl and streams reach a server 700 ms late"
+note "retries: curl and streams reach a server started after their first connect"
 
 # 2. Breaker.
 for via in curl stream; do
