@@ -78,6 +78,7 @@ enum bw_breaker_reason {
     BW_BRK_WHY_FORCED,         /* any -> forced_open / forced_closed */
     BW_BRK_WHY_UNFORCED,       /* forced_* -> the automatic state */
     BW_BRK_WHY_RESET,          /* any -> closed */
+    BW_BRK_WHY_RETRY_AFTER,    /* closed or half_open -> open: the server said when */
 };
 
 /*
@@ -158,6 +159,16 @@ enum bw_breaker_outcome { BW_CALL_SUCCESS = 0, BW_CALL_FAILURE = 1 };
 bool bw_breaker_record(bw_breaker *b, const bw_policy *p, int64_t now_ms, uint32_t rnd,
                        enum bw_breaker_outcome outcome, uint32_t duration_ms,
                        uint32_t probe_token, bw_breaker_transition *t);
+
+/*
+ * The server asked for no calls for ms (Retry-After): the breaker is open
+ * until now_ms + ms, whatever its open time would have been; a half-open
+ * period is abandoned. No effect while forced or with breaker = off.
+ * Returns true and fills *t (may be NULL) when the state changed (an open
+ * breaker only gets its new end).
+ */
+bool bw_breaker_open_for(bw_breaker *b, const bw_policy *p, int64_t now_ms, uint32_t ms,
+                         bw_breaker_transition *t);
 
 /*
  * Operator override. OPEN/CLOSED hold the breaker there (a half-open period

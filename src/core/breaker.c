@@ -392,3 +392,26 @@ bool bw_breaker_reset(bw_breaker *b, const bw_policy *p, int64_t now_ms,
     begin(b, t, from, to, BW_BRK_WHY_RESET);
     return true;
 }
+
+bool bw_breaker_open_for(bw_breaker *b, const bw_policy *p, int64_t now_ms, uint32_t ms,
+                         bw_breaker_transition *t)
+{
+    bw_breaker_transition scratch;
+    if (!t)
+        t = &scratch;
+    if (p->breaker == BW_BREAKER_OFF)
+        return false;
+    prepare(b, p);
+    if (b->force != BW_FORCE_AUTO)
+        return false;
+    enum bw_breaker_state from = bw_breaker_state(b, p);
+    b->open_until_ms = now_ms + ms;
+    if (from == BW_BRK_OPEN)
+        return false;
+    begin(b, t, from, BW_BRK_OPEN, BW_BRK_WHY_RETRY_AFTER);
+    t->open_ms = ms;
+    b->state = BW_BRK_OPEN;
+    b->consecutive = 0;
+    b->probes_issued = b->probes_ok = 0;
+    return true;
+}

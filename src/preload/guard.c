@@ -80,10 +80,29 @@ int bw_guard_breaker_admit(bw_conn *c, bool retry)
     }
     if (d.verdict != BW_ADMIT_REJECT)
         return 0;
+    c->rejected_by_slow_start = d.slow_start;
     if (!retry)   /* a retry not made is no rejection: connect returns the real error */
-        log_rejection(c, d.slow_start ? "rejected: slow start after the breaker closed"
-                                      : "rejected: breaker open");
+        bw_guard_note_rejection(c);
     return p->breaker_errno;
+}
+
+void bw_guard_note_rejection(bw_conn *c)
+{
+    log_rejection(c, c->rejected_by_slow_start ? "rejected: slow start after the breaker closed"
+                                               : "rejected: breaker open");
+}
+
+void bw_guard_breaker_open_for(bw_conn *c, uint32_t ms)
+{
+    const bw_policy *p = c->policy;
+    bw_entry *e = c->breaker_entry;
+    if (!e || p->breaker == BW_BREAKER_OFF || !lock_entry(e))
+        return;
+    bw_breaker_transition t;
+    bool changed = bw_breaker_open_for(&e->breaker, p, bw_now_ms(), ms, &t);
+    bw_entry_unlock(e);
+    if (changed)
+        log_transition(c, &t);
 }
 
 int bw_guard_rate_take(bw_conn *c, bool may_wait, int64_t wait_limit_ms)

@@ -63,6 +63,7 @@ typedef struct bw_conn {
     bool slot_untracked;           /* ... counted without an owner (owner table full) */
     atomic_bool outcome_pending;   /* connect in progress: outcome not recorded yet */
     bool io_failure_recorded;      /* one I/O failure per connection reaches the breaker */
+    bool rejected_by_slow_start;   /* the last breaker rejection was slow start's */
     /* A non-blocking connect whose retries run inside the program's waits
      * (pending.c), guarded by plock; pend is read without it. */
     _Atomic uint8_t pend;          /* enum bw_pend_phase */

@@ -927,6 +927,36 @@ static void test_slow_start_ramp(void)
     CU_ASSERT_TRUE(d.would_reject);
 }
 
+static void test_open_for_retry_after(void)
+{
+    bw_breaker b;
+    bw_policy p = pol();
+    bw_breaker_transition t;
+    bw_breaker_decision d;
+    bw_breaker_init(&b);
+    CU_ASSERT_TRUE(bw_breaker_open_for(&b, &p, 1000, 2000, &t));
+    CU_ASSERT_EQUAL(t.from, BW_BRK_CLOSED);
+    CU_ASSERT_EQUAL(t.to, BW_BRK_OPEN);
+    CU_ASSERT_EQUAL(t.reason, BW_BRK_WHY_RETRY_AFTER);
+    CU_ASSERT_EQUAL(t.open_ms, 2000);
+    CU_ASSERT_EQUAL(bw_breaker_admit(&b, &p, 2999, MID, &d), BW_ADMIT_REJECT);
+    CU_ASSERT_EQUAL(d.open_left_ms, 1);
+    CU_ASSERT_EQUAL(bw_breaker_admit(&b, &p, 3000, MID, &d), BW_ADMIT_PROBE);
+    /* While open, the server's word sets the end, shorter or longer. */
+    bw_breaker_init(&b);
+    trip_at(&b, &p, 0);   /* open for 5000 */
+    CU_ASSERT_FALSE(bw_breaker_open_for(&b, &p, 100, 1000, &t));
+    CU_ASSERT_EQUAL(bw_breaker_admit(&b, &p, 1100, MID, &d), BW_ADMIT_PROBE);
+    /* Forced or off: no effect. */
+    bw_breaker_init(&b);
+    bw_breaker_force(&b, &p, 0, MID, BW_FORCE_CLOSED, NULL);
+    CU_ASSERT_FALSE(bw_breaker_open_for(&b, &p, 0, 1000, &t));
+    CU_ASSERT_EQUAL(bw_breaker_admit(&b, &p, 1, MID, &d), BW_ADMIT_ALLOW);
+    p.breaker = BW_BREAKER_OFF;
+    bw_breaker_init(&b);
+    CU_ASSERT_FALSE(bw_breaker_open_for(&b, &p, 0, 1000, &t));
+}
+
 static void test_corrupt_struct_is_contained(void)
 {
     bw_policy p = pol();
@@ -1004,6 +1034,7 @@ static const bw_test_case machine_cases[] = {
     {"force over open and half_open", test_force_over_open_and_half_open},
     {"reset", test_reset},
     {"slow start ramp", test_slow_start_ramp},
+    {"open for Retry-After", test_open_for_retry_after},
     {"breaker off", test_breaker_off},
     {"transition counters", test_transition_counters},
     {"corrupt struct is contained", test_corrupt_struct_is_contained},
