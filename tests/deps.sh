@@ -13,9 +13,15 @@ test)  needs="curl:curl wget:wget /usr/bin/python3:python3 node:nodejs javac:def
               valgrind:valgrind strace:strace man:man-db
               /usr/sbin/nginx:nginx redis-server:redis-server redis-cli:redis-tools
               /usr/lib/postgresql/15/bin/initdb:postgresql /usr/sbin/nft:nftables
+              php:php-cli /etc/php/8.2/mods-available/curl.ini:php-curl
+              /etc/php/8.2/mods-available/pgsql.ini:php-pgsql
+              /bin/busybox:busybox-static fzf:fzf
               /usr/lib/python3/dist-packages/requests:python3-requests
-              /usr/lib/python3/dist-packages/aiohttp:python3-aiohttp
-              nc.openbsd:netcat-openbsd ssh:openssh-client php:php-cli mariadb:mariadb-client" ;;
+              /usr/lib/python3/dist-packages/aiohttp:python3-aiohttp nc.openbsd:netcat-openbsd
+              /usr/share/perl5/LWP/UserAgent.pm:libwww-perl ruby:ruby
+              /usr/sbin/php-fpm8.2:php8.2-fpm socat:socat memcached:memcached memcstat:libmemcached-tools
+              ssh:openssh-client /usr/sbin/sshd:openssh-server git:git
+              /usr/sbin/mariadbd:mariadb-server mariadb:mariadb-client" ;;
 *) echo "usage: deps.sh build|test" >&2; exit 2 ;;
 esac
 missing=""

@@ -12,8 +12,11 @@ tally() {   # tally OUTPUT_FILE: add the "N passed, N failed" of its last such l
 out=$(mktemp -d); trap 'rm -rf "$out"' EXIT
 sh tests/unit/run.sh "$@" | tee "$out/unit"; tally "$out/unit"
 bash tests/e2e/run.sh | tee "$out/e2e"; tally "$out/e2e"
-if [ -x tests/fuzz/run.sh ]; then
+# Every stage runs; a missing one counts as a failure (tally of an empty file).
+if [ -f tests/fuzz/run.sh ]; then
     bash tests/fuzz/run.sh | tee "$out/fuzz"; tally "$out/fuzz"
+else
+    echo "FAIL fuzz stage: tests/fuzz/run.sh missing" | tee "$out/fuzz"; tally "$out/fuzz"
 fi
 bash tests/sanitize.sh | tee "$out/sanitize"; tally "$out/sanitize"
 bash tests/valgrind.sh | tee "$out/valgrind"; tally "$out/valgrind"

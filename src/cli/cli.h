@@ -11,12 +11,21 @@ int bw_cmd_status(int argc, char **argv);
 int bw_cmd_metrics(int argc, char **argv);
 int bw_cmd_reset(int argc, char **argv);
 int bw_cmd_force(int argc, char **argv);
+int bw_cmd_doctor(int argc, char **argv);
 
 /* Prints the help of one command (or the overview for NULL); returns 0, or 2 if unknown. */
 int bw_cli_help(const char *command, FILE *out);
 
 /* Prints "breakwater: MESSAGE" on stderr. */
 void bw_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Parses "[-c FILE] [--] PROGRAM [ARG...]" after the command name argv[0]:
+ * *config gets FILE (left alone without -c). Returns the index of PROGRAM,
+ * or -1 after printing a usage error naming cmd and usage.
+ */
+int bw_cli_program_args(int argc, char **argv, const char *cmd, const char *usage,
+                        const char **config);
 
 /* The config path the library would use: FILE from -c, else BREAKWATER_CONFIG,
  * else /etc/breakwater.ini when it exists; NULL for the built-in defaults. */

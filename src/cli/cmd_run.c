@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "elf_probe.h"
 
 /*
  * Finds libbreakwater.so: BREAKWATER_LIBRARY if set (for packagers), else next
@@ -39,25 +40,29 @@ static int find_library(char *out, size_t outlen)
     return -1;
 }
 
+/* One warning on stderr when command is a program the shim cannot reach. */
+static void warn_uncovered(const char *command)
+{
+    char path[PATH_MAX];
+    bw_elf_facts f;
+    if (bw_program_path(command, path, sizeof path) != 0 || bw_elf_probe(path, &f) != 0 ||
+        !f.is_elf || !f.is_64)
+        return;
+    if (f.go)
+        bw_cli_error("warning: %s is a Go program: Go makes its own system calls, so its "
+                     "connections are not covered (see 'breakwater doctor')", path);
+    else if (!f.has_interp)
+        bw_cli_error("warning: %s is statically linked: LD_PRELOAD has no effect, so its "
+                     "connections are not covered (see 'breakwater doctor')", path);
+}
+
 int bw_cmd_run(int argc, char **argv)
 {
     const char *config = NULL;
-    int i = 1;
-    for (; i < argc && argv[i][0] == '-'; i++) {
-        if (strcmp(argv[i], "--") == 0) {
-            i++;
-            break;
-        } else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
-            config = argv[++i];
-        } else {
-            bw_cli_error("run: unknown option '%s'\nusage: breakwater run [-c FILE] [--] COMMAND [ARG...]", argv[i]);
-            return 2;
-        }
-    }
-    if (i >= argc) {
-        bw_cli_error("run: no COMMAND given\nusage: breakwater run [-c FILE] [--] COMMAND [ARG...]");
+    int i = bw_cli_program_args(argc, argv, "run", "breakwater run [-c FILE] [--] COMMAND [ARG...]",
+                                &config);
+    if (i < 0)
         return 2;
-    }
     char lib[PATH_MAX];
     if (find_library(lib, sizeof lib) != 0) {
         bw_cli_error("run: cannot find libbreakwater.so next to this program or in ../lib/breakwater");
@@ -80,6 +85,7 @@ int bw_cmd_run(int argc, char **argv)
     }
     snprintf(preload, len, "%s%s%s", lib, old && old[0] ? ":" : "", old ? old : "");
     setenv("LD_PRELOAD", preload, 1);
+    warn_uncovered(argv[i]);
     execvp(argv[i], argv + i);
     bw_cli_error("run: cannot run '%s': %s", argv[i], strerror(errno));
     return 1;

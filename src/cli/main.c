@@ -18,7 +18,8 @@ static const struct command commands[] = {
     {"run", bw_cmd_run, "breakwater run [-c FILE] [--] COMMAND [ARG...]",
      "Runs COMMAND with libbreakwater.so preloaded (prepended to LD_PRELOAD). With -c,\n"
      "BREAKWATER_CONFIG is set to the absolute path of FILE. COMMAND replaces this\n"
-     "process: same pid, its own exit status and signals.\n"},
+     "process: same pid, its own exit status and signals. When COMMAND cannot be\n"
+     "covered (statically linked, or a Go program) one warning says so on stderr.\n"},
     {"check", bw_cmd_check, "breakwater check [FILE]",
      "Validates a config file. Every problem is one line FILE:LINE: error: MESSAGE or\n"
      "FILE:LINE: warning: MESSAGE. Exits 0 when the file is valid (warnings allowed),\n"
@@ -44,6 +45,12 @@ static const struct command commands[] = {
      "every one, auto hands back to the automatic state. Prints one line per breaker\n"
      "(\"payments 127.0.0.1:8080: breaker forced_open\"). Exits 1 when DEST is not\n"
      "in the shared state, or with state = process.\n"},
+    {"doctor", bw_cmd_doctor, "breakwater doctor [-c FILE] [--] PROGRAM [ARG...]",
+     "Says, from PROGRAM's file and its libraries (PROGRAM is not run), whether the\n"
+     "shim can cover it: static or dynamic, Go, libc, TLS library, io_uring, libraries\n"
+     "loaded with RTLD_DEEPBIND; and for each ARG naming a destination (a URL or\n"
+     "HOST:PORT) the config section it would match. Exits 0 when PROGRAM can be\n"
+     "covered, 1 when it cannot (or cannot be read).\n"},
     {NULL, NULL, NULL, NULL},
 };
 
@@ -55,6 +62,28 @@ void bw_cli_error(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
+}
+
+int bw_cli_program_args(int argc, char **argv, const char *cmd, const char *usage,
+                        const char **config)
+{
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (strcmp(argv[i], "--") == 0) {
+            i++;
+            break;
+        } else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
+            *config = argv[++i];
+        } else {
+            bw_cli_error("%s: unknown option '%s'\nusage: %s", cmd, argv[i], usage);
+            return -1;
+        }
+    }
+    if (i >= argc) {
+        bw_cli_error("%s: no program given\nusage: %s", cmd, usage);
+        return -1;
+    }
+    return i;
 }
 
 const char *bw_cli_config_path(const char *given)

@@ -183,6 +183,11 @@ static void init_once(void)
         apply_log_settings(cfg);
         atomic_store(&current, cfg);
         next_reload_check_ms = bw_now_ms() + 1000;
+        if (cfg)
+            bw_log(BW_LOG_DEBUG, "breakwater " BW_VERSION " started in %s: config %s, "
+                   "%zu destinations, state %s", program_invocation_name,
+                   config_path[0] ? config_path : "built-in defaults", cfg->n_dests,
+                   cfg->state == BW_STATE_SHARED ? cfg->state_dir : "per process");
     }
     errno = saved;
 }

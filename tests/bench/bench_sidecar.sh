@@ -36,7 +36,7 @@ if ! command -v haproxy >/dev/null 2>&1; then
             >/tmp/breakwater-apt-haproxy.log 2>&1
     fi
     command -v haproxy >/dev/null 2>&1 || {
-        echo "# sidecar: haproxy missing; run as root: apt-get install -y haproxy"; exit 0; }
+        echo "# sidecar: haproxy missing; run as root: apt-get install -y haproxy"; exit 1; }
 fi
 
 T=$(mktemp -d /tmp/bw-bench-sidecar.XXXXXX)

@@ -6,8 +6,9 @@
 # time limit (BW_BENCH_TIMEOUT, 600 s). A benchmark prints rows
 # "name | value | baseline | ratio" and may print "# " notes (targets met or
 # missed); run.sh gathers every row into one table, followed by the notes.
-# Targets are reported, never asserted; the exit status is 1 only when a
-# benchmark could not run.
+# Targets are reported, never asserted; the exit status is 1 when a
+# benchmark could not run, or (without PATTERN) when a row of RESULTS.md's
+# table is missing from the run.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 : "${BUILD:=$(cd "$here/../.." && pwd)/build}"
@@ -34,7 +35,10 @@ for b in "$here"/bench_*.sh "$here"/bench_*.c; do
     grep -E '^[^#|][^|]* \| [^|]+ \| [^|]+ \| [^|]+$' "$tmp/$name.out" >>"$rows"
     grep '^# ' "$tmp/$name.out" >>"$notes"
     secs=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
-    if [ $rc -ne 0 ]; then
+    if [ $rc -eq 0 ] && ! grep -qE '^[^#|][^|]* \| ' "$tmp/$name.out"; then
+        failed="$failed $name"
+        echo "# $name printed no row" >>"$notes"
+    elif [ $rc -ne 0 ]; then
         failed="$failed $name"
         echo "# $name failed (exit $rc, ${secs}s)" >>"$notes"
     else
@@ -46,4 +50,12 @@ align=(cat)
 column -t -s '|' -o '|' </dev/null >/dev/null 2>&1 && align=(column -t -s '|' -o '|')
 { echo "name | value | baseline | ratio"; cat "$rows"; } | "${align[@]}"
 cat "$notes"
+# A full run must produce every row of the published table (RESULTS.md).
+if [ $# -eq 0 ] && [ -f "$here/RESULTS.md" ]; then
+    missing=$(sed -n '/^name  *|/,/^```/p' "$here/RESULTS.md" | sed '1d;$d' | cut -d'|' -f1 |
+              tr -d ' ' | while read -r n; do
+                  [ -n "$n" ] && ! cut -d'|' -f1 "$rows" | tr -d ' ' | grep -qx "$n" && echo "$n"
+              done | tr '\n' ' ')
+    [ -z "$missing" ] || { echo "bench: rows of RESULTS.md missing from this run: $missing" >&2; failed="$failed rows"; }
+fi
 [ -z "$failed" ] || { echo "bench: failed:$failed" >&2; exit 1; }

@@ -73,4 +73,36 @@ run_modes psql $PGBIN/psql -X -w -h 127.0.0.1 -p "$PORT" -U postgres -d postgres
     -c "insert into t select g, md5(g::text) from generate_series(1, 2000) g" \
     -c "select count(*), md5(string_agg(s, ',' order by i)) from t" \
     -c "select repeat('x', 100000) = repeat('x', 100000)"
+
+# 3. PHP's pgsql extension, which PHP loads with RTLD_DEEPBIND (libpq with
+#    it; pdo_pgsql.so, loaded first, brings libpq): the shim rebinds them
+#    (debug line from php's pid) and the bulkhead
+#    binds: with max_connections = 1 a second connection open at the same
+#    time is refused; without the shim both are made.
+write_config "$T/php.ini" <<INI
+[global]
+log = $T/php.log
+state_dir = $T
+[destination pg]
+host = 127.0.0.1
+port = $PORT
+max_connections = 1
+INI
+cat >"$T/pg2.php" <<'PHP'
+<?php
+$c = "host=127.0.0.1 port={$argv[1]} user=postgres dbname=postgres connect_timeout=5";
+$a = @pg_connect($c, PGSQL_CONNECT_FORCE_NEW);
+$b = @pg_connect($c, PGSQL_CONNECT_FORCE_NEW);
+echo getmypid(), " ", $a ? pg_fetch_result(pg_query($a, "select 6*7"), 0, 0) : "fail", " ",
+     $b ? "ok" : "fail", "\n";
+PHP
+php -m | grep -qx pgsql || fail "php's pgsql extension missing (php-pgsql)"
+read -r _ a b < <(timeout 30 php "$T/pg2.php" "$PORT")
+assert_eq "php pgsql, two connections, without the shim" "42 ok" "$a $b"
+read -r pid a b < <(BREAKWATER_CONFIG=$T/php.ini BREAKWATER_LOG=debug LD_PRELOAD=$BW_PRELOAD \
+    timeout 30 php "$T/pg2.php" "$PORT")
+assert_eq "php pgsql under the shim, max_connections = 1" "42 fail" "$a $b"
+grep -q "^breakwater\[$pid\]: debug: .*pgsql.so loaded with RTLD_DEEPBIND: [1-9][0-9]* references" "$T/php.log" ||
+    { cat "$T/php.log" >&2; fail "php did not log pgsql.so's rebinding"; }
+note "php pgsql: $(grep -m1 "pgsql.so loaded with RTLD_DEEPBIND: [1-9]" "$T/php.log" | sed 's/.*debug: //'); 2nd connection refused by the bulkhead"
 stop_pg

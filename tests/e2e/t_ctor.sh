@@ -100,7 +100,9 @@ exit status 0" "$(cat "$T/linked.plain.out")"
 env -u LD_PRELOAD "$T/plain" >"$T/ref" || fail "plain fails"
 for order in after before; do
     for cfg in none "$BW_CFG"; do
+        # A sanitizer runtime (BW_PRELOAD_PREFIX) stays first, ahead of both.
         if [ $order = after ]; then pre="$BW_LIB:$T/libctor.so"; else pre="$T/libctor.so:$BW_LIB"; fi
+        pre="${BW_PRELOAD_PREFIX:+$BW_PRELOAD_PREFIX:}$pre"
         if [ "$cfg" = none ]; then
             timeout 60 env -u BREAKWATER_CONFIG LD_PRELOAD="$pre" "$T/plain" >"$T/out" 2>"$T/err"
         else

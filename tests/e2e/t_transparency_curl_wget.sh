@@ -19,3 +19,21 @@ for l in curl4 curl6 wget4 wget6; do
     assert_eq "$l sha256" "$want  -" "$(head -n 1 "$T/$l.plain.out")"
 done
 note "every download matched the source"
+
+# wget's row: the shim runs in wget itself (its start-up line) and a server
+# started only after wget's first connect is reached by a retry (counted in
+# the shared state); without the shim wget (one try) is refused.
+. "$(dirname "$0")/clients/compat_lib.sh"
+mkdir -p "$T/state"
+printf '[global]\nlog = %s\nstate_dir = %s\n[destination late]\nhost = 127.0.0.1\nretries = 20\nbackoff_initial_ms = 100\nbackoff_max_ms = 400\njitter = none\n' \
+    "$T/bw.log" "$T/state" | write_config "$T/late.ini"
+LATE=$(free_port)
+env -u LD_PRELOAD wget --tries=1 -O /dev/null "http://127.0.0.1:$LATE/" 2>"$T/wget.plain.err" &&
+    fail "wget reached a server without the shim with nothing listening"
+grep -q 'refused' "$T/wget.plain.err" || fail "wget without the shim: $(cat "$T/wget.plain.err")"
+serve_after_connect "$LATE" "$SUPPORT/bw_httpd" -p "$LATE" --max-seconds 30
+COMPAT_CONFIG=$T/late.ini under wget --tries=1 -O /dev/null "http://127.0.0.1:$LATE/status/200" 2>"$T/wget.err" ||
+    { cat "$T/wget.err" >&2; fail "wget under the shim failed"; }
+pid=$(started_in wget)
+n=$(COMPAT_CONFIG=$T/late.ini assert_retried "$LATE")
+note "wget (pid $pid): refused without the shim; retried ($n) into a server started after its first connect"

@@ -45,4 +45,8 @@ BREAKWATER_CONFIG=$BW_CFG shim timeout 120 "$PYTHON3" "$T/client.py" "http://127
 head -n 4 "$T/py4.plain.out" | cmp -s - "$T/idem.out" || fail "answers differ with idempotency on"
 n=$(awk -F'\t' -v s="$body_sha" '$3 == "POST" && $5 == 200000 && $6 == s' "$T/record" | wc -l)
 assert_eq "intact POST bodies with idempotency on" 2 "$n"
-note "with idempotency on: $(grep -c $'\tIdempotency-Key: ' "$T/record") of $(wc -l <"$T/record") requests carried a key"
+# Exactly one key on each of the 3 POSTs, none on the GET.
+keys=$(awk -F'\t' '{ n = 0; for (i = 7; i <= NF; i++) if ($i ~ /^Idempotency-Key: /) n++; print $3, n }' \
+    "$T/record" | sort | uniq -c | awk '{print $1, $2, $3}' | tr '\n' ';')
+assert_eq "keys per method (count method keys)" "1 GET 0;3 POST 1;" "$keys"
+note "with idempotency on: one key on each of the 3 POSTs, none on the GET"
