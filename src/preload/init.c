@@ -45,6 +45,40 @@ int64_t bw_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static void write_all(int fd, const char *line, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = bw_real.write(fd, line, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        line += n;
+        len -= (size_t)n;
+    }
+}
+
+/*
+ * Opens the log file for one line, or returns -1 (the line then goes to
+ * stderr). O_NOFOLLOW: a symbolic link planted at the path (in a directory
+ * another user can write to) must not redirect a root program's appends to a
+ * file of the attacker's choice. A refused path is reported once on stderr.
+ */
+static int open_log_file(void)
+{
+    static _Atomic int refused_reported;
+    int fd = bw_real.open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW,
+                          0600);
+    if (fd >= 0 || atomic_exchange(&refused_reported, 1))
+        return fd;
+    char msg[PATH_MAX + 160];
+    int n = snprintf(msg, sizeof msg, "breakwater[%ld]: error: log file %s %s; logging to stderr\n",
+                     (long)getpid(), log_path,
+                     errno == ELOOP ? "is a symbolic link (refused)" : strerror(errno));
+    write_all(2, msg, n < (int)sizeof msg ? (size_t)n : sizeof msg - 1);
+    return -1;
+}
+
 /* The log sink: every write goes through the real functions, never our hooks. */
 static void sink(enum bw_log_level level, const char *line, size_t len)
 {
@@ -57,19 +91,11 @@ static void sink(enum bw_log_level level, const char *line, size_t len)
     }
     int fd = 2;
     if (log_target == BW_LOGTO_FILE) {
-        fd = bw_real.open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+        fd = open_log_file();
         if (fd < 0)
             fd = 2;
     }
-    while (len > 0) {
-        ssize_t n = bw_real.write(fd, line, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        line += n;
-        len -= (size_t)n;
-    }
+    write_all(fd, line, len);
     if (fd != 2)
         bw_real.close(fd);
 }
