@@ -118,6 +118,11 @@ int bw_connect(int fd, const struct sockaddr *sa, socklen_t len);
 bw_state *bw_shim_state(const bw_config *cfg);
 void bw_shim_state_atfork_child(void);
 
+/* SIGBUS guard over a mapped shared state file (state_guard.c): a fault
+ * inside [base, base + size) is repaired with zero pages and noted. */
+int bw_state_guard_install(void *base, size_t size);
+bool bw_state_guard_tripped(void);
+
 /* Outcome of a connection's connect, learned after connect() returned
  * (native mode): records it in breaker and counters once. */
 void bw_conn_outcome(bw_conn *c, int err);
