@@ -28,7 +28,6 @@
 
 atomic_bool bw_disabled;
 
-static _Atomic(const bw_config *) current;
 static bool secure_mode;
 static bool env_level_set;
 static enum bw_log_level env_level;
@@ -207,7 +206,8 @@ static void init_once(void)
         if (!cfg)
             atomic_store(&bw_disabled, true);
         apply_log_settings(cfg);
-        atomic_store(&current, cfg);
+        if (cfg)
+            bw_cfg_publish(cfg);   /* the first of 64 free slots: cannot fail */
         next_reload_check_ms = bw_now_ms() + 1000;
     }
     errno = saved;
@@ -252,30 +252,66 @@ static bool file_changed(const bw_config *cfg, int64_t *mtime_ns)
     return *mtime_ns != cfg->mtime_ns || st.st_ino != cfg->ino || st.st_dev != cfg->dev;
 }
 
-const bw_config *bw_shim_config(void)
+/* Reloads the file, under reload_lock. The stall of the connect that runs
+ * it is measured: a file that takes long to parse (10,000 sections and
+ * more) is reported, with the advice that goes with it, once. */
+static void reload(int64_t mtime_ns)
 {
-    const bw_config *cfg = atomic_load_explicit(&current, memory_order_acquire);
+    static bool slow_reported;
+    int64_t t0 = bw_now_ms();
+    const bw_config *fresh = load(config_path, false);
+    int64_t took = bw_now_ms() - t0;
+    if (!fresh) {
+        failed_mtime_ns = mtime_ns;   /* report a broken file once, not every second */
+        return;
+    }
+    int published = bw_cfg_publish(fresh);
+    if (published != 0) {
+        /* Free records pin the configs they were last made under: let go. */
+        bw_conn_pool_drop_idle_configs();
+        bw_cfg_sweep();
+        published = bw_cfg_publish(fresh);
+    }
+    if (published != 0) {
+        bw_log(BW_LOG_WARN, "not reloading %s: 63 older configs are still in use by open "
+               "connections; keeping the previous config", config_path);
+        bw_config_free((bw_config *)fresh);
+        return;
+    }
+    apply_log_settings(fresh);
+    bw_log(BW_LOG_INFO, "reloaded %s: %zu destinations in %lld ms", config_path, fresh->n_dests,
+           (long long)took);
+    if (took >= BW_RELOAD_SLOW_MS && !slow_reported) {
+        slow_reported = true;
+        bw_log(BW_LOG_WARN, "reloading %s (%zu destinations) held up a connect for %lld ms; "
+               "set reload = off and restart programs to change a config this large",
+               config_path, fresh->n_dests, (long long)took);
+    }
+}
+
+const bw_config *bw_shim_config_hold(bw_cfg_ref **ref)
+{
+    const bw_config *cfg;
+    *ref = bw_cfg_hold(&cfg);
     if (!cfg || !cfg->reload || !config_path[0])
         return cfg;
     int64_t now = bw_now_ms();
     int64_t due = atomic_load_explicit(&next_reload_check_ms, memory_order_relaxed);
     if (now < due || !atomic_compare_exchange_strong(&next_reload_check_ms, &due, now + 1000))
         return cfg;
-    int64_t mtime_ns;
-    if (!file_changed(cfg, &mtime_ns) || pthread_mutex_trylock(&reload_lock) != 0)
+    if (pthread_mutex_trylock(&reload_lock) != 0)
         return cfg;
     int saved = errno;
-    const bw_config *fresh = load(config_path, false);
-    if (fresh) {
-        /* The old config stays allocated: live connections point into it. */
-        atomic_store_explicit(&current, fresh, memory_order_release);
-        apply_log_settings(fresh);
-        bw_log(BW_LOG_INFO, "reloaded %s: %zu destinations", config_path, fresh->n_dests);
-        cfg = fresh;
-    } else {
-        failed_mtime_ns = mtime_ns;   /* report a broken file once, not every second */
-    }
+    bw_cfg_sweep();   /* configs whose last connection closed since the last look */
+    int64_t mtime_ns;
+    bool changed = file_changed(cfg, &mtime_ns);
+    if (changed)
+        reload(mtime_ns);
     pthread_mutex_unlock(&reload_lock);
+    if (changed) {
+        bw_cfg_drop(*ref);
+        *ref = bw_cfg_hold(&cfg);
+    }
     errno = saved;
     return cfg;
 }

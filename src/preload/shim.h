@@ -9,8 +9,8 @@
  * for a writer blocked on a full socket). Records come from a pool that is never unmapped, so a thread
  * that raced a close() on the same descriptor reads a stale record, never
  * freed memory. The config is an immutable object behind an atomic pointer;
- * a reload publishes a new one and old ones are kept (connections point into
- * them). No lock is held across a blocking system call but a connection's
+ * a reload publishes a new one, and an old one is freed once neither a hook
+ * call nor a connection record holds it (config_ref.c). No lock is held across a blocking system call but a connection's
  * write lock, across the program's own send (inject.c), where it only ever
  * waits for another writer of the same connection; a close() meanwhile
  * cannot recycle the record, because the write holds a reference.
@@ -39,13 +39,16 @@ enum bw_conn_state {
     BW_CONN_FAILED,
 };
 
+typedef struct bw_cfg_ref bw_cfg_ref;   /* a held config (config_ref.c) */
+
 typedef struct bw_conn {
     pthread_mutex_t lock;          /* write side; initialised once per pool slot */
     pthread_mutex_t rlock;         /* read side (response reader) */
     atomic_int refs;               /* first field cleared on reuse: keep the locks above */               /* descriptors referring to this record */
     struct bw_conn *next_free;
     pid_t owner;                   /* process that made the connection */
-    const bw_policy *policy;
+    const bw_policy *policy;       /* into the config held by cfg_ref */
+    bw_cfg_ref *cfg_ref;           /* kept until the record is reused (stale readers) */
     struct sockaddr_storage addr;
     _Atomic int state;             /* enum bw_conn_state */
     int64_t started_ms;            /* monotonic time the connect began */
@@ -93,8 +96,26 @@ void bw_shim_init(void);
 /* Fork child: start-up's own lock made usable again. */
 void bw_init_atfork_child(void);
 
-/* The config in force, after checking (at most once a second) for a reload. NULL: intercept nothing. */
-const bw_config *bw_shim_config(void);
+/* Config lifetimes (config_ref.c): a config is freed once it is no longer
+ * in force and nobody holds it. */
+/* Holds the config in force; NULL (and *cfg NULL) before there is one. */
+bw_cfg_ref *bw_cfg_hold(const bw_config **cfg);
+/* One more hold on a config already held through ref; returns ref. */
+bw_cfg_ref *bw_cfg_keep(bw_cfg_ref *ref);
+/* Lets go of a hold (ref may be NULL). */
+void bw_cfg_drop(bw_cfg_ref *ref);
+/* Reload lock held: makes cfg the config in force, retiring the previous
+ * one. -1 when all 64 slots hold configs still in use. */
+int bw_cfg_publish(const bw_config *cfg);
+/* Reload lock held: frees retired configs nobody holds; returns how many. */
+size_t bw_cfg_sweep(void);
+
+/* A reload that stalls the connect running it longer than this is reported. */
+#define BW_RELOAD_SLOW_MS 100
+
+/* The config in force, after checking (at most once a second) for a reload,
+ * held until bw_cfg_drop(*ref). NULL: intercept nothing. */
+const bw_config *bw_shim_config_hold(bw_cfg_ref **ref);
 
 /* Monotonic milliseconds. */
 int64_t bw_now_ms(void);
@@ -135,6 +156,8 @@ void bw_conn_release_slot(bw_conn *c);
 void bw_conn_pool_lock(void);
 void bw_conn_pool_unlock(void);
 void bw_conn_pool_atfork_child(void);
+/* Records on the free list let go of the configs they were made under. */
+void bw_conn_pool_drop_idle_configs(void);
 
 /* getpid(), without a system call: cached, and renewed in a fork child. */
 pid_t bw_self_pid(void);
