@@ -1,6 +1,6 @@
 /*
  * state_file.c - where the state region lives: the shared file of SPEC §7
- * (STATE_DIR/breakwater-UID-HASH), or private memory. The descriptor used to
+ * (STATE_DIR/breakwater-UID-HASH-vN), or private memory. The descriptor used to
  * map the file is closed at once; a mapping outlives it, so programs that
  * close every descriptor keep working.
  */
@@ -16,7 +16,7 @@
 
 #include "bw_state.h"
 
-void bw_state_path(const bw_config *cfg, char *out, size_t outlen)
+void bw_state_path_stem(const bw_config *cfg, char *out, size_t outlen)
 {
     char tag[17];
     if (cfg->path[0])
@@ -24,6 +24,13 @@ void bw_state_path(const bw_config *cfg, char *out, size_t outlen)
     else
         snprintf(tag, sizeof tag, "builtin");
     snprintf(out, outlen, "%s/breakwater-%u-%s", cfg->state_dir, (unsigned)geteuid(), tag);
+}
+
+void bw_state_path(const bw_config *cfg, char *out, size_t outlen)
+{
+    char stem[PATH_MAX];
+    bw_state_path_stem(cfg, stem, sizeof stem);
+    snprintf(out, outlen, "%s-v%d", stem, BW_STATE_VERSION);
 }
 
 int bw_state_map_private(const char *config_path, bw_state *st)

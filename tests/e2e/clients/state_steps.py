@@ -1,7 +1,8 @@
 # state_steps.py STEP... - connects step by step, for tests that change the
 # state file between connects. A step is HOST:PORT (one connect with an echo
 # round trip; prints "ok" or "err ERRNO"), or wait:FILE (waits, at most 30 s,
-# until FILE exists; then prints "resumed"), or touch:FILE (creates FILE).
+# until FILE exists; then prints "resumed"), or touch:FILE (creates FILE,
+# holding this process's pid).
 import os, socket, sys, time
 
 def connect(target):
@@ -32,6 +33,7 @@ for step in sys.argv[1:]:
             time.sleep(0.02)
         print("resumed" if os.path.exists(step[5:]) else "timed out", flush=True)
     elif step.startswith("touch:"):
-        open(step[6:], "w").close()
+        with open(step[6:], "w") as f:
+            f.write("%d\n" % os.getpid())
     else:
         print(connect(step), flush=True)
