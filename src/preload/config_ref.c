@@ -9,7 +9,8 @@
  * meanwhile may still count on it safely: it then sees that the slot is no
  * longer the current one and lets go without touching the config. Retired
  * configs nobody holds are freed by bw_cfg_sweep, which, like
- * bw_cfg_publish, only the thread holding the reload lock calls.
+ * bw_cfg_publish, only the one thread running a reload check calls
+ * (reload.c).
  *
  * The order of operations is sequentially consistent: a holder counts up,
  * then re-reads `current`; the sweeper swapped `current` before it reads a
@@ -27,7 +28,7 @@ enum slot_state { SLOT_FREE, SLOT_CURRENT, SLOT_RETIRED };
 struct bw_cfg_ref {
     atomic_int refs;
     const bw_config *cfg;
-    enum slot_state state;   /* owned by the reload-lock holder */
+    enum slot_state state;   /* owned by the thread running a reload check */
 };
 
 static struct bw_cfg_ref slots[SLOTS];

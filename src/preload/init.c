@@ -34,8 +34,6 @@ static enum bw_log_level env_level;
 static char config_path[PATH_MAX];       /* "" = built-in defaults */
 static enum bw_log_target log_target = BW_LOGTO_STDERR;
 static char log_path[PATH_MAX];
-static _Atomic int64_t next_reload_check_ms;
-static pthread_mutex_t reload_lock = PTHREAD_MUTEX_INITIALIZER;
 
 int64_t bw_now_ms(void)
 {
@@ -99,7 +97,7 @@ static void sink(enum bw_log_level level, const char *line, size_t len)
         bw_real.close(fd);
 }
 
-static void apply_log_settings(const bw_config *cfg)
+void bw_init_apply_log(const bw_config *cfg)
 {
     enum bw_log_level level = cfg ? cfg->log_level : BW_LOG_WARN;
     if (cfg) {
@@ -205,10 +203,9 @@ static void init_once(void)
         const bw_config *cfg = load(config_path, true);
         if (!cfg)
             atomic_store(&bw_disabled, true);
-        apply_log_settings(cfg);
+        bw_init_apply_log(cfg);
         if (cfg)
             bw_cfg_publish(cfg);   /* the first of 64 free slots: cannot fail */
-        next_reload_check_ms = bw_now_ms() + 1000;
     }
     errno = saved;
 }
@@ -230,88 +227,12 @@ __attribute__((constructor)) static void bw_constructor(void)
     bw_shim_init();
 }
 
-/* A fork child: another thread may have held reload_lock, and reload only
- * ever try-locks it, so a held copy would stop reloads in the child for good. */
-void bw_init_atfork_child(void)
+const char *bw_init_config_path(void)
 {
-    pthread_mutex_init(&reload_lock, NULL);
+    return config_path;
 }
 
-static int64_t failed_mtime_ns = -1;   /* a broken version already reported */
-
-/* True when the file's modification time or identity differs from cfg's
- * and it is not the broken version reported last time. */
-static bool file_changed(const bw_config *cfg, int64_t *mtime_ns)
+const bw_config *bw_init_reload_file(void)
 {
-    struct stat st;
-    if (stat(config_path, &st) != 0)
-        return false;   /* gone: keep what we have */
-    *mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-    if (*mtime_ns == failed_mtime_ns)
-        return false;
-    return *mtime_ns != cfg->mtime_ns || st.st_ino != cfg->ino || st.st_dev != cfg->dev;
-}
-
-/* Reloads the file, under reload_lock. The stall of the connect that runs
- * it is measured: a file that takes long to parse (10,000 sections and
- * more) is reported, with the advice that goes with it, once. */
-static void reload(int64_t mtime_ns)
-{
-    static bool slow_reported;
-    int64_t t0 = bw_now_ms();
-    const bw_config *fresh = load(config_path, false);
-    int64_t took = bw_now_ms() - t0;
-    if (!fresh) {
-        failed_mtime_ns = mtime_ns;   /* report a broken file once, not every second */
-        return;
-    }
-    int published = bw_cfg_publish(fresh);
-    if (published != 0) {
-        /* Free records pin the configs they were last made under: let go. */
-        bw_conn_pool_drop_idle_configs();
-        bw_cfg_sweep();
-        published = bw_cfg_publish(fresh);
-    }
-    if (published != 0) {
-        bw_log(BW_LOG_WARN, "not reloading %s: 63 older configs are still in use by open "
-               "connections; keeping the previous config", config_path);
-        bw_config_free((bw_config *)fresh);
-        return;
-    }
-    apply_log_settings(fresh);
-    bw_log(BW_LOG_INFO, "reloaded %s: %zu destinations in %lld ms", config_path, fresh->n_dests,
-           (long long)took);
-    if (took >= BW_RELOAD_SLOW_MS && !slow_reported) {
-        slow_reported = true;
-        bw_log(BW_LOG_WARN, "reloading %s (%zu destinations) held up a connect for %lld ms; "
-               "set reload = off and restart programs to change a config this large",
-               config_path, fresh->n_dests, (long long)took);
-    }
-}
-
-const bw_config *bw_shim_config_hold(bw_cfg_ref **ref)
-{
-    const bw_config *cfg;
-    *ref = bw_cfg_hold(&cfg);
-    if (!cfg || !cfg->reload || !config_path[0])
-        return cfg;
-    int64_t now = bw_now_ms();
-    int64_t due = atomic_load_explicit(&next_reload_check_ms, memory_order_relaxed);
-    if (now < due || !atomic_compare_exchange_strong(&next_reload_check_ms, &due, now + 1000))
-        return cfg;
-    if (pthread_mutex_trylock(&reload_lock) != 0)
-        return cfg;
-    int saved = errno;
-    bw_cfg_sweep();   /* configs whose last connection closed since the last look */
-    int64_t mtime_ns;
-    bool changed = file_changed(cfg, &mtime_ns);
-    if (changed)
-        reload(mtime_ns);
-    pthread_mutex_unlock(&reload_lock);
-    if (changed) {
-        bw_cfg_drop(*ref);
-        *ref = bw_cfg_hold(&cfg);
-    }
-    errno = saved;
-    return cfg;
+    return load(config_path, false);
 }

@@ -93,8 +93,15 @@ void bw_fd_facts_forget_range(unsigned lo, unsigned hi);
 /* Runs start-up once (resolution, config, logging); cheap after the first call. */
 void bw_shim_init(void);
 
-/* Fork child: start-up's own lock made usable again. */
+/* Fork child: a reload left running by a thread that did not come along is over. */
 void bw_init_atfork_child(void);
+
+/* From start-up (init.c), for reloads (reload.c): the config file's path
+ * ("" = built-in defaults), a fresh load of it (NULL after logging why),
+ * and the log settings of a config put in force. */
+const char *bw_init_config_path(void);
+const bw_config *bw_init_reload_file(void);
+void bw_init_apply_log(const bw_config *cfg);
 
 /* Config lifetimes (config_ref.c): a config is freed once it is no longer
  * in force and nobody holds it. */
@@ -104,14 +111,11 @@ bw_cfg_ref *bw_cfg_hold(const bw_config **cfg);
 bw_cfg_ref *bw_cfg_keep(bw_cfg_ref *ref);
 /* Lets go of a hold (ref may be NULL). */
 void bw_cfg_drop(bw_cfg_ref *ref);
-/* Reload lock held: makes cfg the config in force, retiring the previous
+/* The reloading thread only: makes cfg the config in force, retiring the previous
  * one. -1 when all 64 slots hold configs still in use. */
 int bw_cfg_publish(const bw_config *cfg);
-/* Reload lock held: frees retired configs nobody holds; returns how many. */
+/* The reloading thread only: frees retired configs nobody holds; returns how many. */
 size_t bw_cfg_sweep(void);
-
-/* A reload that stalls the connect running it longer than this is reported. */
-#define BW_RELOAD_SLOW_MS 100
 
 /* The config in force, after checking (at most once a second) for a reload,
  * held until bw_cfg_drop(*ref). NULL: intercept nothing. */
