@@ -93,9 +93,13 @@ for size in 0 8192; do
     echo "# truncated to $size under 2 programs: both unharmed; $(head -n 1 "$d.err1")"
 done
 
-# --- 4. Not even a private region can be mapped: say so.
+# --- 4. Not even a private region can be mapped: say so. (Not with a
+# sanitizer runtime preloaded, tests/sanitize.sh: it reserves terabytes of
+# address space, so no program starts under ulimit -v.)
 mkdir -m 700 "$T/vm" "$T/vmp"; cfg "$T/vm"; cfg "$T/vmp" process
-for c in vm vmp; do
+vm_cases="vm vmp"
+[ -n "$BW_PRELOAD_PREFIX" ] && vm_cases="" && echo "# ulimit -v: not with a sanitizer runtime"
+for c in $vm_cases; do
     out=$( (ulimit -v 12000; BREAKWATER_CONFIG=$T/$c.ini shim bash -c \
         "exec 3<>/dev/tcp/127.0.0.1/$PA && echo connected") 2>"$T/$c.err")
     assert_eq "ulimit -v ($c): program output" connected "$out"
@@ -108,6 +112,11 @@ done
 
 # --- 5. The guard passes the program's own SIGBUS on: a fault in a file of
 # its own, and SIGBUS sent with kill(), still kill it as without the shim.
+# (With a sanitizer runtime preloaded its own handler reports them instead.)
+if [ -n "$BW_PRELOAD_PREFIX" ]; then
+    echo "# the program's own SIGBUS: not with a sanitizer runtime"
+    exit 0
+fi
 mkdir -m 700 "$T/own"; cfg "$T/own"
 declare -A rc
 cat >"$T/own.py" <<'PY'
