@@ -5,6 +5,8 @@
 # holding this process's pid).
 import os, socket, sys, time
 
+from state_conn import ping
+
 def connect(target):
     host, port = target.rsplit(":", 1)
     host = host.strip("[]")
@@ -13,14 +15,7 @@ def connect(target):
     s.settimeout(10)
     try:
         s.connect((host, int(port)))
-        s.sendall(b"ping")
-        got = b""
-        while len(got) < 4:
-            b = s.recv(4 - len(got))
-            if not b:
-                break
-            got += b
-        return "ok" if got == b"ping" else "bad echo %r" % got
+        return ping(s)
     except OSError as e:
         return "err %d" % e.errno
     finally:
