@@ -7,9 +7,11 @@
  * one reliable signal: a store or load into a page of the mapping that lies
  * beyond the file's end raises it. So, while a shared file is mapped, a
  * SIGBUS handler is installed; a fault inside the mapping is repaired by
- * mapping private zero pages over the rest of it (the faulting instruction
- * then completes on them) and noted, and the shim switches to process state
- * at its next look at the state (state_map.c). A SIGBUS anywhere else is the
+ * mapping a private zero page over the faulting page (the faulting
+ * instruction then completes on it) and noted, and the shim switches to
+ * process state at its next look at the state (state_map.c). One page at a
+ * time: a page another thread already repaired and wrote to is never
+ * wiped by a later fault elsewhere. A SIGBUS anywhere else is the
  * program's: it goes to the handler the program had, or kills as it would
  * have without the shim.
  *
@@ -17,6 +19,7 @@
  * replaces it (its handler then sees such faults, as without the shim).
  */
 #include <signal.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/mman.h>
@@ -33,22 +36,27 @@ static struct sigaction previous;              /* the program's SIGBUS action */
 /* Hands a SIGBUS that is not ours to what the program had installed. */
 static void chain(int sig, siginfo_t *si, void *uc)
 {
-    if (previous.sa_flags & SA_SIGINFO) {
-        if (previous.sa_sigaction) {
-            previous.sa_sigaction(sig, si, uc);
-            return;
-        }
-    } else if (previous.sa_handler != SIG_DFL && previous.sa_handler != SIG_IGN) {
+    bool sent = si->si_code <= 0;   /* by kill() and friends, not by a fault */
+    bool ignored = !(previous.sa_flags & SA_SIGINFO) && previous.sa_handler == SIG_IGN;
+    if (sent && ignored)
+        return;                     /* as the program asked */
+    struct sigaction dfl = {.sa_handler = SIG_DFL};
+    sigemptyset(&dfl.sa_mask);
+    if (previous.sa_flags & SA_RESETHAND)
+        sigaction(SIGBUS, &dfl, NULL);   /* what the kernel would have done for it */
+    if ((previous.sa_flags & SA_SIGINFO) && previous.sa_sigaction) {
+        previous.sa_sigaction(sig, si, uc);
+        return;
+    }
+    if (!(previous.sa_flags & SA_SIGINFO) && !ignored && previous.sa_handler != SIG_DFL) {
         previous.sa_handler(sig);
         return;
     }
     /* Default (or ignored, which the kernel does not honour for a fault):
      * restore it; a fault then recurs on return and kills as without us, a
      * signal sent by kill() is sent again and does the same. */
-    struct sigaction dfl = {.sa_handler = SIG_DFL};
-    sigemptyset(&dfl.sa_mask);
     sigaction(SIGBUS, &dfl, NULL);
-    if (si->si_code <= 0 && previous.sa_handler != SIG_IGN)
+    if (sent)
         syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), sig);
 }
 
@@ -58,8 +66,7 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
     uintptr_t lo = atomic_load(&guard_lo), hi = atomic_load(&guard_hi);
     if (si->si_code > 0 && a >= lo && a < hi) {
         uintptr_t page = a & ~(page_size - 1);
-        /* Everything from the faulting page on is past the file's end. */
-        void *r = (void *)syscall(SYS_mmap, page, hi - page, PROT_READ | PROT_WRITE,
+        void *r = (void *)syscall(SYS_mmap, page, page_size, PROT_READ | PROT_WRITE,
                                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
         if (r != MAP_FAILED) {
             atomic_store(&tripped, 1);
@@ -74,7 +81,8 @@ int bw_state_guard_install(void *base, size_t size)
     page_size = (uintptr_t)sysconf(_SC_PAGESIZE);
     atomic_store(&guard_lo, (uintptr_t)base);
     atomic_store(&guard_hi, (uintptr_t)base + size);
-    struct sigaction sa = {.sa_sigaction = on_sigbus, .sa_flags = SA_SIGINFO | SA_RESTART};
+    /* SA_ONSTACK: on the program's alternate stack, if it has one. */
+    struct sigaction sa = {.sa_sigaction = on_sigbus, .sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK};
     sigemptyset(&sa.sa_mask);
     return sigaction(SIGBUS, &sa, &previous);
 }

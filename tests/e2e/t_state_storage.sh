@@ -111,7 +111,8 @@ for c in $vm_cases; do
 done
 
 # --- 5. The guard passes the program's own SIGBUS on: a fault in a file of
-# its own, and SIGBUS sent with kill(), still kill it as without the shim.
+# its own, and SIGBUS sent with kill(), still kill it as without the shim; a
+# handler the program installed first still gets it; SIG_IGN still ignores it.
 # (With a sanitizer runtime preloaded its own handler reports them instead.)
 if [ -n "$BW_PRELOAD_PREFIX" ]; then
     echo "# the program's own SIGBUS: not with a sanitizer runtime"
@@ -121,10 +122,19 @@ mkdir -m 700 "$T/own"; cfg "$T/own"
 declare -A rc
 cat >"$T/own.py" <<'PY'
 import mmap, os, signal, socket, sys
+how = sys.argv[3]
+if how == "handler":
+    signal.signal(signal.SIGBUS, lambda *a: print("handled", flush=True))
+elif how == "ignore":
+    signal.signal(signal.SIGBUS, signal.SIG_IGN)
 host, port = sys.argv[1].rsplit(":", 1)
 socket.create_connection((host, int(port))).close()   # the shim maps its state (and guard)
-if sys.argv[3] == "kill":
+if how != "fault":
     os.kill(os.getpid(), signal.SIGBUS)
+    os.kill(os.getpid(), signal.SIGBUS)
+    if how != "kill":
+        print("survived", flush=True)
+        sys.exit(0)
 with open(sys.argv[2], "w+b") as f:
     f.truncate(65536)
     m = mmap.mmap(f.fileno(), 65536)
@@ -132,13 +142,20 @@ with open(sys.argv[2], "w+b") as f:
     m[40000]                                         # a SIGBUS of the program's own
 print("survived")
 PY
-for how in fault kill; do
+declare -A out
+for how in fault kill handler ignore; do
     for m in plain shim; do
         pre=(); [ $m = shim ] && pre=(env BREAKWATER_CONFIG="$T/own.ini" LD_PRELOAD="$BW_PRELOAD")
-        ("${pre[@]}" "$PYTHON3" "$T/own.py" "$A" "$T/own/mine.$m" "$how") 2>/dev/null
+        out[$m]=$( ("${pre[@]}" "$PYTHON3" "$T/own.py" "$A" "$T/own/mine.$m" "$how") 2>/dev/null)
         rc[$m]=$?
     done
     assert_eq "own SIGBUS ($how): exit status under the shim" "${rc[plain]}" "${rc[shim]}"
-    assert_eq "own SIGBUS ($how): exit status" 135 "${rc[shim]}"
+    assert_eq "own SIGBUS ($how): output under the shim" "${out[plain]}" "${out[shim]}"
+    case $how in
+    fault|kill) assert_eq "own SIGBUS ($how): exit status" 135 "${rc[shim]}" ;;
+    handler) assert_eq "own SIGBUS handler: output" "handled handled survived" "$(echo ${out[shim]})" ;;
+    ignore) assert_eq "own SIGBUS ignored: output" survived "${out[shim]}" ;;
+    esac
 done
-echo "# the program's own SIGBUS (a fault, a kill) still kills it: exit 135"
+echo "# the program's own SIGBUS: a fault or kill() still kills it (135), its own handler"
+echo "# still gets it, SIG_IGN still ignores it"
