@@ -10,8 +10,8 @@
  * that raced a close() on the same descriptor reads a stale record, never
  * freed memory. The config is an immutable object behind an atomic pointer;
  * a reload publishes a new one, and an old one is freed once neither a hook
- * call nor a connection record holds it (config_ref.c). No lock is held across a blocking system call but a connection's
- * write lock, across the program's own send (inject.c), where it only ever
+ * call nor a connection record holds it (config_ref.c). No lock is held
+ * across a blocking system call but a connection's write lock, across the program's own send (inject.c), where it only ever
  * waits for another writer of the same connection; a close() meanwhile
  * cannot recycle the record, because the write holds a reference.
  */
@@ -111,8 +111,8 @@ bw_cfg_ref *bw_cfg_hold(const bw_config **cfg);
 bw_cfg_ref *bw_cfg_keep(bw_cfg_ref *ref);
 /* Lets go of a hold (ref may be NULL). */
 void bw_cfg_drop(bw_cfg_ref *ref);
-/* The reloading thread only: makes cfg the config in force, retiring the previous
- * one. -1 when all 64 slots hold configs still in use. */
+/* The reloading thread only: makes cfg the config in force, retiring the
+ * previous one. -1 when all 64 slots hold configs still in use. */
 int bw_cfg_publish(const bw_config *cfg);
 /* The reloading thread only: frees retired configs nobody holds; returns how many. */
 size_t bw_cfg_sweep(void);
@@ -144,7 +144,7 @@ bw_state *bw_shim_state(const bw_config *cfg);
 void bw_shim_state_atfork_child(void);
 
 /* SIGBUS guard over a mapped shared state file (state_guard.c): a fault
- * inside [base, base + size) is repaired with zero pages and noted. */
+ * inside [base, base + size) is repaired with a zero page and noted. */
 int bw_state_guard_install(void *base, size_t size);
 bool bw_state_guard_tripped(void);
 
