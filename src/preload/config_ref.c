@@ -63,19 +63,22 @@ void bw_cfg_drop(bw_cfg_ref *ref)
         atomic_fetch_sub(&ref->refs, 1);
 }
 
-size_t bw_cfg_sweep(void)
+size_t bw_cfg_sweep(bool small_only)
 {
-    size_t freed = 0;
+    size_t left = 0;
     for (int i = 0; i < SLOTS; i++) {
         bw_cfg_ref *s = &slots[i];
         if (s->state != SLOT_RETIRED || atomic_load(&s->refs) != 0)
             continue;
+        if (small_only && s->cfg->n_dests >= BW_CFG_SMALL_DESTS) {
+            left++;
+            continue;
+        }
         bw_config_free((bw_config *)s->cfg);
         s->cfg = NULL;
         s->state = SLOT_FREE;
-        freed++;
     }
-    return freed;
+    return left;
 }
 
 int bw_cfg_publish(const bw_config *cfg)

@@ -6,8 +6,10 @@
  * BW_RELOAD_INLINE_MAX bytes: some thousands of sections, whose parse can
  * take a second) in a short-lived thread of the shim's own, so that no
  * connect waits for it: connects go on under the config in force until the
- * new one is published. One reload runs at a time; the thread that runs it
- * also frees the configs nobody holds any longer (config_ref.c).
+ * new one is published. Old configs nobody holds any longer are freed at
+ * these checks too (config_ref.c): small ones right there, large ones (whose
+ * freeing can take as long as a parse) by such a thread. One check, reload
+ * or sweep runs at a time.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -24,7 +26,8 @@
 static _Atomic int64_t next_check_ms;
 static _Atomic int busy;                 /* a check or reload is running */
 static int64_t failed_mtime_ns = -1;     /* a broken version already reported */
-static int64_t pending_mtime_ns;         /* for the reload thread */
+static bool pending_reload;              /* for the thread: reload, then sweep */
+static int64_t pending_mtime_ns;
 
 /* True when the file's modification time or identity differs from cfg's
  * and it is not the broken version reported last time; *size is its size. */
@@ -47,7 +50,7 @@ static int publish(const bw_config *fresh)
         return 0;
     /* Free records pin the configs they were last made under: let go. */
     bw_conn_pool_drop_idle_configs();
-    bw_cfg_sweep();
+    bw_cfg_sweep(false);
     if (bw_cfg_publish(fresh) == 0)
         return 0;
     bw_log(BW_LOG_WARN, "not reloading %s: 63 older configs are still in use by open "
@@ -83,7 +86,9 @@ static void reload(int64_t mtime_ns, bool in_thread)
 static void *reload_thread(void *arg)
 {
     (void)arg;
-    reload(pending_mtime_ns, true);
+    if (pending_reload)
+        reload(pending_mtime_ns, true);
+    bw_cfg_sweep(false);
     atomic_store(&busy, 0);
     return NULL;
 }
@@ -107,6 +112,28 @@ static bool start_thread(void)
     return r == 0;
 }
 
+/* One check, by the thread that won `busy`: frees the configs nobody holds
+ * and reloads a changed file, here or by a thread (which then clears
+ * `busy`). Returns true when the file changed and was reloaded here. */
+static bool check(const bw_config *cfg)
+{
+    /* Configs whose last connection closed since the last look. */
+    size_t large_left = bw_cfg_sweep(true);
+    int64_t mtime_ns = 0;
+    off_t size = 0;
+    bool changed = file_changed(cfg, &mtime_ns, &size);
+    pending_reload = changed && size > BW_RELOAD_INLINE_MAX;
+    pending_mtime_ns = mtime_ns;
+    if ((pending_reload || large_left) && start_thread())
+        return false;
+    if (large_left)
+        bw_cfg_sweep(false);
+    if (changed)
+        reload(mtime_ns, false);
+    atomic_store(&busy, 0);
+    return changed;
+}
+
 const bw_config *bw_shim_config_hold(bw_cfg_ref **ref)
 {
     const bw_config *cfg;
@@ -121,23 +148,9 @@ const bw_config *bw_shim_config_hold(bw_cfg_ref **ref)
     if (!atomic_compare_exchange_strong(&busy, &idle, 1))
         return cfg;
     int saved = errno;
-    bw_cfg_sweep();   /* configs whose last connection closed since the last look */
-    int64_t mtime_ns;
-    off_t size;
-    bool changed = file_changed(cfg, &mtime_ns, &size);
-    if (changed && size > BW_RELOAD_INLINE_MAX) {
-        pending_mtime_ns = mtime_ns;
-        if (start_thread()) {
-            errno = saved;
-            return cfg;   /* busy until the thread is done */
-        }
-    }
-    if (changed)
-        reload(mtime_ns, false);
-    atomic_store(&busy, 0);
-    if (changed) {
+    if (check(cfg)) {
         bw_cfg_drop(*ref);
-        *ref = bw_cfg_hold(&cfg);
+        *ref = bw_cfg_hold(&cfg);   /* this connect already runs under the new one */
     }
     errno = saved;
     return cfg;

@@ -114,8 +114,11 @@ void bw_cfg_drop(bw_cfg_ref *ref);
 /* The reloading thread only: makes cfg the config in force, retiring the
  * previous one. -1 when all 64 slots hold configs still in use. */
 int bw_cfg_publish(const bw_config *cfg);
-/* The reloading thread only: frees retired configs nobody holds; returns how many. */
-size_t bw_cfg_sweep(void);
+/* The reloading thread only: frees retired configs nobody holds, all of
+ * them or (small_only) those of fewer than BW_CFG_SMALL_DESTS destinations,
+ * whose freeing takes a millisecond or so. Returns how many it left. */
+#define BW_CFG_SMALL_DESTS 2000
+size_t bw_cfg_sweep(bool small_only);
 
 /* The config in force, after checking (at most once a second) for a reload,
  * held until bw_cfg_drop(*ref). NULL: intercept nothing. */
