@@ -41,12 +41,12 @@
  * the older build keep their file and the new build makes its own, and each
  * side keeps shared breakers and bulkheads (SPEC §7). Builds before 0.2 used
  * layout 1 under the name without the suffix. The override is for tests that
- * build an "older" library side by side with this one.
+ * build a library of another layout version side by side with this one.
  */
 #ifdef BW_STATE_LAYOUT_VERSION_OVERRIDE
 #define BW_STATE_VERSION BW_STATE_LAYOUT_VERSION_OVERRIDE
 #else
-#define BW_STATE_VERSION 2
+#define BW_STATE_VERSION 1
 #endif
 #define BW_STATE_ENTRIES 4096
 

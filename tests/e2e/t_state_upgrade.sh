@@ -11,7 +11,8 @@ TOP=$(cd "$(dirname "$0")/../.." && pwd)
 require_shim
 NEWV=$(printf '#include <stdio.h>\n#include "bw_state.h"\nint main(void){printf("%%d\\n", BW_STATE_VERSION);}\n' |
        cc -D_GNU_SOURCE -I"$TOP/include" -x c -o "$T/ver" - && "$T/ver") || fail "layout version probe"
-OLDV=$((NEWV - 1))
+# The "old" build's layout version: the one before this build's (or after, at 1).
+OLDV=$((NEWV > 1 ? NEWV - 1 : NEWV + 1))
 # The older build: only the library, in its own tree (a few seconds).
 make -s -C "$TOP" -j2 BUILD="$T/old" EXTRA_CFLAGS="-DBW_STATE_LAYOUT_VERSION_OVERRIDE=$OLDV" \
     "$T/old/libbreakwater.so" >"$T/old.log" 2>&1 || { tail -n 20 "$T/old.log"; fail "old build failed"; }
@@ -46,7 +47,7 @@ assert_eq "new build, shared breaker open" "err $U" "$(echo $(on "$BW_PRELOAD" $
 assert_eq "old build, still its own breaker" "err $U ok" "$(echo $(on "$OLD_LIB" $D $E))"
 stem=$(ls "$T/st" | sed -n "s/-v$NEWV\$//p")
 [ -n "$stem" ] || fail "no file of layout v$NEWV: $(ls "$T/st")"
-assert_eq "state files" "$stem-v$OLDV $stem-v$NEWV" "$(echo $(ls "$T/st" | sort -t v -k2 -n))"
+assert_eq "state files" "$(printf '%s\n' "$stem-v$OLDV" "$stem-v$NEWV" | sort | xargs)" "$(ls "$T/st" | sort | xargs)"
 
 # Two programs, one per build, running at once: status names both files and
 # which process uses each.
@@ -72,9 +73,10 @@ grep -qx "  $T/st/$stem-v$NEWV: layout v$NEWV (this build), used by 1 process (p
 got=$("$PYTHON3" -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
-print(" ".join("v%d:%s:%s" % (f["layout_version"], f["this_build"], ",".join(map(str, f["pids"])))
-               for f in sorted(d["state_files"], key=lambda f: f["layout_version"])))' "$T/status.json")
-assert_eq "status --json state_files" "v$OLDV:False:$oldpid v$NEWV:True:$newpid" "$got"
+print(" ".join(sorted("v%d:%s:%s" % (f["layout_version"], f["this_build"], ",".join(map(str, f["pids"])))
+                      for f in d["state_files"])))' "$T/status.json")
+want=$(printf '%s\n' "v$OLDV:False:$oldpid" "v$NEWV:True:$newpid" | sort | xargs)
+assert_eq "status --json state_files" "$want" "$got"
 
 # Only old-build programs so far: status says that the files it finds are of
 # another layout version, in its one error line.
