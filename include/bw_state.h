@@ -34,7 +34,21 @@
 #include "bw_rate.h"
 
 #define BW_STATE_MAGIC 0x3174537761657242ULL   /* "BreawSt1" */
+
+/*
+ * The layout version: bump it whenever bw_state_header, bw_entry or anything
+ * inside them changes. It is in the file's header and in its name
+ * (STATE_DIR/breakwater-UID-HASH-vN), so during a rolling upgrade programs on
+ * the older build keep their file and the new build makes its own, and each
+ * side keeps shared breakers and bulkheads (SPEC §7). Builds before 0.2 used
+ * layout 1 under the name without the suffix. The override is for tests that
+ * build a library of another layout version side by side with this one.
+ */
+#ifdef BW_STATE_LAYOUT_VERSION_OVERRIDE
+#define BW_STATE_VERSION BW_STATE_LAYOUT_VERSION_OVERRIDE
+#else
 #define BW_STATE_VERSION 1
+#endif
 #define BW_STATE_ENTRIES 4096
 
 enum bw_counter {
@@ -138,8 +152,13 @@ static inline uint64_t bw_counter_get(const bw_entry *e, enum bw_counter c)
     return __atomic_load_n(&e->counters[c], __ATOMIC_RELAXED);
 }
 
-/* The shared state file of cfg: STATE_DIR/breakwater-UID-HASH (SPEC §7). */
+/* The shared state file of cfg for this build's layout:
+ * STATE_DIR/breakwater-UID-HASH-vN (SPEC §7). */
 void bw_state_path(const bw_config *cfg, char *out, size_t outlen);
+
+/* The name of cfg's state files without the layout suffix,
+ * STATE_DIR/breakwater-UID-HASH (the whole name for layout 1). */
+void bw_state_path_stem(const bw_config *cfg, char *out, size_t outlen);
 
 /*
  * Maps the state file at path (creating it when create is true and it does

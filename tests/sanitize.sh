@@ -37,8 +37,9 @@ ASAN_FLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 TSAN_FLAGS="-fsanitize=thread"
 ASAN_E2E="t_transparency_python t_transparency_echo t_transparency_node t_config_runtime
           t_ctor t_fork_threads t_idempotency_prop t_compat_python_httpclient
-          t_compat_python_asyncio t_compat_nginx t_compat_redis t_tls_idempotency_prop"
-TSAN_E2E="t_fork_threads t_soak"
+          t_compat_python_asyncio t_compat_nginx t_compat_redis t_tls_idempotency_prop
+          t_config_reload_memory t_state_storage"
+TSAN_E2E="t_fork_threads t_soak t_config_reload_memory"
 LOGS=$(mktemp -d /tmp/bw-sanitize.XXXXXX)
 trap 'rm -rf "$LOGS"' EXIT
 pass=0; fail=0

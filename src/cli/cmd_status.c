@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "state_files.h"
 #include "state_view.h"
 
 #define STATUS_USAGE "breakwater status [-c FILE] [--json]"
@@ -42,6 +43,41 @@ static void json_addr(FILE *out, const bw_view_dest *d, const bw_view_addr *a)
             (unsigned long long)a->cnt[BW_CNT_IDEMPOTENCY_KEYS]);
 }
 
+#define MAX_FILES 8
+
+/* "state_files": every layout version's file of the config and its users. */
+static void json_state_files(FILE *out, const bw_view *v)
+{
+    bw_state_file files[MAX_FILES];
+    size_t n = bw_state_files_find(v->cfg, files, MAX_FILES);
+    fputs(",\n \"state_files\": [", out);
+    for (size_t i = 0; i < n; i++) {
+        fputs(i ? ", {\"path\": " : "{\"path\": ", out);
+        json_str(out, files[i].path);
+        fprintf(out, ", \"layout_version\": %d, \"this_build\": %s, \"processes\": %zu, \"pids\": [",
+                files[i].version, files[i].this_build ? "true" : "false", files[i].n_pids);
+        for (size_t j = 0; j < files[i].n_pids && j < BW_STATE_FILE_PIDS; j++)
+            fprintf(out, "%s%ld", j ? ", " : "", (long)files[i].pids[j]);
+        fputs("]}", out);
+    }
+    fputs("]", out);
+}
+
+/* Lines on files of other layout versions, when there are any. */
+static void table_state_files(FILE *out, const bw_view *v)
+{
+    bw_state_file files[MAX_FILES];
+    size_t n = bw_state_files_find(v->cfg, files, MAX_FILES);
+    if (!bw_state_files_others(files, n))
+        return;
+    fputs("state files of other layout versions exist (programs on another build):\n", out);
+    for (size_t i = 0; i < n; i++) {
+        fputs("  ", out);
+        bw_state_file_describe(out, &files[i]);
+        fputc('\n', out);
+    }
+}
+
 static void print_json(FILE *out, const bw_view *v)
 {
     fputs("{\"config\": ", out);
@@ -51,6 +87,7 @@ static void print_json(FILE *out, const bw_view *v)
         fputs("null", out);
     fputs(", \"state_file\": ", out);
     json_str(out, v->state_path);
+    json_state_files(out, v);
     fputs(",\n \"destinations\": [", out);
     for (size_t i = 0; i < v->n_dests; i++) {
         const bw_view_dest *d = &v->dests[i];
@@ -73,6 +110,7 @@ static void print_table(FILE *out, const bw_view *v)
 {
     fprintf(out, "config %s\nstate %s\n", v->cfg->path[0] ? v->cfg->path : "(built-in)",
             v->state_path);
+    table_state_files(out, v);
     if (v->n_dests == 0)
         fputs("no connections recorded yet\n", out);
     for (size_t i = 0; i < v->n_dests; i++) {

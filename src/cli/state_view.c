@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "bw_proc.h"
+#include "state_files.h"
 #include "state_view.h"
 
 #define LOCK_WAIT_MS 300
@@ -109,6 +110,23 @@ const char *bw_view_config_name(const bw_view *v)
     return v->cfg && v->cfg->path[0] ? v->cfg->path : "the built-in config";
 }
 
+/* "; files of other layout versions: ..." into buf when there are any
+ * (a rolling upgrade: every program still runs an older build). */
+static void describe_others(const bw_config *cfg, char *buf, size_t len)
+{
+    bw_state_file files[8];
+    size_t n = bw_state_files_find(cfg, files, 8);
+    FILE *f = fmemopen(buf, len, "w");
+    if (!f)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        fputs(i ? "; " : "; files of other layout versions: ", f);
+        bw_state_file_describe(f, &files[i]);
+    }
+    if (fclose(f) != 0)
+        buf[0] = '\0';   /* too long for one line: leave it out */
+}
+
 int bw_view_open(const char *given, bw_view *v)
 {
     memset(v, 0, sizeof *v);
@@ -134,8 +152,11 @@ int bw_view_open(const char *given, bw_view *v)
         return BW_VIEW_PROCESS;
     bw_state_path(v->cfg, v->state_path, sizeof v->state_path);
     if (access(v->state_path, F_OK) != 0 && errno == ENOENT) {
-        bw_cli_error("no shared state for %s yet (no program has run with it): %s does not exist",
-                     bw_view_config_name(v), v->state_path);
+        char others[2048] = "";
+        describe_others(v->cfg, others, sizeof others);
+        bw_cli_error("no shared state for %s yet (no program %shas run with it): "
+                     "%s does not exist%s", bw_view_config_name(v),
+                     others[0] ? "of this build " : "", v->state_path, others);
         return 1;
     }
     char why[PATH_MAX + 160];

@@ -1,6 +1,6 @@
 /*
  * state_file.c - where the state region lives: the shared file of SPEC §7
- * (STATE_DIR/breakwater-UID-HASH), or private memory. The descriptor used to
+ * (STATE_DIR/breakwater-UID-HASH-vN), or private memory. The descriptor used to
  * map the file is closed at once; a mapping outlives it, so programs that
  * close every descriptor keep working.
  */
@@ -11,11 +11,12 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "bw_state.h"
 
-void bw_state_path(const bw_config *cfg, char *out, size_t outlen)
+void bw_state_path_stem(const bw_config *cfg, char *out, size_t outlen)
 {
     char tag[17];
     if (cfg->path[0])
@@ -25,12 +26,19 @@ void bw_state_path(const bw_config *cfg, char *out, size_t outlen)
     snprintf(out, outlen, "%s/breakwater-%u-%s", cfg->state_dir, (unsigned)geteuid(), tag);
 }
 
+void bw_state_path(const bw_config *cfg, char *out, size_t outlen)
+{
+    char stem[PATH_MAX];
+    bw_state_path_stem(cfg, stem, sizeof stem);
+    snprintf(out, outlen, "%s-v%d", stem, BW_STATE_VERSION);
+}
+
 int bw_state_map_private(const char *config_path, bw_state *st)
 {
     size_t size = bw_state_size(BW_STATE_ENTRIES);
     void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (mem == MAP_FAILED)
-        return -1;
+        return -1;   /* errno from mmap: the caller says why */
     char why[8];
     bw_state_format(mem, size, BW_STATE_ENTRIES, false, config_path);
     return bw_state_attach(st, mem, size, false, why, sizeof why);
@@ -47,14 +55,21 @@ static int create_file(const char *path, const char *config_path)
         return -1;
     size_t size = bw_state_size(BW_STATE_ENTRIES);
     void *mem = MAP_FAILED;
-    if (ftruncate(fd, (off_t)size) == 0)
+    /* Every block allocated before the first byte is touched: on a full file
+     * system this fails here, cleanly, instead of a SIGBUS at some later
+     * store into a hole. (The file is still private: glibc's emulation for
+     * file systems without fallocate is safe on it.) */
+    int err = posix_fallocate(fd, 0, (off_t)size);
+    if (err == 0)
         mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    else
+        errno = err;
     if (mem != MAP_FAILED) {
         bw_state_format(mem, size, BW_STATE_ENTRIES, true, config_path);
         munmap(mem, size);
     }
     int linked = mem != MAP_FAILED ? link(tmp, path) : -1;
-    int err = errno;
+    err = errno;
     unlink(tmp);
     close(fd);
     if (linked != 0 && err != EEXIST) {
@@ -80,6 +95,27 @@ static const char *unusable(int fd, struct stat *st)
     return NULL;
 }
 
+/*
+ * A file made by an older build, or truncated and re-extended, may have
+ * holes: the first store into one on a full file system is a SIGBUS. Fills
+ * them with the fallocate system call, which allocates blocks and never
+ * writes data (safe while others have the file mapped). Returns NULL, or why
+ * the file may not be used.
+ */
+static const char *fill_holes(int fd, const struct stat *st)
+{
+    if ((uint64_t)st->st_blocks * 512 >= (uint64_t)st->st_size)
+        return NULL;
+    int r;
+    do
+        r = (int)syscall(SYS_fallocate, fd, 0, (off_t)0, st->st_size);
+    while (r != 0 && errno == EINTR);
+    if (r == 0 || errno == EOPNOTSUPP)
+        return NULL;   /* no fallocate here: the shim's SIGBUS guard still covers it */
+    return errno == ENOSPC ? "has unallocated blocks and the file system is full"
+                           : "has unallocated blocks that cannot be allocated";
+}
+
 int bw_state_map_file(const char *path, const char *config_path, bool create, bw_state *st,
                       char *why, size_t whylen)
 {
@@ -92,6 +128,8 @@ int bw_state_map_file(const char *path, const char *config_path, bool create, bw
     }
     struct stat sb;
     const char *bad = unusable(fd, &sb);
+    if (!bad)
+        bad = fill_holes(fd, &sb);
     void *mem = MAP_FAILED;
     if (!bad) {
         mem = mmap(NULL, (size_t)sb.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);

@@ -55,9 +55,13 @@ bw_conn *bw_conn_new(void)
     pthread_mutex_unlock(&pool_lock);
 
     /* The mutexes are initialised once per slot and never reset: a thread
-     * that raced a close may still be leaving one. */
+     * that raced a close may still be leaving one. The config the record
+     * was last made under is let go only now, for the same reason: such a
+     * thread may still read the policy it points to. */
+    bw_cfg_ref *last_cfg = c->cfg_ref;
     size_t head = offsetof(bw_conn, refs);
     memset((char *)c + head, 0, sizeof *c - head);
+    bw_cfg_drop(last_cfg);
     atomic_init(&c->refs, 1);
     c->owner = bw_self_pid();
     return c;
@@ -113,6 +117,16 @@ void bw_dup_fd(int oldfd, int newfd)
         bw_conn_unref(c);           /* newfd out of the table's range: not tracked */
     else if (old)
         bw_conn_unref(old);
+}
+
+void bw_conn_pool_drop_idle_configs(void)
+{
+    pthread_mutex_lock(&pool_lock);
+    for (bw_conn *c = free_list; c; c = c->next_free) {
+        bw_cfg_drop(c->cfg_ref);
+        c->cfg_ref = NULL;
+    }
+    pthread_mutex_unlock(&pool_lock);
 }
 
 void bw_conn_pool_lock(void)

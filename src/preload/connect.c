@@ -82,12 +82,13 @@ static void attach_state(bw_conn *c, const bw_config *cfg)
 }
 
 /* Makes a record for a new connection of fd and installs it. NULL: leave fd untracked. */
-static bw_conn *track(int fd, const bw_config *cfg, long dest, const bw_policy *policy,
-                      const struct sockaddr *sa, socklen_t len)
+static bw_conn *track(int fd, const bw_config *cfg, bw_cfg_ref *ref, long dest,
+                      const bw_policy *policy, const struct sockaddr *sa, socklen_t len)
 {
     bw_conn *c = bw_conn_new();
     if (!c)
         return NULL;   /* out of memory: the program still works, untracked */
+    c->cfg_ref = bw_cfg_keep(ref);
     c->policy = policy;
     c->dest_name = dest >= 0 ? cfg->dests[dest].name : "default";
     c->addrlen = len < sizeof c->addr ? len : sizeof c->addr;
@@ -431,13 +432,16 @@ int bw_connect(int fd, const struct sockaddr *sa, socklen_t len)
         return connect_again(fd, prev, sa, len);
     if (prev && atomic_load(&prev->state) == BW_CONN_CONNECTED)
         return bw_real.connect(fd, sa, len);   /* EISCONN: the connection stays as it is */
-    const bw_config *cfg = bw_shim_config();
-    if (!cfg || !is_stream(fd))
+    bw_cfg_ref *ref;
+    const bw_config *cfg = bw_shim_config_hold(&ref);
+    if (!cfg || !is_stream(fd)) {
+        bw_cfg_drop(ref);
         return bw_real.connect(fd, sa, len);
-
+    }
     const bw_policy *policy;
     long dest = find_dest(cfg, sa, &policy);
-    bw_conn *c = policy->enabled ? track(fd, cfg, dest, policy, sa, len) : NULL;
+    bw_conn *c = policy->enabled ? track(fd, cfg, ref, dest, policy, sa, len) : NULL;
+    bw_cfg_drop(ref);   /* a tracked connection holds the config on its own */
     if (!c) {
         bw_forget_fd(fd);
         return bw_real.connect(fd, sa, len);

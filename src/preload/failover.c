@@ -172,8 +172,10 @@ bool bw_failover(bw_conn *c, bool retry)
             at = n;
         sib[n++] = all[i];
     }
-    const bw_config *cfg = bw_shim_config();
+    bw_cfg_ref *ref;
+    const bw_config *cfg = bw_shim_config_hold(&ref);
     bw_state *st = cfg ? bw_shim_state(cfg) : NULL;
+    bw_cfg_drop(ref);   /* only the state was wanted; p is held by c */
     if (n < 2 || !st) {
         bw_log(BW_LOG_DEBUG, "%s: no failover: %u address(es) of %s known", c->dest_name, n, host);
         return false;
@@ -243,10 +245,13 @@ static bool answer_ejected(const bw_config *cfg, bw_state *st, const char *name,
 
 void bw_failover_sort(const char *name, struct addrinfo **res)
 {
-    const bw_config *cfg = bw_shim_config();
+    bw_cfg_ref *ref;
+    const bw_config *cfg = bw_shim_config_hold(&ref);
     bw_state *st = cfg ? bw_shim_state(cfg) : NULL;
-    if (!st || !*res || !(*res)->ai_next)
+    if (!st || !*res || !(*res)->ai_next) {
+        bw_cfg_drop(ref);
         return;
+    }
     /* A stable partition of the list: healthy addresses, then ejected ones. */
     struct addrinfo *ok = NULL, **ok_tail = &ok, *bad = NULL, **bad_tail = &bad;
     for (struct addrinfo *ai = *res, *next; ai; ai = next) {
@@ -261,6 +266,7 @@ void bw_failover_sort(const char *name, struct addrinfo **res)
         }
     }
     *ok_tail = bad;
+    bw_cfg_drop(ref);
     if (ok != *res && (*res)->ai_canonname && !ok->ai_canonname) {
         ok->ai_canonname = (*res)->ai_canonname;   /* AI_CANONNAME: it belongs to the first */
         (*res)->ai_canonname = NULL;

@@ -28,21 +28,52 @@
 
 atomic_bool bw_disabled;
 
-static _Atomic(const bw_config *) current;
 static bool secure_mode;
 static bool env_level_set;
 static enum bw_log_level env_level;
 static char config_path[PATH_MAX];       /* "" = built-in defaults */
 static enum bw_log_target log_target = BW_LOGTO_STDERR;
 static char log_path[PATH_MAX];
-static _Atomic int64_t next_reload_check_ms;
-static pthread_mutex_t reload_lock = PTHREAD_MUTEX_INITIALIZER;
 
 int64_t bw_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void write_all(int fd, const char *line, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = bw_real.write(fd, line, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        line += n;
+        len -= (size_t)n;
+    }
+}
+
+/*
+ * Opens the log file for one line, or returns -1 (the line then goes to
+ * stderr). O_NOFOLLOW: a symbolic link planted at the path (in a directory
+ * another user can write to) must not redirect a root program's appends to a
+ * file of the attacker's choice. A refused path is reported once on stderr.
+ */
+static int open_log_file(void)
+{
+    static _Atomic int refused_reported;
+    int fd = bw_real.open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW,
+                          0600);
+    if (fd >= 0 || atomic_exchange(&refused_reported, 1))
+        return fd;
+    char msg[PATH_MAX + 160];
+    int n = snprintf(msg, sizeof msg, "breakwater[%ld]: error: log file %s %s; logging to stderr\n",
+                     (long)getpid(), log_path,
+                     errno == ELOOP ? "is a symbolic link (refused)" : strerror(errno));
+    write_all(2, msg, n < (int)sizeof msg ? (size_t)n : sizeof msg - 1);
+    return -1;
 }
 
 /* The log sink: every write goes through the real functions, never our hooks. */
@@ -57,24 +88,16 @@ static void sink(enum bw_log_level level, const char *line, size_t len)
     }
     int fd = 2;
     if (log_target == BW_LOGTO_FILE) {
-        fd = bw_real.open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+        fd = open_log_file();
         if (fd < 0)
             fd = 2;
     }
-    while (len > 0) {
-        ssize_t n = bw_real.write(fd, line, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        line += n;
-        len -= (size_t)n;
-    }
+    write_all(fd, line, len);
     if (fd != 2)
         bw_real.close(fd);
 }
 
-static void apply_log_settings(const bw_config *cfg)
+void bw_init_apply_log(const bw_config *cfg)
 {
     enum bw_log_level level = cfg ? cfg->log_level : BW_LOG_WARN;
     if (cfg) {
@@ -180,14 +203,14 @@ static void init_once(void)
         const bw_config *cfg = load(config_path, true);
         if (!cfg)
             atomic_store(&bw_disabled, true);
-        apply_log_settings(cfg);
-        atomic_store(&current, cfg);
-        next_reload_check_ms = bw_now_ms() + 1000;
-        if (cfg)
+        bw_init_apply_log(cfg);
+        if (cfg) {
+            bw_cfg_publish(cfg);   /* the first of 64 free slots: cannot fail */
             bw_log(BW_LOG_DEBUG, "breakwater " BW_VERSION " started in %s: config %s, "
                    "%zu destinations, state %s", program_invocation_name,
                    config_path[0] ? config_path : "built-in defaults", cfg->n_dests,
                    cfg->state == BW_STATE_SHARED ? cfg->state_dir : "per process");
+        }
     }
     errno = saved;
 }
@@ -209,52 +232,12 @@ __attribute__((constructor)) static void bw_constructor(void)
     bw_shim_init();
 }
 
-/* A fork child: another thread may have held reload_lock, and reload only
- * ever try-locks it, so a held copy would stop reloads in the child for good. */
-void bw_init_atfork_child(void)
+const char *bw_init_config_path(void)
 {
-    pthread_mutex_init(&reload_lock, NULL);
+    return config_path;
 }
 
-static int64_t failed_mtime_ns = -1;   /* a broken version already reported */
-
-/* True when the file's modification time or identity differs from cfg's
- * and it is not the broken version reported last time. */
-static bool file_changed(const bw_config *cfg, int64_t *mtime_ns)
+const bw_config *bw_init_reload_file(void)
 {
-    struct stat st;
-    if (stat(config_path, &st) != 0)
-        return false;   /* gone: keep what we have */
-    *mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-    if (*mtime_ns == failed_mtime_ns)
-        return false;
-    return *mtime_ns != cfg->mtime_ns || st.st_ino != cfg->ino || st.st_dev != cfg->dev;
-}
-
-const bw_config *bw_shim_config(void)
-{
-    const bw_config *cfg = atomic_load_explicit(&current, memory_order_acquire);
-    if (!cfg || !cfg->reload || !config_path[0])
-        return cfg;
-    int64_t now = bw_now_ms();
-    int64_t due = atomic_load_explicit(&next_reload_check_ms, memory_order_relaxed);
-    if (now < due || !atomic_compare_exchange_strong(&next_reload_check_ms, &due, now + 1000))
-        return cfg;
-    int64_t mtime_ns;
-    if (!file_changed(cfg, &mtime_ns) || pthread_mutex_trylock(&reload_lock) != 0)
-        return cfg;
-    int saved = errno;
-    const bw_config *fresh = load(config_path, false);
-    if (fresh) {
-        /* The old config stays allocated: live connections point into it. */
-        atomic_store_explicit(&current, fresh, memory_order_release);
-        apply_log_settings(fresh);
-        bw_log(BW_LOG_INFO, "reloaded %s: %zu destinations", config_path, fresh->n_dests);
-        cfg = fresh;
-    } else {
-        failed_mtime_ns = mtime_ns;   /* report a broken file once, not every second */
-    }
-    pthread_mutex_unlock(&reload_lock);
-    errno = saved;
-    return cfg;
+    return load(config_path, false);
 }

@@ -9,9 +9,9 @@
  * for a writer blocked on a full socket). Records come from a pool that is never unmapped, so a thread
  * that raced a close() on the same descriptor reads a stale record, never
  * freed memory. The config is an immutable object behind an atomic pointer;
- * a reload publishes a new one and old ones are kept (connections point into
- * them). No lock is held across a blocking system call but a connection's
- * write lock, across the program's own send (inject.c), where it only ever
+ * a reload publishes a new one, and an old one is freed once neither a hook
+ * call nor a connection record holds it (config_ref.c). No lock is held
+ * across a blocking system call but a connection's write lock, across the program's own send (inject.c), where it only ever
  * waits for another writer of the same connection; a close() meanwhile
  * cannot recycle the record, because the write holds a reference.
  */
@@ -40,6 +40,8 @@ enum bw_conn_state {
     BW_CONN_FAILED,
 };
 
+typedef struct bw_cfg_ref bw_cfg_ref;   /* a held config (config_ref.c) */
+
 typedef struct bw_conn {
     pthread_mutex_t lock;          /* write side; initialised once per pool slot */
     pthread_mutex_t rlock;         /* read side (response reader) */
@@ -48,7 +50,8 @@ typedef struct bw_conn {
                                     * field cleared on reuse: keep the locks above */
     struct bw_conn *next_free;
     pid_t owner;                   /* process that made the connection */
-    const bw_policy *policy;
+    const bw_policy *policy;       /* into the config held by cfg_ref */
+    bw_cfg_ref *cfg_ref;           /* kept until the record is reused (stale readers) */
     struct sockaddr_storage addr;
     socklen_t addrlen;
     _Atomic int state;             /* enum bw_conn_state */
@@ -121,11 +124,36 @@ void bw_fd_facts_forget_range(unsigned lo, unsigned hi);
 /* Runs start-up once (resolution, config, logging); cheap after the first call. */
 void bw_shim_init(void);
 
-/* Fork child: start-up's own lock made usable again. */
+/* Fork child: a reload left running by a thread that did not come along is over. */
 void bw_init_atfork_child(void);
 
-/* The config in force, after checking (at most once a second) for a reload. NULL: intercept nothing. */
-const bw_config *bw_shim_config(void);
+/* From start-up (init.c), for reloads (reload.c): the config file's path
+ * ("" = built-in defaults), a fresh load of it (NULL after logging why),
+ * and the log settings of a config put in force. */
+const char *bw_init_config_path(void);
+const bw_config *bw_init_reload_file(void);
+void bw_init_apply_log(const bw_config *cfg);
+
+/* Config lifetimes (config_ref.c): a config is freed once it is no longer
+ * in force and nobody holds it. */
+/* Holds the config in force; NULL (and *cfg NULL) before there is one. */
+bw_cfg_ref *bw_cfg_hold(const bw_config **cfg);
+/* One more hold on a config already held through ref; returns ref. */
+bw_cfg_ref *bw_cfg_keep(bw_cfg_ref *ref);
+/* Lets go of a hold (ref may be NULL). */
+void bw_cfg_drop(bw_cfg_ref *ref);
+/* The reloading thread only: makes cfg the config in force, retiring the
+ * previous one. -1 when all 64 slots hold configs still in use. */
+int bw_cfg_publish(const bw_config *cfg);
+/* The reloading thread only: frees retired configs nobody holds, all of
+ * them or (small_only) those of fewer than BW_CFG_SMALL_DESTS destinations,
+ * whose freeing takes a millisecond or so. Returns how many it left. */
+#define BW_CFG_SMALL_DESTS 2000
+size_t bw_cfg_sweep(bool small_only);
+
+/* The config in force, after checking (at most once a second) for a reload,
+ * held until bw_cfg_drop(*ref). NULL: intercept nothing. */
+const bw_config *bw_shim_config_hold(bw_cfg_ref **ref);
 
 /* Monotonic milliseconds. */
 int64_t bw_now_ms(void);
@@ -149,6 +177,11 @@ int bw_connect(int fd, const struct sockaddr *sa, socklen_t len);
 bw_state *bw_shim_state(const bw_config *cfg);
 void bw_shim_state_atfork_child(void);
 
+/* SIGBUS guard over a mapped shared state file (state_guard.c): a fault
+ * inside [base, base + size) is repaired with a zero page and noted. */
+int bw_state_guard_install(void *base, size_t size);
+bool bw_state_guard_tripped(void);
+
 /* Outcome of a connection's connect, learned after connect() returned
  * (native mode): records it in breaker and counters once. */
 void bw_conn_outcome(bw_conn *c, int err);
@@ -161,6 +194,8 @@ void bw_conn_release_slot(bw_conn *c);
 void bw_conn_pool_lock(void);
 void bw_conn_pool_unlock(void);
 void bw_conn_pool_atfork_child(void);
+/* Records on the free list let go of the configs they were made under. */
+void bw_conn_pool_drop_idle_configs(void);
 
 /* getpid(), without a system call: cached, and renewed in a fork child. */
 pid_t bw_self_pid(void);

@@ -113,6 +113,22 @@ assert_eq "stderr with log = FILE" "" "$(cat "$T/err")"
 grep -q "^breakwater\[[0-9]*\]: debug: connect 127.0.0.1:$PORT -> default" "$T/bw.log" ||
     fail "no debug line in the log file: $(cat "$T/bw.log")"
 
+# --- log = FILE where FILE is a symbolic link: refused (O_NOFOLLOW), the link's
+# target stays untouched, one clear line says so on stderr and the lines go there.
+: >"$T/victim"
+ln -s "$T/victim" "$T/bw-link.log"
+sed "s|^log = .*|log = $T/bw-link.log|" "$T/logfile.ini" | write_config "$T/loglink.ini"
+out=$(BREAKWATER_LOG= BREAKWATER_CONFIG="$T/loglink.ini" shim "$PYTHON3" -c '
+import socket, sys
+for _ in range(2):
+    socket.create_connection(("127.0.0.1", int(sys.argv[1]))).close()
+print("ok")' "$PORT" 2>"$T/err")
+assert_eq "program under a symlinked log" ok "$out"
+assert_eq "bytes written through the symlink" 0 "$(stat -c %s "$T/victim")"
+assert_eq "refusal lines" 1 "$(grep -c "error: log file $T/bw-link.log is a symbolic link (refused); logging to stderr" "$T/err")"
+grep -q "^breakwater\[[0-9]*\]: debug: connect 127.0.0.1:$PORT -> default" "$T/err" ||
+    fail "log lines did not fall back to stderr: $(head -c 300 "$T/err")"
+
 # --- check: exit status and FILE:LINE lines.
 rc=0
 "$BW_CLI" check "$T/bad-pass.ini" >"$T/out" 2>"$T/err" || rc=$?

@@ -345,13 +345,21 @@ static void test_state_path(void)
     char out[PATH_MAX], want[PATH_MAX];
     snprintf(cfg->state_dir, sizeof cfg->state_dir, "/dev/shm");
     bw_state_path(cfg, out, sizeof out);
+    snprintf(want, sizeof want, "/dev/shm/breakwater-%u-builtin-v%d", (unsigned)geteuid(),
+             BW_STATE_VERSION);
+    CU_ASSERT_STRING_EQUAL(out, want);
+    bw_state_path_stem(cfg, out, sizeof out);
     snprintf(want, sizeof want, "/dev/shm/breakwater-%u-builtin", (unsigned)geteuid());
     CU_ASSERT_STRING_EQUAL(out, want);
     snprintf(cfg->path, sizeof cfg->path, "/etc/breakwater.ini");
-    bw_state_path(cfg, out, sizeof out);
+    bw_state_path_stem(cfg, out, sizeof out);
     const char *tag = strrchr(out, '-') + 1;
     CU_ASSERT_EQUAL(strlen(tag), 16);
     CU_ASSERT_EQUAL(strspn(tag, "0123456789abcdef"), 16);
+    char full[PATH_MAX];
+    bw_state_path(cfg, full, sizeof full);
+    snprintf(want, sizeof want, "%s-v%d", out, BW_STATE_VERSION);
+    CU_ASSERT_STRING_EQUAL(full, want);
     bw_config_free(cfg);
 }
 

@@ -14,6 +14,17 @@ def parse(arg):
     host, port = arg.rsplit(":", 1)
     return host.strip("[]"), int(port), n
 
+def ping(s):
+    """One echo round trip on connected socket s: "ok", or what came back."""
+    s.sendall(b"ping")
+    got = b""
+    while len(got) < 4:
+        b = s.recv(4 - len(got))
+        if not b:
+            break
+        got += b
+    return "ok" if got == b"ping" else "bad echo %r" % got
+
 def main():
     args = sys.argv[1:]
     hold = "--hold" in args
@@ -31,14 +42,7 @@ def main():
             s.settimeout(10)
             try:
                 s.connect((host, port))
-                s.sendall(b"ping")
-                got = b""
-                while len(got) < 4:
-                    b = s.recv(4 - len(got))
-                    if not b:
-                        break
-                    got += b
-                print("ok" if got == b"ping" else "bad echo %r" % got, flush=True)
+                print(ping(s), flush=True)
                 if hold:
                     kept.append(s)
                 else:
@@ -54,4 +58,5 @@ def main():
         for s in kept:
             s.close()
 
-main()
+if __name__ == "__main__":
+    main()
