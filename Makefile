@@ -10,7 +10,7 @@ BW_CFLAGS := -std=gnu11 -Wall -Wextra -fPIC -fvisibility=hidden -D_GNU_SOURCE \
 LDLIBS_SO := -linih -ldl -pthread
 LDLIBS_UNIT := -lcunit -linih -lm -pthread
 
-CORE_SRC    := $(sort $(wildcard src/core/*.c))
+CORE_SRC    := $(sort $(wildcard src/core/*.c) $(wildcard src/sys/*.c))
 PRELOAD_SRC := $(sort $(wildcard src/preload/*.c))
 CLI_SRC     := $(sort $(wildcard src/cli/*.c))
 UNIT_SRC    := $(sort $(wildcard tests/unit/test_*.c))

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -244,6 +245,8 @@ static int connect_managed(int fd, bw_conn *c, const struct sockaddr *sa, sockle
             return -1;
         }
         record_attempt(c, err, began);
+        /* Recorded: a thread cancelled in the backoff is not one more failure at close. */
+        atomic_store(&c->outcome_pending, false);
         int failed = err;
         if (err == 0 || (err = before_retry(c, n, err, &plan)) != 0)
             break;
@@ -271,7 +274,25 @@ static int connect_again(int fd, bw_conn *c, const struct sockaddr *sa, socklen_
     return ret;
 }
 
+static int connect_entered(int fd, const struct sockaddr *sa, socklen_t len);
+
+/* A vfork child, or a thread already inside the shim (a signal handler),
+ * connects untracked: the locks it would need may be this thread's. */
 int bw_connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+    if (!bw_enter())
+        return bw_real.connect(fd, sa, len);
+    int ret;
+    pthread_cleanup_push(bw_leave_cancelled, NULL);
+    ret = connect_entered(fd, sa, len);
+    pthread_cleanup_pop(0);
+    int err = errno;
+    bw_leave();
+    errno = err;
+    return ret;
+}
+
+static int connect_entered(int fd, const struct sockaddr *sa, socklen_t len)
 {
     bw_shim_init();
     if (atomic_load_explicit(&bw_disabled, memory_order_relaxed))

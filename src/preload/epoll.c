@@ -20,17 +20,21 @@ static bw_fdbits epoll_fds;
 static bw_fdbits tcp_fds;
 static bw_fdbits sndtimeo_fds;
 
-void bw_epoll_mark(int fd) { bw_fdbits_mark(&epoll_fds, fd); }
+/* Facts are the process's: a vfork child (running on its parent's memory)
+ * neither marks nor forgets. */
+void bw_epoll_mark(int fd) { if (!bw_vfork_child) bw_fdbits_mark(&epoll_fds, fd); }
 bool bw_epoll_is_open(void) { return bw_fdbits_any(&epoll_fds); }
 bool bw_epoll_is_epoll(int fd) { return bw_fdbits_has(&epoll_fds, fd); }
 
-void bw_tcp_mark(int fd) { bw_fdbits_mark(&tcp_fds, fd); }
+void bw_tcp_mark(int fd) { if (!bw_vfork_child) bw_fdbits_mark(&tcp_fds, fd); }
 bool bw_tcp_known(int fd) { return bw_fdbits_has(&tcp_fds, fd); }
-void bw_sndtimeo_mark(int fd) { bw_fdbits_mark(&sndtimeo_fds, fd); }
+void bw_sndtimeo_mark(int fd) { if (!bw_vfork_child) bw_fdbits_mark(&sndtimeo_fds, fd); }
 bool bw_sndtimeo_maybe(int fd) { return !bw_tcp_known(fd) || bw_fdbits_has(&sndtimeo_fds, fd); }
 
 void bw_fd_facts_forget(int fd)
 {
+    if (bw_vfork_child)
+        return;
     bw_fdbits_unmark(&epoll_fds, fd);
     bw_fdbits_unmark(&tcp_fds, fd);
     bw_fdbits_unmark(&sndtimeo_fds, fd);
@@ -38,6 +42,8 @@ void bw_fd_facts_forget(int fd)
 
 void bw_fd_facts_forget_range(unsigned lo, unsigned hi)
 {
+    if (bw_vfork_child)
+        return;
     bw_fdbits_unmark_range(&epoll_fds, lo, hi);
     bw_fdbits_unmark_range(&tcp_fds, lo, hi);
     bw_fdbits_unmark_range(&sndtimeo_fds, lo, hi);

@@ -19,4 +19,8 @@ void bw_guard_breaker_record(bw_conn *c, bool ok, uint32_t duration_ms);
  * Returns 0 (slot held, or no limit), or the errno to fail with. */
 int bw_guard_bulkhead_take(bw_conn *c, bool may_wait);
 
+/* Takes c's slot back, with no limit, after it was given back for a socket
+ * the program still holds (a failed exec, exec.c). */
+void bw_guard_bulkhead_retake(bw_conn *c);
+
 #endif

@@ -10,7 +10,18 @@ static bool is_io_failure(int err)
     return err == ECONNRESET || err == EPIPE || err == ETIMEDOUT;
 }
 
+/* Learns nothing on a thread that may not enter the shim now (a signal
+ * handler interrupting it, a vfork child): the locks may be its own. */
 void bw_observe_result(bw_conn *c, ssize_t r, int err)
+{
+    if (bw_enter()) {
+        bw_observe_inside(c, r, err);
+        bw_leave();
+    }
+    errno = err;
+}
+
+void bw_observe_inside(bw_conn *c, ssize_t r, int err)
 {
     if (r >= 0) {
         if (atomic_load_explicit(&c->outcome_pending, memory_order_relaxed))
@@ -66,16 +77,21 @@ static void feed_responses(bw_conn *c, const struct iovec *iov, int n, size_t go
 ssize_t bw_observe_read(bw_conn *c, ssize_t r, int err, const struct iovec *iov, int n,
                         int flags)
 {
-    bw_observe_result(c, r, err);
+    if (!bw_enter()) {
+        errno = err;
+        return r;
+    }
+    bw_observe_inside(c, r, err);
     if (r > 0 && iov && c->watch_responses && !(flags & MSG_PEEK))
         feed_responses(c, iov, n, (size_t)r);
+    bw_leave();
     errno = err;
     return r;
 }
 
 void bw_observe_so_error(bw_conn *c, int fd, int val)
 {
-    if (!atomic_load_explicit(&c->outcome_pending, memory_order_relaxed))
+    if (!atomic_load_explicit(&c->outcome_pending, memory_order_relaxed) || !bw_enter())
         return;
     int saved = errno;
     if (val != 0) {
@@ -87,5 +103,6 @@ void bw_observe_so_error(bw_conn *c, int fd, int val)
         if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
             bw_conn_outcome(c, 0);
     }
+    bw_leave();
     errno = saved;
 }

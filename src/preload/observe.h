@@ -15,6 +15,9 @@
  */
 void bw_observe_result(bw_conn *c, ssize_t r, int err);
 
+/* bw_observe_result for a caller already inside the shim (bw_enter). */
+void bw_observe_inside(bw_conn *c, ssize_t r, int err);
+
 /* The common case inline: a result that teaches nothing costs two tests. */
 static inline ssize_t bw_observed(bw_conn *c, ssize_t r)
 {

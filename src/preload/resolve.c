@@ -19,18 +19,21 @@ static bool is_literal(const char *name)
     return inet_pton(AF_INET, name, buf) == 1 || inet_pton(AF_INET6, name, buf) == 1;
 }
 
+/* The host cache's lock may be this thread's (a signal handler that
+ * interrupted it, a vfork child): then nothing is learned. */
 static void learn_addrinfo(const char *node, const struct addrinfo *ai)
 {
-    if (!node || is_literal(node))
+    if (!node || is_literal(node) || !bw_enter())
         return;
     for (; ai; ai = ai->ai_next)
         if (ai->ai_addr && (ai->ai_family == AF_INET || ai->ai_family == AF_INET6))
             bw_hostcache_put(ai->ai_addr, node);
+    bw_leave();
 }
 
 static void learn_hostent(const char *name, const struct hostent *h)
 {
-    if (!name || !h || !h->h_addr_list || is_literal(name))
+    if (!name || !h || !h->h_addr_list || is_literal(name) || !bw_enter())
         return;
     for (char **a = h->h_addr_list; *a; a++) {
         struct sockaddr_storage ss;
@@ -48,6 +51,7 @@ static void learn_hostent(const char *name, const struct hostent *h)
         }
         bw_hostcache_put((struct sockaddr *)&ss, name);
     }
+    bw_leave();
 }
 
 BW_EXPORT int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,

@@ -31,7 +31,59 @@
 #include "bw_state.h"
 #include "real.h"
 
+struct bw_conn;
 #define BW_EXPORT __attribute__((visibility("default")))
+/* Thread-local state read on hook paths, in a signal handler and by vfork.c's
+ * assembly: static TLS (the shim is preloaded, never dlopen()ed late). */
+#define BW_TLS __attribute__((tls_model("initial-exec")))
+
+/* Re-entry (reentry.c). bw_vfork_child: this thread is a vfork child running
+ * on its parent's memory (set by vfork.c). bw_depth: this thread is inside
+ * the shim's own machinery (a lock may be held). */
+extern __thread bool bw_vfork_child BW_TLS;
+extern __thread int bw_depth BW_TLS;
+/* Queues one record's final release for the outermost bw_leave() of this
+ * thread; false (nothing queued) in a vfork child or when the queue is full. */
+bool bw_defer_unref(struct bw_conn *c);
+extern __thread volatile int bw_n_deferred BW_TLS;
+void bw_leave_slow(void);
+
+/*
+ * Enters the shim's machinery on this thread. Returns false when the hook
+ * must pass its call straight through instead: in a vfork child, or when
+ * this thread is inside the shim already (a signal handler, or the shim's
+ * own call landing in a hook). Every true return is paired with bw_leave().
+ * Async-signal-safe.
+ */
+static inline bool bw_enter(void)
+{
+    if (bw_vfork_child || bw_depth)
+        return false;
+    bw_depth = 1;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    return true;
+}
+
+/* The connection whose write lock this thread holds across the program's
+ * own send (inject.c), for bw_leave_cancelled. */
+extern __thread struct bw_conn *bw_locked_conn BW_TLS;
+
+/* Cleanup handler (pthread_cleanup_push) of a hook whose thread is
+ * cancelled inside the shim, at a cancellation point of the program's
+ * call (connect, send, the backoff's sleep): drops the write lock it may
+ * hold, then leaves, so that the program's own cleanup handlers (which may
+ * close sockets) run outside the shim. */
+void bw_leave_cancelled(void *unused);
+
+/* Leaves the machinery; releases what a re-entered hook closed meanwhile. */
+static inline void bw_leave(void)
+{
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    if (__builtin_expect(bw_n_deferred != 0, 0))
+        bw_leave_slow();
+    else
+        bw_depth = 0;
+}
 
 enum bw_conn_state {
     BW_CONN_CONNECTING,   /* non-blocking connect in progress (native mode) */
@@ -102,8 +154,13 @@ int64_t bw_now_ms(void);
 /* Connection records. */
 bw_conn *bw_conn_new(void);
 void bw_conn_ref(bw_conn *c);
-/* Drops one descriptor's reference; the last one releases what the connection holds. */
+/* Drops one descriptor's reference; the last one releases what the
+ * connection holds, at once, or (inside the shim already: a signal handler)
+ * when this thread leaves the shim. Async-signal-safe. */
 void bw_conn_unref(bw_conn *c);
+/* What the last reference's end does (called by bw_conn_unref and for a
+ * deferred record by reentry.c, inside the shim). */
+void bw_conn_release(bw_conn *c);
 
 /* Forgets fd (the number was closed or reused) and releases its record. */
 void bw_forget_fd(int fd);

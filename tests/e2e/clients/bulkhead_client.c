@@ -37,6 +37,25 @@
  *   sleep MS        sleeps
  *   kill            SIGKILL to itself (nothing closed, nothing flushed after)
  *
+ * The process model (tests/e2e/t_proc_*.sh):
+ *   closefrom N     closefrom() from sN's descriptor up
+ *   rawclose N      close by a raw system call that no hook can see
+ *   vfork           vfork; the child closes sN's descriptors with close(),
+ *                   then close_range(3, ~0U, 0), and execs /bin/true
+ *                   -> "vfork child exit S"
+ *   spawn           posix_spawn of /bin/true with file actions closing
+ *                   every open socket -> "spawn child exit S"
+ *   cloexec N       sets FD_CLOEXEC on sN
+ *   exec            execs this program again with the rest of the script
+ *                   (its sockets are numbered from s0 again)
+ *   execfail        an exec that fails -> "execfail ERRNO"
+ *   cancel P MS K   a thread connects to 127.0.0.1:P (0: PORT) with a
+ *                   cleanup handler closing sK (-1: none); MS later it is
+ *                   cancelled and joined -> "cancel joined cancelled|finished"
+ *   sigloop MS      for MS, the main thread connects and closes in a loop
+ *                   while SIGALRM every 0.5 ms runs a handler that connects
+ *                   and closes a socket of its own -> "sigloop done"
+ *
  * The number a close (close, sysclose, closerange, closerangeall, fclose, bye,
  * later) frees is taken again at once by a copy of /dev/null made with a raw
  * dup3 system call, which no hook sees, and the copies of dead sockets that
@@ -57,7 +76,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <spawn.h>
 #include <sys/epoll.h>
+#include <sys/time.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -416,6 +437,166 @@ static void fork_close(void)
     say("child exit %d", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 }
 
+/* ---- the process model ---- */
+
+/* close() as a raw system call: no hook, not even syscall()'s, sees it. */
+static long raw_close(int fd)
+{
+    long ret;
+#if defined(__x86_64__)
+    __asm__ volatile("syscall" : "=a"(ret) : "a"((long)SYS_close), "D"((long)fd)
+                     : "rcx", "r11", "memory");
+#else
+    ret = syscall(SYS_close, fd);   /* elsewhere the hook sees it: the test is weaker */
+#endif
+    return ret;
+}
+
+/* Waits at most 20 s for pid; returns its exit status or -1. */
+static int reap(pid_t pid)
+{
+    int st = 0;
+    for (int i = 0; i < 2000 && waitpid(pid, &st, WNOHANG) == 0; i++)
+        sleep_ms(10);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void do_vfork(void)
+{
+    int fds[MAX_SOCKS], n = 0;
+    for (int k = 0; k < g_nsocks; k++)
+        if (g_fds[k] >= 0)
+            fds[n++] = g_fds[k];
+    fflush(stdout);
+    pid_t pid = vfork();
+    if (pid == 0) {
+        for (int k = 0; k < n; k++)
+            close(fds[k]);
+        close_range(3, ~0U, 0);
+        execl("/bin/true", "true", (char *)NULL);
+        _exit(127);
+    }
+    say("vfork child exit %d", pid < 0 ? -1 : reap(pid));
+}
+
+static void do_spawn(void)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    for (int k = 0; k < g_nsocks; k++)
+        if (g_fds[k] >= 0)
+            posix_spawn_file_actions_addclose(&fa, g_fds[k]);
+    extern char **environ;
+    char *argv[] = {"true", NULL};
+    pid_t pid;
+    int r = posix_spawn(&pid, "/bin/true", &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    say("spawn child exit %d", r != 0 ? -1 : reap(pid));
+}
+
+/* exec: this program again, with PORT and the script after "exec". */
+static void do_exec(char **argv, int argc, int next)
+{
+    char *args[argc + 2];
+    int k = 0;
+    args[k++] = argv[0];
+    args[k++] = argv[1];
+    for (int i = next; i < argc; i++)
+        args[k++] = argv[i];
+    args[k] = NULL;
+    fflush(stdout);
+    execv("/proc/self/exe", args);
+    perror("exec");
+    exit(2);
+}
+
+struct cancel_job {
+    int port, close_n;
+};
+
+static void cleanup_close(void *arg)
+{
+    int k = *(int *)arg;
+    if (k >= 0 && g_fds[k] >= 0) {
+        int fd = g_fds[k];
+        g_fds[k] = -1;
+        close(fd);
+        hold(fd);
+    }
+}
+
+static void *cancel_main(void *p)
+{
+    struct cancel_job *j = p;
+    int err, n;
+    pthread_cleanup_push(cleanup_close, &j->close_n);
+    n = do_connect(j->port, 0, 0, &err);
+    report_connect(n, err);
+    pthread_cleanup_pop(0);
+    return NULL;
+}
+
+static void do_cancel(int port, long ms, int close_n)
+{
+    struct cancel_job j = {port ? port : g_port, close_n};
+    pthread_t t;
+    void *res = NULL;
+    pthread_create(&t, NULL, cancel_main, &j);
+    sleep_ms(ms);
+    pthread_cancel(t);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 20;
+    if (pthread_timedjoin_np(t, &res, &ts) != 0) {
+        say("cancel join timed out");
+        exit(3);
+    }
+    say("cancel joined %s", res == PTHREAD_CANCELED ? "cancelled" : "finished");
+}
+
+static volatile sig_atomic_t g_handled;
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    struct sockaddr_storage ss;
+    socklen_t len = loopback(&ss, g_port, 0);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd >= 0) {
+        connect(fd, (struct sockaddr *)&ss, len);
+        close(fd);
+    }
+    g_handled++;
+    errno = saved;
+}
+
+static void sigloop(long ms)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_alarm;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGALRM, &sa, NULL);
+    struct itimerval it = {{0, 500}, {0, 500}};
+    setitimer(ITIMER_REAL, &it, NULL);
+    struct sockaddr_storage ss;
+    socklen_t len = loopback(&ss, g_port, 0);
+    long t0 = now_ms(), cycles = 0;
+    while (now_ms() - t0 < ms) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd < 0)
+            continue;
+        connect(fd, (struct sockaddr *)&ss, len);
+        close(fd);
+        cycles++;
+    }
+    struct itimerval off = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &off, NULL);
+    fprintf(stderr, "# sigloop %ld cycles, %d handler runs\n", cycles, (int)g_handled);
+    say("sigloop done");
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -517,6 +698,42 @@ int main(int argc, char **argv)
             stress(atoi(arg), atoi(argv[i + 2])), i += 2;
         } else if (!strcmp(c, "forkclose")) {
             fork_close();
+        } else if (!strcmp(c, "closefrom")) {
+            n = fd_of(arg), i++;
+            int lo = g_fds[n];
+            closefrom(lo);
+            for (int k = 0; k < g_nsocks; k++)
+                if (g_fds[k] >= lo)
+                    g_fds[k] = -1;
+            for (int fd = lo; fd < lo + 64; fd++)
+                hold(fd);   /* the numbers the sockets had, and more */
+        } else if (!strcmp(c, "rawclose")) {
+            n = fd_of(arg), i++;
+            int fd = g_fds[n];
+            g_fds[n] = -1;
+            if (raw_close(fd) != 0)
+                return 2;
+            hold(fd);
+        } else if (!strcmp(c, "vfork")) {
+            do_vfork();
+        } else if (!strcmp(c, "spawn")) {
+            do_spawn();
+        } else if (!strcmp(c, "cloexec")) {
+            n = fd_of(arg), i++;
+            if (fcntl(g_fds[n], F_SETFD, FD_CLOEXEC) != 0)
+                return 2;
+        } else if (!strcmp(c, "exec")) {
+            do_exec(argv, argc, i + 1);
+        } else if (!strcmp(c, "execfail")) {
+            execl("/nonexistent/breakwater-test", "x", (char *)NULL);
+            say("execfail %s", errno == ENOENT ? "ENOENT" : errname(errno));
+        } else if (!strcmp(c, "cancel")) {
+            if (i + 3 >= argc)
+                return 2;
+            do_cancel(atoi(arg), atol(argv[i + 2]), atoi(argv[i + 3]));
+            i += 3;
+        } else if (!strcmp(c, "sigloop")) {
+            sigloop(atol(arg)), i++;
         } else if (!strcmp(c, "sleep")) {
             sleep_ms(atol(arg)), i++;
         } else if (!strcmp(c, "kill")) {
