@@ -20,7 +20,6 @@ bh_config "$T/sig.ini" "$PORT" "max_connections = 2"
 bh "$T/sig.ini" "$PORT" sigloop 1500 conn conn conn
 assert_eq "signal handlers" "$(want "sigloop done" "s0 ok" "s1 ok" "s2 ECONNREFUSED")" "$(out)"
 note "$(grep sigloop "$T/bh.err")"
-
 # Cancelled in the bulkhead queue; 'nb' connects do not wait (native mode).
 bh_config "$T/wait.ini" "$PORT" "max_connections = 2" "bulkhead_wait_ms = 10000" \
     "nonblocking = native"
