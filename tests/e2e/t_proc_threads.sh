@@ -4,6 +4,8 @@
 # - close() and connect() from a SIGALRM handler (every 0.5 ms) while the
 #   main thread connects and closes in a loop, in and out of the shim: the
 #   run ends, and afterwards every slot is free again (max 2: 2 admitted);
+#   a handler that sends on the connection whose lock the interrupted write
+#   holds passes through instead of waiting for itself forever;
 # - a thread cancelled while it waits in the bulkhead queue withdraws its
 #   ticket: a connect that may not wait is admitted as soon as a slot frees
 #   (a stale ticket ahead of it would refuse it); its cleanup handler may
@@ -20,6 +22,14 @@ bh_config "$T/sig.ini" "$PORT" "max_connections = 2"
 bh "$T/sig.ini" "$PORT" sigloop 1500 conn conn conn
 assert_eq "signal handlers" "$(want "sigloop done" "s0 ok" "s1 ok" "s2 ECONNREFUSED")" "$(out)"
 note "$(grep sigloop "$T/bh.err")"
+# Deterministic: the handler sends on the very connection whose write lock
+# the interrupted write holds (idempotency on: writes take it); it must pass
+# through (sending, or EAGAIN), not wait for itself forever.
+start_server SLOW "$SUPPORT/bw_faultd" --max-seconds 200 slow 1
+bh_config "$T/sigw.ini" "$SLOW" "idempotency = on"
+bh "$T/sigw.ini" "$PORT" sigwrite "$SLOW" || fail "sigwrite: exit $? (124: it hung)"
+grep -Eqx 'sigwrite handler (ok|EAGAIN) main partial' "$T/bh.out" ||
+    fail "signal handler on a locked connection: $(out)"
 # Cancelled in the bulkhead queue; 'nb' connects do not wait (native mode).
 bh_config "$T/wait.ini" "$PORT" "max_connections = 2" "bulkhead_wait_ms = 10000" \
     "nonblocking = native"

@@ -55,6 +55,10 @@
  *   sigloop MS      for MS, the main thread connects and closes in a loop
  *                   while SIGALRM every 0.5 ms runs a handler that connects
  *                   and closes a socket of its own -> "sigloop done"
+ *   sigwrite P      connects to 127.0.0.1:P (a server that reads slowly) and
+ *                   writes 64 MB (SO_SNDTIMEO 2 s) while a SIGALRM handler,
+ *                   0.3 s in, sends on the same socket with MSG_DONTWAIT
+ *                   -> "sigwrite handler ok|ERRNO main partial|all|ERRNO"
  *
  * The number a close (close, sysclose, closerange, closerangeall, fclose, bye,
  * later) frees is taken again at once by a copy of /dev/null made with a raw
@@ -597,6 +601,45 @@ static void sigloop(long ms)
     say("sigloop done");
 }
 
+static int g_sig_fd = -1;
+static volatile int g_sig_err = -1;
+
+static void on_alarm_send(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    g_sig_err = send(g_sig_fd, "x", 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 ? errno : 0;
+    errno = saved;
+}
+
+static void sigwrite(int port)
+{
+    int err, n = do_connect(port, 0, 0, &err);
+    if (err)
+        exit(2);
+    g_sig_fd = g_fds[n];
+    struct timeval tv = {2, 0};
+    setsockopt(g_sig_fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_alarm_send;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGALRM, &sa, NULL);
+    struct itimerval it = {{0, 0}, {0, 300000}};
+    setitimer(ITIMER_REAL, &it, NULL);
+    size_t len = 64 << 20;
+    char *buf = calloc(1, len);
+    if (!buf)
+        exit(2);
+    const char *head = "POST / HTTP/1.1\r\nContent-Length: 80000000\r\n\r\n";
+    memcpy(buf, head, strlen(head));
+    ssize_t w = write(g_sig_fd, buf, len);
+    int werr = errno;
+    free(buf);
+    say("sigwrite handler %s main %s", g_sig_err < 0 ? "none" : g_sig_err ? errname(g_sig_err) : "ok",
+        w > 0 && (size_t)w < len ? "partial" : w < 0 ? errname(werr) : "all");
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -732,6 +775,8 @@ int main(int argc, char **argv)
                 return 2;
             do_cancel(atoi(arg), atol(argv[i + 2]), atoi(argv[i + 3]));
             i += 3;
+        } else if (!strcmp(c, "sigwrite")) {
+            sigwrite(atoi(arg)), i++;
         } else if (!strcmp(c, "sigloop")) {
             sigloop(atol(arg)), i++;
         } else if (!strcmp(c, "sleep")) {
