@@ -28,6 +28,17 @@ int32_t bw_sys_getpid(void);
 /* kill(pid, 0): 0 when the process exists, else -1 with errno (ESRCH: gone). */
 int bw_sys_probe_pid(int32_t pid);
 
+/*
+ * Whether the TCP socket with these local and peer addresses (IPv4 or IPv6,
+ * as getsockname/getpeername gave them) and inode is still open in some
+ * process: 1 yes, 0 no (gone, or every descriptor of it closed), -1 unknown
+ * (the kernel could not be asked). Asks sock_diag over a netlink socket
+ * opened and closed here.
+ */
+struct sockaddr_storage;
+int bw_sys_tcp_held(const struct sockaddr_storage *local, const struct sockaddr_storage *peer,
+                    uint64_t inode);
+
 /* clock_gettime(clock) (through the vDSO: no hook exists for it). */
 void bw_sys_clock(clockid_t clock, struct timespec *ts);
 

@@ -72,7 +72,8 @@ void bw_conn_release(bw_conn *c)
 {
     int saved = errno;
     bw_conn_outcome(c, ECONNABORTED);   /* no-op unless the outcome is still pending */
-    bw_conn_release_slot(c);
+    if (!bw_passfd_keep(c))
+        bw_conn_release_slot(c);
     errno = saved;
     pthread_mutex_lock(&pool_lock);
     c->next_free = free_list;

@@ -246,6 +246,7 @@ int bw_guard_bulkhead_take(bw_conn *c, bool may_wait)
     int32_t pid;
     uint64_t start;
     whoami(&pid, &start);
+    bw_passfd_reconcile();   /* slots of sockets handed to other processes and closed there */
     enum bw_bh_result r = try_slot(e, p->max_connections, pid, start, false, 0);
     if (r == BW_BH_REJECTED && may_wait && p->bulkhead_wait_ms > 0) {
         int64_t deadline = bw_now_ms() + p->bulkhead_wait_ms;
@@ -311,15 +312,20 @@ void bw_conn_release_slot(bw_conn *c)
     if (!c->holds_slot || !e)
         return;
     c->holds_slot = false;
+    bw_guard_slot_give_back(e, c->slot_untracked, c->owner);
+}
+
+void bw_guard_slot_give_back(bw_entry *e, bool untracked, int32_t owner)
+{
     int32_t pid;
     uint64_t start;
     whoami(&pid, &start);
     int cs;
-    if (pid != c->owner)
+    if (pid != owner)
         return;     /* a fork child closing what its parent opened keeps the parent's slot */
     if (!lock_entry(e, &cs))
         return;
-    if (c->slot_untracked)
+    if (untracked)
         bw_bulkhead_release_untracked(&e->bulkhead);
     else
         bw_bulkhead_release(&e->bulkhead, pid, start);

@@ -111,6 +111,10 @@ typedef struct bw_conn {
     bool slot_untracked;           /* ... counted without an owner (owner table full) */
     atomic_bool outcome_pending;   /* connect in progress: outcome not recorded yet */
     bool io_failure_recorded;      /* one I/O failure per connection reaches the breaker */
+    /* Handed to another process (SCM_RIGHTS, passfd.c): who the socket is. */
+    atomic_bool passed;
+    uint64_t pass_inode;
+    struct sockaddr_storage pass_local, pass_peer;
     /* HTTP, guarded by lock: requests seen going out, responses coming in. */
     bool watch_requests;           /* scan the request stream (injection or response pairing) */
     bool watch_responses;          /* breaker_http_status is set */
@@ -178,6 +182,16 @@ void bw_shim_state_atfork_child(void);
 /* Outcome of a connection's connect, learned after connect() returned
  * (native mode): records it in breaker and counters once. */
 void bw_conn_outcome(bw_conn *c, int err);
+
+/* Sockets handed to other processes (passfd.c). bw_passfd_note: a
+ * sendmsg() of the program carries msg's SCM_RIGHTS descriptors away.
+ * bw_passfd_keep: c's last descriptor here is gone; true when its slot was
+ * kept for the socket that lives on elsewhere. bw_passfd_reconcile: gives
+ * back the kept slots of sockets closed everywhere now. */
+void bw_passfd_note(const struct msghdr *msg);
+bool bw_passfd_keep(bw_conn *c);
+void bw_passfd_reconcile(void);
+void bw_passfd_atfork_child(void);
 
 /* Gives back c's bulkhead slot, if it holds one. */
 void bw_conn_release_slot(bw_conn *c);

@@ -10,7 +10,9 @@
 #   (no hook sees it) with the bulkhead full costs no stall: the dead-owner
 #   check runs outside the shared lock, by raw system calls;
 # - exec: the slots of close-on-exec sockets come back, inherited ones stay
-#   taken, a failed exec takes them again.
+#   taken, a failed exec takes them again;
+# - SCM_RIGHTS: a socket handed to another process keeps its slot until the
+#   last holder closes it.
 # Every admission is checked exactly (which connect is admitted, which refused).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/clients/bulkhead_lib.sh"
@@ -103,4 +105,15 @@ bh "$T/max2.ini" "$PORT" conn conn cloexec 0 cloexec 1 execfail conn close 0 con
 assert_eq "failed exec" "$(want "s0 ok" "s1 ok" "execfail ENOENT" "s2 ECONNREFUSED" \
     "s3 ok" "s4 ECONNREFUSED")" "$(out)"
 
-note "vfork, posix_spawn, python subprocess, asyncio, closefrom, raw close, exec: no slot lost or extra"
+# SCM_RIGHTS: s0 handed to a helper process and closed here keeps its slot
+# while the helper holds it; once the helper closes it, the next connect here
+# finds it closed everywhere (sock_diag) and the slot is back.
+bh "$T/max2.ini" "$PORT" passhelper conn conn pass 0 close 0 conn passclose conn conn
+assert_eq "SCM_RIGHTS" "$(want "s0 ok" "s1 ok" "s2 ECONNREFUSED" "helper closed 1" \
+    "s3 ok" "s4 ECONNREFUSED")" "$(out)"
+# Passed but kept here too: closing it here first, then there, the same.
+bh "$T/max2.ini" "$PORT" passhelper conn conn pass 1 passclose conn close 1 conn conn
+assert_eq "SCM_RIGHTS, closed there first" "$(want "s0 ok" "s1 ok" "helper closed 1" \
+    "s2 ECONNREFUSED" "s3 ok" "s4 ECONNREFUSED")" "$(out)"
+
+note "vfork, posix_spawn, python subprocess, asyncio, closefrom, raw close, exec, SCM_RIGHTS: no slot lost or extra"

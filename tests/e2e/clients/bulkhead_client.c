@@ -49,6 +49,10 @@
  *   exec            execs this program again with the rest of the script
  *                   (its sockets are numbered from s0 again)
  *   execfail        an exec that fails -> "execfail ERRNO"
+ *   passhelper      forks a helper process (before any connect: it inherits
+ *                   no socket) that takes descriptors over a UNIX socket
+ *   pass N          sends sN's descriptor to the helper (SCM_RIGHTS)
+ *   passclose       the helper closes every descriptor it got -> "helper closed K"
  *   cancel P MS K   a thread connects to 127.0.0.1:P (0: PORT) with a
  *                   cleanup handler closing sK (-1: none); MS later it is
  *                   cancelled and joined -> "cancel joined cancelled|finished"
@@ -514,6 +518,74 @@ static void do_exec(char **argv, int argc, int next)
     exit(2);
 }
 
+static int g_helper = -1;          /* our end of the helper's socketpair */
+static pid_t g_helper_pid;
+
+/* The helper: keeps descriptors sent with 'p', closes them all at 'c'. */
+static void helper_main(int sock)
+{
+    int fds[MAX_SOCKS], n = 0;
+    for (;;) {
+        char op;
+        union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } ctl;
+        struct iovec v = {&op, 1};
+        struct msghdr m = {.msg_iov = &v, .msg_iovlen = 1, .msg_control = &ctl,
+                           .msg_controllen = sizeof ctl};
+        if (recvmsg(sock, &m, 0) != 1)
+            _exit(0);
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+        if (op == 'p' && cm && cm->cmsg_type == SCM_RIGHTS && n < MAX_SOCKS)
+            memcpy(&fds[n++], CMSG_DATA(cm), sizeof(int));
+        char reply = (char)n;
+        if (op == 'c') {
+            for (int i = 0; i < n; i++)
+                close(fds[i]);
+            n = 0;
+        }
+        if (write(sock, &reply, 1) != 1)
+            _exit(1);
+    }
+}
+
+static void pass_helper(void)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+        exit(2);
+    fflush(stdout);
+    g_helper_pid = fork();
+    if (g_helper_pid == 0) {
+        close(sv[0]);
+        helper_main(sv[1]);
+    }
+    close(sv[1]);
+    g_helper = sv[0];
+}
+
+/* Sends op (with fd when >= 0) to the helper; returns its one-byte reply. */
+static int to_helper(char op, int fd)
+{
+    union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } ctl;
+    struct iovec v = {&op, 1};
+    struct msghdr m = {.msg_iov = &v, .msg_iovlen = 1};
+    if (fd >= 0) {
+        memset(&ctl, 0, sizeof ctl);
+        m.msg_control = &ctl;
+        m.msg_controllen = sizeof ctl;
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+    }
+    char reply;
+    if (g_helper < 0 || sendmsg(g_helper, &m, 0) != 1 || read(g_helper, &reply, 1) != 1) {
+        fprintf(stderr, "helper gone\n");
+        exit(2);
+    }
+    return reply;
+}
+
 struct cancel_job {
     int port, close_n;
 };
@@ -775,6 +847,13 @@ int main(int argc, char **argv)
                 return 2;
             do_cancel(atoi(arg), atol(argv[i + 2]), atoi(argv[i + 3]));
             i += 3;
+        } else if (!strcmp(c, "passhelper")) {
+            pass_helper();
+        } else if (!strcmp(c, "pass")) {
+            n = fd_of(arg), i++;
+            to_helper('p', g_fds[n]);
+        } else if (!strcmp(c, "passclose")) {
+            say("helper closed %d", to_helper('c', -1));
         } else if (!strcmp(c, "sigwrite")) {
             sigwrite(atoi(arg)), i++;
         } else if (!strcmp(c, "sigloop")) {
