@@ -338,3 +338,16 @@ BW_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
     return bw_connect(fd, sa, len);
 }
+
+bw_conn *bw_track_inherited(int fd, const struct sockaddr *peer, socklen_t len)
+{
+    const bw_config *cfg = bw_shim_config();
+    if (!cfg || !is_inet(peer, len))
+        return NULL;
+    const bw_policy *policy;
+    long dest = find_dest(cfg, peer, &policy);
+    bw_conn *c = policy->enabled ? track(fd, cfg, dest, policy, peer, len) : NULL;
+    if (c)
+        atomic_store(&c->state, BW_CONN_CONNECTED);
+    return c;
+}

@@ -306,6 +306,35 @@ void bw_guard_bulkhead_retake(bw_conn *c)
     c->slot_untracked = r == BW_BH_UNTRACKED;
 }
 
+bool bw_guard_bulkhead_adopt(bw_conn *c, uint32_t adopted)
+{
+    bw_entry *e = c->bulkhead_entry;
+    int32_t pid;
+    uint64_t start;
+    int cs;
+    if (!e || !lock_entry(e, &cs))
+        return false;
+    whoami(&pid, &start);
+    bool ok = bw_bulkhead_owned(&e->bulkhead, pid, start) > adopted;
+    unlock_entry(e, cs);
+    c->holds_slot = ok;
+    c->slot_untracked = false;
+    return ok;
+}
+
+void bw_guard_bulkhead_drop_excess(bw_entry *e, uint32_t adopted)
+{
+    int32_t pid;
+    uint64_t start;
+    int cs;
+    whoami(&pid, &start);
+    if (!lock_entry(e, &cs))
+        return;
+    for (uint32_t n = bw_bulkhead_owned(&e->bulkhead, pid, start); n > adopted; n--)
+        bw_bulkhead_release(&e->bulkhead, pid, start);
+    unlock_entry(e, cs);
+}
+
 void bw_conn_release_slot(bw_conn *c)
 {
     bw_entry *e = c->bulkhead_entry;

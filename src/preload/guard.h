@@ -27,4 +27,13 @@ void bw_guard_bulkhead_retake(bw_conn *c);
  * a fork child), waking waiters. */
 void bw_guard_slot_give_back(bw_entry *e, bool untracked, int32_t owner);
 
+/* After an exec (inherit.c): c, a connection the old image left open,
+ * takes over one of the slots this process already holds in its bulkhead
+ * beyond the adopted ones already counted there. True when it did. */
+bool bw_guard_bulkhead_adopt(bw_conn *c, uint32_t adopted);
+
+/* Gives back this process's slots in e beyond the adopted ones: the old
+ * image held them for sockets that did not survive the exec. */
+void bw_guard_bulkhead_drop_excess(bw_entry *e, uint32_t adopted);
+
 #endif

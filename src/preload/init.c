@@ -183,6 +183,8 @@ static void init_once(void)
         apply_log_settings(cfg);
         atomic_store(&current, cfg);
         next_reload_check_ms = bw_now_ms() + 1000;
+        if (cfg)
+            bw_adopt_inherited();   /* connections an exec'd image left open */
     }
     errno = saved;
 }

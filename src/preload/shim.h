@@ -172,6 +172,13 @@ void bw_forget_fd(int fd);
 /* Makes newfd refer to the record of oldfd (after a successful dup of it). */
 void bw_dup_fd(int oldfd, int newfd);
 
+/* Tracks fd, a connected socket this image inherited (inherit.c), as a
+ * connection to peer: its record, without a slot. NULL: not tracked. */
+bw_conn *bw_track_inherited(int fd, const struct sockaddr *peer, socklen_t len);
+
+/* After an exec: adopts the connections the old image left open (inherit.c). */
+void bw_adopt_inherited(void);
+
 /* connect() for a descriptor the shim tracks or may track. */
 int bw_connect(int fd, const struct sockaddr *sa, socklen_t len);
 

@@ -10,7 +10,8 @@
 #   (no hook sees it) with the bulkhead full costs no stall: the dead-owner
 #   check runs outside the shared lock, by raw system calls;
 # - exec: the slots of close-on-exec sockets come back, inherited ones stay
-#   taken, a failed exec takes them again;
+#   taken and the new image gives them back when it closes them, a failed
+#   exec takes them again;
 # - SCM_RIGHTS: a socket handed to another process keeps its slot until the
 #   last holder closes it.
 # Every admission is checked exactly (which connect is admitted, which refused).
@@ -101,6 +102,10 @@ bh "$T/max2.ini" "$PORT" conn conn cloexec 0 cloexec 1 exec conn conn conn
 assert_eq "exec, close-on-exec" "$(want "s0 ok" "s1 ok" "s0 ok" "s1 ok" "s2 ECONNREFUSED")" "$(out)"
 bh "$T/max2.ini" "$PORT" conn conn cloexec 0 exec conn conn
 assert_eq "exec, one inherited" "$(want "s0 ok" "s1 ok" "s0 ok" "s1 ECONNREFUSED")" "$(out)"
+# The new image adopts what it inherited: closing it there gives the slot back.
+bh "$T/max2.ini" "$PORT" conn conn exec inherited echo 0 close 0 conn conn close 1 conn conn
+assert_eq "exec, inherited then closed" "$(want "s0 ok" "s1 ok" "inherited 2" "s0 echo ok" \
+    "s2 ok" "s3 ECONNREFUSED" "s4 ok" "s5 ECONNREFUSED")" "$(out)"
 bh "$T/max2.ini" "$PORT" conn conn cloexec 0 cloexec 1 execfail conn close 0 conn conn
 assert_eq "failed exec" "$(want "s0 ok" "s1 ok" "execfail ENOENT" "s2 ECONNREFUSED" \
     "s3 ok" "s4 ECONNREFUSED")" "$(out)"

@@ -49,6 +49,8 @@
  *   exec            execs this program again with the rest of the script
  *                   (its sockets are numbered from s0 again)
  *   execfail        an exec that fails -> "execfail ERRNO"
+ *   inherited       numbers the connected sockets this image inherited
+ *                   (after exec) as the next sN -> "inherited K"
  *   passhelper      forks a helper process (before any connect: it inherits
  *                   no socket) that takes descriptors over a UNIX socket
  *   pass N          sends sN's descriptor to the helper (SCM_RIGHTS)
@@ -839,6 +841,19 @@ int main(int argc, char **argv)
                 return 2;
         } else if (!strcmp(c, "exec")) {
             do_exec(argv, argc, i + 1);
+        } else if (!strcmp(c, "inherited")) {
+            int k = 0;
+            for (int fd = 3; fd < 1024; fd++) {
+                struct sockaddr_storage ss;
+                socklen_t sl = sizeof ss;
+                if (fd == g_null || getpeername(fd, (struct sockaddr *)&ss, &sl) != 0)
+                    continue;
+                n = new_slot();
+                g_fds[n] = fd;
+                g_ok[n] = 1;
+                k++;
+            }
+            say("inherited %d", k);
         } else if (!strcmp(c, "execfail")) {
             execl("/nonexistent/breakwater-test", "x", (char *)NULL);
             say("execfail %s", errno == ENOENT ? "ENOENT" : errname(errno));
