@@ -96,6 +96,14 @@ assert_eq "closefrom" "$(want "s0 ok" "s1 ok" "s2 ok" "s3 ok" "s4 ok" "s5 ok" \
 bh "$T/max3.ini" "$PORT" conn conn conn rawclose 0 conn conn
 assert_eq "raw close, bulkhead full" "$(want "s0 ok" "s1 ok" "s2 ok" "s3 ECONNREFUSED" \
     "s4 ECONNREFUSED")" "$(out)"
+# The same with the number left free: the dead-owner check's own read of
+# /proc/PID/stat would get it. Through the program's open() hook (before)
+# that released the stale record under the shared lock it held: a 2 s stall
+# and a warning, then no bulkhead at all. Raw system calls now: no stall, no
+# warning; the next socket() takes the number and gives the slot back.
+bh "$T/max3.ini" "$PORT" conn conn conn spare rawclosefree 0 conn conn conn
+assert_eq "raw close, number free, bulkhead full" "$(want "s0 ok" "s1 ok" "s2 ok" \
+    "s3 ECONNREFUSED" "s4 ok" "s5 ECONNREFUSED")" "$(out)"
 
 # exec: close-on-exec sockets give their slots back, inherited ones keep theirs.
 bh "$T/max2.ini" "$PORT" conn conn cloexec 0 cloexec 1 exec conn conn conn

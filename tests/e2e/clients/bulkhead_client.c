@@ -40,6 +40,8 @@
  * The process model (tests/e2e/t_proc_*.sh):
  *   closefrom N     closefrom() from sN's descriptor up
  *   rawclose N      close by a raw system call that no hook can see
+ *   rawclosefree N  the same, leaving the number free for the next open()
+ *   spare           makes a socket now; the next connect uses it
  *   vfork           vfork; the child closes sN's descriptors with close(),
  *                   then close_range(3, ~0U, 0), and execs /bin/true
  *                   -> "vfork child exit S"
@@ -106,6 +108,7 @@ static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_t g_threads[MAX_THREADS];
 static int g_nthreads;
 static int g_null = -1;             /* /dev/null, the source of placeholders */
+static int g_spare = -1;            /* a socket made ahead for the next connect */
 
 static long now_ms(void)
 {
@@ -209,7 +212,9 @@ static int do_connect(int port, int v6, int nonblocking, int *err)
     struct sockaddr_storage ss;
     socklen_t len = loopback(&ss, port, v6);
     int n = new_slot();
-    int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | (nonblocking ? SOCK_NONBLOCK : 0), 0);
+    int fd = g_spare >= 0 && !v6 && !nonblocking ? g_spare
+             : socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | (nonblocking ? SOCK_NONBLOCK : 0), 0);
+    g_spare = -1;
     if (fd < 0) {
         perror("socket");
         exit(2);
@@ -824,13 +829,16 @@ int main(int argc, char **argv)
                     g_fds[k] = -1;
             for (int fd = lo; fd < lo + 64; fd++)
                 hold(fd);   /* the numbers the sockets had, and more */
-        } else if (!strcmp(c, "rawclose")) {
+        } else if (!strcmp(c, "rawclose") || !strcmp(c, "rawclosefree")) {
             n = fd_of(arg), i++;
             int fd = g_fds[n];
             g_fds[n] = -1;
             if (raw_close(fd) != 0)
                 return 2;
-            hold(fd);
+            if (!strcmp(c, "rawclose"))
+                hold(fd);
+        } else if (!strcmp(c, "spare")) {
+            g_spare = socket(AF_INET, SOCK_STREAM, 0);
         } else if (!strcmp(c, "vfork")) {
             do_vfork();
         } else if (!strcmp(c, "spawn")) {
