@@ -5,7 +5,7 @@ PREFIX   ?= /usr/local
 CC       ?= cc
 BUILD    ?= build
 CFLAGS   ?= -O2 -g
-BW_CFLAGS := -std=gnu11 -Wall -Wextra -fPIC -fvisibility=hidden -D_GNU_SOURCE \
+BW_CFLAGS := -std=gnu11 -Wall -Wextra -fPIC -fvisibility=hidden -fexceptions -D_GNU_SOURCE \
              -DBW_VERSION='"$(VERSION)"' -Iinclude -pthread $(CFLAGS) $(EXTRA_CFLAGS)
 LDLIBS_SO := -linih -ldl -pthread
 LDLIBS_UNIT := -lcunit -linih -lm -pthread

@@ -654,15 +654,22 @@ static void on_alarm(int sig)
     errno = saved;
 }
 
-static void sigloop(long ms)
+/* Runs handler on SIGALRM, first after first_us, then every every_us (0: once). */
+static void alarm_with(void (*handler)(int), long first_us, long every_us)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_alarm;
+    sa.sa_handler = handler;
     sa.sa_flags = SA_RESTART;
     sigaction(SIGALRM, &sa, NULL);
-    struct itimerval it = {{0, 500}, {0, 500}};
+    struct itimerval it = {{every_us / 1000000, every_us % 1000000},
+                           {first_us / 1000000, first_us % 1000000}};
     setitimer(ITIMER_REAL, &it, NULL);
+}
+
+static void sigloop(long ms)
+{
+    alarm_with(on_alarm, 500, 500);
     struct sockaddr_storage ss;
     socklen_t len = loopback(&ss, g_port, 0);
     long t0 = now_ms(), cycles = 0;
@@ -674,8 +681,7 @@ static void sigloop(long ms)
         close(fd);
         cycles++;
     }
-    struct itimerval off = {{0, 0}, {0, 0}};
-    setitimer(ITIMER_REAL, &off, NULL);
+    alarm_with(on_alarm, 0, 0);
     fprintf(stderr, "# sigloop %ld cycles, %d handler runs\n", cycles, (int)g_handled);
     say("sigloop done");
 }
@@ -699,13 +705,7 @@ static void sigwrite(int port)
     g_sig_fd = g_fds[n];
     struct timeval tv = {2, 0};
     setsockopt(g_sig_fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_alarm_send;
-    sa.sa_flags = SA_RESTART;
-    sigaction(SIGALRM, &sa, NULL);
-    struct itimerval it = {{0, 0}, {0, 300000}};
-    setitimer(ITIMER_REAL, &it, NULL);
+    alarm_with(on_alarm_send, 300000, 0);
     size_t len = 64 << 20;
     char *buf = calloc(1, len);
     if (!buf)
