@@ -11,7 +11,7 @@ test)  needs="curl:curl wget:wget /usr/bin/python3:python3 node:nodejs javac:def
               clang:clang /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a:libclang-rt-14-dev
               valgrind:valgrind strace:strace man:man-db
               /usr/sbin/nginx:nginx redis-server:redis-server redis-cli:redis-tools
-              /usr/lib/postgresql/15/bin/initdb:postgresql" ;;
+              /usr/lib/postgresql/15/bin/initdb:postgresql /usr/sbin/nft:nftables" ;;
 *) echo "usage: deps.sh build|test" >&2; exit 2 ;;
 esac
 missing=""

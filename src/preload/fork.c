@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "bw_hostcache.h"
+#include "pending.h"
 #include "shim.h"
 
 static _Atomic pid_t self_pid;
@@ -45,6 +46,8 @@ static void child(void)
     bw_rand_atfork_child();
     bw_passfd_atfork_child();
     bw_init_atfork_child();
+    bw_pend_atfork_child();
+    bw_epreg_atfork_child();
 }
 
 __attribute__((constructor(101))) static void bw_register_atfork(void)
