@@ -113,6 +113,10 @@ typedef struct bw_policy {
     uint32_t connect_rate;                  /* new connections per second; 0 = unlimited */
     uint32_t connect_rate_burst;            /* 0 = connect_rate */
     uint32_t slow_start_ms;                 /* 0 = off */
+    bool failover;                          /* route around a failing address of a name */
+    uint32_t failover_max_ejected_percent;
+    bool retry_after;                       /* 429/503 Retry-After opens the breaker */
+    uint32_t retry_after_max_ms;
 } bw_policy;
 
 enum bw_host_kind {

@@ -31,6 +31,7 @@
 #include "bw_budget.h"
 #include "bw_bulkhead.h"
 #include "bw_config.h"
+#include "bw_rate.h"
 
 #define BW_STATE_MAGIC 0x3174537761657242ULL   /* "BreawSt1" */
 #define BW_STATE_VERSION 1
@@ -59,8 +60,8 @@ typedef struct bw_entry {
     uint8_t family;                  /* AF_INET / AF_INET6; 0 for a destination entry */
     uint8_t addr[16];
     uint16_t port;                   /* host byte order */
-    uint32_t reserved_[2];           /* unused; keeps the version-1 layout that files
-                                        made by earlier builds on this machine have */
+    bw_rate rate;                    /* destination entries: connect_rate's bucket (two
+                                        words that were reserved in the version-1 layout) */
     pthread_mutex_t lock;
     bw_breaker breaker;
     bw_bulkhead bulkhead;

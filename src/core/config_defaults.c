@@ -58,6 +58,10 @@ void bw_policy_defaults(bw_policy *p)
     p->connect_rate = 0;
     p->connect_rate_burst = 0;
     p->slow_start_ms = 0;
+    p->failover = true;
+    p->failover_max_ejected_percent = 50;
+    p->retry_after = true;
+    p->retry_after_max_ms = 60000;
 }
 
 /* Returns a config with built-in defaults and no sections, or NULL on ENOMEM. */

@@ -21,6 +21,7 @@
 #include "bw_match.h"
 #include "bw_retry.h"
 #include "connect.h"
+#include "failover.h"
 #include "guard.h"
 #include "pending.h"
 #include "shim.h"
@@ -107,6 +108,27 @@ static bw_conn *track(int fd, const bw_config *cfg, long dest, const bw_policy *
     return c;
 }
 
+/* The breaker's word on a first attempt; an open breaker sends the connect to
+ * a healthy sibling address of the same name when failover allows. */
+static int admit_first(bw_conn *c)
+{
+    int err = bw_guard_breaker_admit(c, true);   /* logged below, unless routed around */
+    if (err && bw_failover(c, false))
+        return 0;
+    if (err)
+        bw_guard_note_rejection(c);
+    return err;
+}
+
+/* The breaker's word on a retry, which goes to the next healthy sibling
+ * address when there is one (SPEC section 9), else to the same address. */
+int bw_connect_admit_retry(bw_conn *c)
+{
+    if (bw_failover(c, true))
+        return 0;
+    return bw_guard_breaker_admit(c, true);
+}
+
 /* Fails connect() on purpose: counted, slot given back. */
 static int reject(bw_conn *c, enum bw_counter why, int err)
 {
@@ -156,11 +178,15 @@ static void note_first_attempt(bw_conn *c)
 /* Non-blocking connect left to the program (native mode): no waiting, no retry. */
 static int connect_native(int fd, bw_conn *c, const struct sockaddr *sa, socklen_t len)
 {
-    int err = bw_guard_bulkhead_take(c, false);
+    int err = bw_guard_rate_take(c, false, 0);
+    if (!err)
+        err = bw_guard_bulkhead_take(c, false);
     if (err)
         return reject(c, BW_CNT_REJECTED_BULKHEAD, err);
-    if ((err = bw_guard_breaker_admit(c, false)) != 0)
+    if ((err = admit_first(c)) != 0)
         return reject(c, BW_CNT_REJECTED_BREAKER, err);
+    sa = (const struct sockaddr *)&c->addr;   /* a sibling's, after a failover */
+    len = c->addrlen;
     note_first_attempt(c);
     c->started_ms = bw_now_ms();
     c->outcome_pending = true;
@@ -184,11 +210,15 @@ static int connect_async(int fd, bw_conn *c, const struct sockaddr *sa, socklen_
     const bw_policy *p = c->policy;
     if (p->retries == 0 && p->connect_timeout_ms == 0 && p->deadline_ms == 0)
         return connect_native(fd, c, sa, len);   /* nothing to retry or bound: the cheaper path */
-    int err = bw_guard_bulkhead_take(c, false);
+    int err = bw_guard_rate_take(c, false, 0);
+    if (!err)
+        err = bw_guard_bulkhead_take(c, false);
     if (err)
         return reject(c, BW_CNT_REJECTED_BULKHEAD, err);
-    if ((err = bw_guard_breaker_admit(c, false)) != 0)
+    if ((err = admit_first(c)) != 0)
         return reject(c, BW_CNT_REJECTED_BREAKER, err);
+    sa = (const struct sockaddr *)&c->addr;   /* a sibling's, after a failover */
+    len = c->addrlen;
     note_first_attempt(c);
     c->started_ms = bw_now_ms();
     if (bw_real.connect(fd, sa, len) == 0) {
@@ -234,10 +264,23 @@ static int before_retry(bw_conn *c, unsigned n, int err, bw_retry_plan *plan)
         return err;   /* not retried, or no time left for another attempt */
     if (bw_sleep_ms((uint32_t)delay) != 0)
         return EINTR;
-    if (bw_guard_breaker_admit(c, true) != 0)
+    if (bw_connect_admit_retry(c) != 0)
         return err;   /* the breaker opened meanwhile: stop retrying */
     bw_count(c->entry, BW_CNT_RETRIES, 1);
     return 0;
+}
+
+/* How long a blocking connect may wait for connect_rate: its deadline, its
+ * attempt limit or the program's own SO_SNDTIMEO, the shortest set (-1: none). */
+static int64_t rate_wait_limit(int fd, const bw_policy *p)
+{
+    struct timeval own;
+    int64_t limit = -1, cand[3] = {p->deadline_ms, p->connect_timeout_ms,
+                                   bw_own_send_timeout(fd, &own)};
+    for (int i = 0; i < 3; i++)
+        if (cand[i] > 0 && (limit < 0 || cand[i] < limit))
+            limit = cand[i];
+    return limit;
 }
 
 /*
@@ -249,11 +292,20 @@ static int connect_managed(int fd, bw_conn *c, const struct sockaddr *sa, sockle
 {
     bw_retry_plan plan;
     int64_t t0 = bw_now_ms();
-    int err = bw_guard_bulkhead_take(c, true);
+    int err = bw_guard_rate_take(c, true, rate_wait_limit(fd, c->policy));
+    if (err == EINTR) {   /* a signal while waiting for the rate: nothing was attempted */
+        atomic_store(&c->state, BW_CONN_FAILED);
+        errno = EINTR;
+        return -1;
+    }
+    if (!err)
+        err = bw_guard_bulkhead_take(c, true);
     if (err)
         return reject(c, BW_CNT_REJECTED_BULKHEAD, err);
-    if ((err = bw_guard_breaker_admit(c, false)) != 0)
+    if ((err = admit_first(c)) != 0)
         return reject(c, BW_CNT_REJECTED_BREAKER, err);
+    sa = (const struct sockaddr *)&c->addr;   /* a sibling's, after a failover */
+    len = c->addrlen;
     note_first_attempt(c);
     /* The program's own limit applies to blocking connects only, as in the kernel. */
     struct timeval own = {0, 0};

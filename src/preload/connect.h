@@ -25,4 +25,9 @@ void bw_connect_finish(bw_conn *c, int err);
  */
 int64_t bw_connect_retry_delay(bw_conn *c, unsigned n, int err, bw_retry_plan *plan);
 
+/* Admission of a retry: the next healthy sibling address when failover finds
+ * one (c then points at it), else the breaker of the same address. Returns 0
+ * or the errno of a rejection. */
+int bw_connect_admit_retry(bw_conn *c);
+
 #endif

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "bw_hostcache.h"
+#include "failover.h"
 #include "pending.h"
 #include "shim.h"
 
@@ -48,6 +49,7 @@ static void child(void)
     bw_init_atfork_child();
     bw_pend_atfork_child();
     bw_epreg_atfork_child();
+    bw_failover_atfork_child();
 }
 
 __attribute__((constructor(101))) static void bw_register_atfork(void)

@@ -116,7 +116,7 @@ static int after_failure(int fd, bw_conn *c, int err, int64_t now_ms)
 /* The backoff is over: the next attempt on the same socket. */
 static int retry(int fd, bw_conn *c, int64_t now_ms)
 {
-    if (bw_guard_breaker_admit(c, true) != 0) {
+    if (bw_connect_admit_retry(c) != 0) {
         end(fd, c, c->pend_err);   /* the breaker opened meanwhile: stop retrying */
         return BW_PEND_FINAL;
     }

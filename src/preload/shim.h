@@ -119,6 +119,7 @@ typedef struct bw_conn {
     atomic_bool passed;
     uint64_t pass_inode;
     struct sockaddr_storage pass_local, pass_peer;
+    bool rejected_by_slow_start;   /* the last breaker rejection was slow start's */
     /* A non-blocking connect whose retries run inside the program's waits
      * (pending.c), guarded by plock; pend is read without it. */
     _Atomic uint8_t pend;          /* enum bw_pend_phase */

@@ -14,7 +14,7 @@
 . "$(dirname "$0")/lib.sh"
 require_shim
 CLIENT="$(dirname "$0")/clients/breaker_checkout.py"
-OPEN_MS=1500
+OPEN_MS=4000   # long enough that phase 3 starts while it is open, on a slow machine too
 
 start_server CART "$SUPPORT/bw_faultd" --max-seconds 60 echo
 start_server STOCK "$SUPPORT/bw_faultd" --max-seconds 60 echo

@@ -491,7 +491,7 @@ static void test_edit_distance(void)
     CU_ASSERT_EQUAL(bw_config_key_closest("retires"), bw_config_key_index("retries"));
     CU_ASSERT_EQUAL(bw_config_key_closest("log_levle"), bw_config_key_index("log_level"));
     CU_ASSERT_EQUAL(bw_config_key_index("nope"), -1);
-    CU_ASSERT_EQUAL(bw_config_nkeys(), 53);
+    CU_ASSERT_EQUAL(bw_config_nkeys(), 57);
 }
 
 /* ---- defaults ---- */
@@ -519,6 +519,10 @@ static void test_policy_defaults(void)
     CU_ASSERT_EQUAL(p.connect_rate, 0);
     CU_ASSERT_EQUAL(p.connect_rate_burst, 0);
     CU_ASSERT_EQUAL(p.slow_start_ms, 0);
+    CU_ASSERT_TRUE(p.failover);
+    CU_ASSERT_EQUAL(p.failover_max_ejected_percent, 50);
+    CU_ASSERT_TRUE(p.retry_after);
+    CU_ASSERT_EQUAL(p.retry_after_max_ms, 60000);
     CU_ASSERT_EQUAL(p.retry_budget_percent, 20);
     CU_ASSERT_EQUAL(p.retry_budget_min_per_sec, 10);
     CU_ASSERT_EQUAL(p.breaker, BW_BREAKER_ON);

@@ -7,7 +7,7 @@ Connects (blocking) to 127.0.0.1:PORT, exchanges one echo, writes DIR/ready,
 then waits (at most 10 s) for DIR/go, which the test creates once it drops
 the peer's packets. MODE "send": sends 4 bytes and blocks in recv; "idle":
 blocks in recv without sending (keepalive's case). The socket's own timeout
-is 12 s, the guard that stands in for "minutes". With OWN_USER_TIMEOUT_MS the
+is 6 s, the guard that stands in for "minutes". With OWN_USER_TIMEOUT_MS the
 program sets TCP_USER_TIMEOUT itself first. Prints one line:
     "error ERRNO_NAME ms=M" or "timeout ms=M" or "data ms=M"
 """
