@@ -5,12 +5,12 @@ PREFIX   ?= /usr/local
 CC       ?= cc
 BUILD    ?= build
 CFLAGS   ?= -O2 -g
-BW_CFLAGS := -std=gnu11 -Wall -Wextra -fPIC -fvisibility=hidden -D_GNU_SOURCE \
+BW_CFLAGS := -std=gnu11 -Wall -Wextra -fPIC -fvisibility=hidden -fexceptions -D_GNU_SOURCE \
              -DBW_VERSION='"$(VERSION)"' -Iinclude -pthread $(CFLAGS) $(EXTRA_CFLAGS)
 LDLIBS_SO := -linih -ldl -pthread
 LDLIBS_UNIT := -lcunit -linih -lm -pthread
 
-CORE_SRC    := $(sort $(wildcard src/core/*.c))
+CORE_SRC    := $(sort $(wildcard src/core/*.c) $(wildcard src/sys/*.c))
 PRELOAD_SRC := $(sort $(wildcard src/preload/*.c))
 CLI_SRC     := $(sort $(wildcard src/cli/*.c))
 UNIT_SRC    := $(sort $(wildcard tests/unit/test_*.c))

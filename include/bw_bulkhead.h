@@ -133,6 +133,9 @@ uint32_t bw_bulkhead_reclaim(bw_bulkhead *b, bw_bulkhead_alive_fn alive, void *c
  */
 uint32_t bw_bulkhead_drop_owner(bw_bulkhead *b, int32_t pid, uint64_t start_time);
 
+/* Slots held by (pid, start_time), in every entry of the owner table. */
+uint32_t bw_bulkhead_owned(const bw_bulkhead *b, int32_t pid, uint64_t start_time);
+
 /* True when a reclaim could change an answer: at max (max > 0) or owner table full. */
 bool bw_bulkhead_should_reclaim(const bw_bulkhead *b, uint32_t max);
 

@@ -57,4 +57,8 @@ void *bw_fdt_take(int fd);
 void bw_fdt_take_range(unsigned lo, unsigned hi, void (*fn)(int fd, void *rec, void *ctx),
                        void *ctx);
 
+/* The lowest tracked descriptor in lo..hi (inclusive), or -1 when there is
+ * none. Only pages that exist are visited. */
+int bw_fdt_next(unsigned lo, unsigned hi);
+
 #endif

@@ -9,7 +9,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Start time of process pid (field 22 of /proc/PID/stat), 0 when unknown. */
+/* The start time (field 22) in the text of a /proc/PID/stat, 0 when it has none. */
+uint64_t bw_proc_parse_start_time(const char *stat);
+
+/* Start time of process pid (field 22 of /proc/PID/stat), 0 when unknown.
+ * src/sys: raw system calls, no hook, no lock, no cancellation point. */
 uint64_t bw_proc_start_time(int32_t pid);
 
 /*

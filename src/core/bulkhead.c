@@ -322,3 +322,15 @@ uint32_t bw_bulkhead_drop_owner(bw_bulkhead *b, int32_t pid, uint64_t start_time
     after_drop(b, n, drop_waiters(b, NULL, NULL, pid, start_time));
     return n;
 }
+
+uint32_t bw_bulkhead_owned(const bw_bulkhead *b, int32_t pid, uint64_t start_time)
+{
+    uint32_t n = 0;
+
+    for (unsigned i = 0; i < BW_BULKHEAD_OWNERS; i++) {
+        const bw_bulkhead_owner *o = &b->owners[i];
+        if (o->slots && o->pid == pid && o->start_time == start_time)
+            n = add_sat(n, o->slots);
+    }
+    return n;
+}

@@ -63,3 +63,21 @@ void bw_fdt_take_range(unsigned lo, unsigned hi, void (*fn)(int, void *, void *)
         }
     }
 }
+
+int bw_fdt_next(unsigned lo, unsigned hi)
+{
+    if (hi >= BW_FDT_MAX)
+        hi = BW_FDT_MAX - 1;
+    for (unsigned fd = lo; fd <= hi;) {
+        bw_fdt_slot *page = atomic_load_explicit(&bw_fdt_pages[fd >> BW_FDT_PAGE_SHIFT],
+                                                 memory_order_acquire);
+        unsigned end = (fd | (BW_FDT_PAGE - 1)) < hi ? (fd | (BW_FDT_PAGE - 1)) : hi;
+        for (; page && fd <= end; fd++)
+            if (atomic_load_explicit(&page[fd & (BW_FDT_PAGE - 1)], memory_order_acquire))
+                return (int)fd;
+        fd = end + 1;
+        if (fd == 0)
+            break;   /* wrapped past UINT_MAX */
+    }
+    return -1;
+}

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "bw_log.h"
+#include "bw_sys.h"
 
 static enum bw_log_level threshold = BW_LOG_WARN;
 static bw_log_sink sink;
@@ -41,7 +42,7 @@ void bw_log(enum bw_log_level level, const char *fmt, ...)
         return;
     int saved = errno;
     char line[BW_LOG_LINE_MAX];
-    int n = snprintf(line, sizeof line, "breakwater[%ld]: %s: ", (long)getpid(),
+    int n = snprintf(line, sizeof line, "breakwater[%ld]: %s: ", (long)bw_sys_getpid(),
                      level_names[level]);
     va_list ap;
     va_start(ap, fmt);

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "bw_state.h"
+#include "bw_sys.h"
 
 #define READY_FREE 0u
 #define READY_FILLING 1u
@@ -174,7 +175,7 @@ static int lock_untrusted(pthread_mutex_t *m, int wait_ms)
     if (rc != EBUSY)
         return rc;
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
+    bw_sys_clock(CLOCK_REALTIME, &ts);
     ts.tv_sec += wait_ms / 1000;
     ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
     if (ts.tv_nsec >= 1000000000L) {

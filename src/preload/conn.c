@@ -74,12 +74,13 @@ void bw_conn_ref(bw_conn *c)
 
 /* The last reference to c is gone (descriptors and in-flight writes): a
  * connect still in progress has failed, and the bulkhead slot goes back. */
-static void release(bw_conn *c)
+void bw_conn_release(bw_conn *c)
 {
     int saved = errno;
     bw_pend_drop(c);                    /* closed while its retries were pending */
     bw_conn_outcome(c, ECONNABORTED);   /* no-op unless the outcome is still pending */
-    bw_conn_release_slot(c);
+    if (!bw_passfd_keep(c))
+        bw_conn_release_slot(c);
     errno = saved;
     pthread_mutex_lock(&pool_lock);
     c->next_free = free_list;
@@ -89,13 +90,22 @@ static void release(bw_conn *c)
 
 void bw_conn_unref(bw_conn *c)
 {
-    if (atomic_fetch_sub(&c->refs, 1) == 1)
-        release(c);
+    if (atomic_fetch_sub(&c->refs, 1) != 1)
+        return;
+    if (bw_enter()) {
+        bw_conn_release(c);
+        bw_leave();
+    } else {
+        /* Inside the shim already (or a vfork child, where nothing reaches
+         * here): the locks release() takes may be this thread's. A full
+         * queue leaves the slot to the owner's exit. */
+        bw_defer_unref(c);
+    }
 }
 
 void bw_forget_fd(int fd)
 {
-    if (!bw_fdt_get(fd))
+    if (bw_vfork_child || !bw_fdt_get(fd))
         return;
     int saved = errno;
     bw_conn *c = bw_fdt_take(fd);
@@ -106,6 +116,8 @@ void bw_forget_fd(int fd)
 
 void bw_dup_fd(int oldfd, int newfd)
 {
+    if (bw_vfork_child)
+        return;   /* the table is the parent's */
     bw_conn *c = bw_fdt_get(oldfd);
     if (!c) {
         bw_forget_fd(newfd);

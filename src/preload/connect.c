@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <netinet/tcp.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -329,6 +330,8 @@ static int connect_managed(int fd, bw_conn *c, const struct sockaddr *sa, sockle
             return -1;
         }
         bw_connect_record(c, err, began);
+        /* Recorded: a thread cancelled in the backoff is not one more failure at close. */
+        atomic_store(&c->outcome_pending, false);
         int failed = err;
         if (err == 0 || (err = before_retry(c, n, err, &plan)) != 0)
             break;
@@ -416,7 +419,25 @@ static void log_mode_once(const bw_conn *c, enum bw_nonblocking mode, bool nonbl
            nonblocking ? what[mode] : "blocking, retried inside connect()");
 }
 
+static int connect_entered(int fd, const struct sockaddr *sa, socklen_t len);
+
+/* A vfork child, or a thread already inside the shim (a signal handler),
+ * connects untracked: the locks it would need may be this thread's. */
 int bw_connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+    if (!bw_enter())
+        return bw_real.connect(fd, sa, len);
+    int ret;
+    pthread_cleanup_push(bw_leave_cancelled, NULL);
+    ret = connect_entered(fd, sa, len);
+    pthread_cleanup_pop(0);
+    int err = errno;
+    bw_leave();
+    errno = err;
+    return ret;
+}
+
+static int connect_entered(int fd, const struct sockaddr *sa, socklen_t len)
 {
     bw_shim_init();
     if (atomic_load_explicit(&bw_disabled, memory_order_relaxed))
@@ -466,4 +487,21 @@ int bw_connect(int fd, const struct sockaddr *sa, socklen_t len)
 BW_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
     return bw_connect(fd, sa, len);
+}
+
+bw_conn *bw_track_inherited(int fd, const struct sockaddr *peer, socklen_t len)
+{
+    bw_cfg_ref *ref;
+    const bw_config *cfg = bw_shim_config_hold(&ref);
+    if (!cfg || !is_inet(peer, len)) {
+        bw_cfg_drop(ref);
+        return NULL;
+    }
+    const bw_policy *policy;
+    long dest = find_dest(cfg, peer, &policy);
+    bw_conn *c = policy->enabled ? track(fd, cfg, ref, dest, policy, peer, len) : NULL;
+    bw_cfg_drop(ref);
+    if (c)
+        atomic_store(&c->state, BW_CONN_CONNECTED);
+    return c;
 }

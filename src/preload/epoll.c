@@ -25,22 +25,26 @@ static bw_fdbits sndtimeo_fds;
 static bw_fdbits own_user_timeout_fds;
 static bw_fdbits own_keepalive_fds;
 
-void bw_epoll_mark(int fd) { bw_fdbits_mark(&epoll_fds, fd); }
+/* Facts are the process's: a vfork child (running on its parent's memory)
+ * neither marks nor forgets. */
+void bw_epoll_mark(int fd) { if (!bw_vfork_child) bw_fdbits_mark(&epoll_fds, fd); }
 bool bw_epoll_is_open(void) { return bw_fdbits_any(&epoll_fds); }
 bool bw_epoll_is_epoll(int fd) { return bw_fdbits_has(&epoll_fds, fd); }
 
-void bw_tcp_mark(int fd) { bw_fdbits_mark(&tcp_fds, fd); }
+void bw_tcp_mark(int fd) { if (!bw_vfork_child) bw_fdbits_mark(&tcp_fds, fd); }
 bool bw_tcp_known(int fd) { return bw_fdbits_has(&tcp_fds, fd); }
-void bw_sndtimeo_mark(int fd) { bw_fdbits_mark(&sndtimeo_fds, fd); }
+void bw_sndtimeo_mark(int fd) { if (!bw_vfork_child) bw_fdbits_mark(&sndtimeo_fds, fd); }
 bool bw_sndtimeo_maybe(int fd) { return !bw_tcp_known(fd) || bw_fdbits_has(&sndtimeo_fds, fd); }
 
-void bw_own_user_timeout_mark(int fd) { bw_fdbits_mark(&own_user_timeout_fds, fd); }
+void bw_own_user_timeout_mark(int fd) { if (!bw_vfork_child) bw_fdbits_mark(&own_user_timeout_fds, fd); }
 bool bw_own_user_timeout(int fd) { return bw_fdbits_has(&own_user_timeout_fds, fd); }
-void bw_own_keepalive_mark(int fd) { bw_fdbits_mark(&own_keepalive_fds, fd); }
+void bw_own_keepalive_mark(int fd) { if (!bw_vfork_child) bw_fdbits_mark(&own_keepalive_fds, fd); }
 bool bw_own_keepalive(int fd) { return bw_fdbits_has(&own_keepalive_fds, fd); }
 
 void bw_fd_facts_forget(int fd)
 {
+    if (bw_vfork_child)
+        return;
     if (bw_fdbits_has(&epoll_fds, fd))
         bw_epreg_forget_epoll(fd);
     bw_epreg_forget(fd);
@@ -53,6 +57,8 @@ void bw_fd_facts_forget(int fd)
 
 void bw_fd_facts_forget_range(unsigned lo, unsigned hi)
 {
+    if (bw_vfork_child)
+        return;
     bw_epreg_forget_range(lo, hi);   /* epoll instances among them keep stale records
                                       * until the socket's own close or connect */
     bw_fdbits_unmark_range(&epoll_fds, lo, hi);

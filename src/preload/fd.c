@@ -38,6 +38,8 @@ static int fresh(int ret)
 
 BW_EXPORT int close(int fd)
 {
+    if (bw_vfork_child)
+        return bw_real.close(fd);   /* the table is the parent's */
     bw_conn *c = bw_fdt_get(fd) ? bw_fdt_take(fd) : NULL;
     bw_fd_facts_forget(fd);
     int ret = bw_real.close(fd);
@@ -56,17 +58,79 @@ static void unref_taken(int fd, void *rec, void *ctx)
     bw_conn_unref(rec);
 }
 
+#ifndef CLOSE_RANGE_UNSHARE
+#define CLOSE_RANGE_UNSHARE (1U << 1)
+#endif
+#define CLOSE_BATCH 64
+
+/*
+ * Closes lo..hi (lo <= hi) with the real close_range, a batch of tracked
+ * descriptors at a time: their records come out of the table before the
+ * real call, so that no number is closed while still tracked, and are
+ * released after it, so that no slot comes back while its socket is open.
+ * A failed call (ENOSYS: an old kernel) puts the batch back. Returns what
+ * close_range returns.
+ */
+static int close_tracked_range(unsigned lo, unsigned hi, int flags)
+{
+    for (;;) {
+        bw_conn *recs[CLOSE_BATCH];
+        int fds[CLOSE_BATCH], n = 0;
+        unsigned end = hi;
+        for (int fd = bw_fdt_next(lo, hi); fd >= 0;
+             fd = (unsigned)fd < hi ? bw_fdt_next((unsigned)fd + 1, hi) : -1) {
+            bw_conn *c = bw_fdt_take(fd);
+            if (c) {
+                recs[n] = c;
+                fds[n++] = fd;
+            }
+            if (n == CLOSE_BATCH) {
+                end = (unsigned)fd;
+                break;
+            }
+        }
+        int ret = bw_real.close_range(lo, end, flags);
+        int saved = errno;
+        for (int i = 0; i < n; i++) {
+            if (ret == 0) {
+                bw_conn_unref(recs[i]);
+                continue;
+            }
+            bw_conn *old = bw_fdt_set(fds[i], recs[i]);   /* put back: still open */
+            if (old && old != recs[i])
+                bw_conn_unref(old);
+        }
+        if (ret == 0)
+            bw_fd_facts_forget_range(lo, end);
+        errno = saved;
+        if (ret != 0 || end == hi)
+            return ret;
+        lo = end + 1;
+    }
+}
+
 BW_EXPORT int close_range(unsigned int lo, unsigned int hi, int flags)
 {
-    int ret = bw_real.close_range(lo, hi, flags);
-    /* CLOEXEC only marks; the descriptors stay open in this process. */
-    if (ret == 0 && !(flags & CLOSE_RANGE_CLOEXEC) && lo <= hi) {
-        int saved = errno;
-        bw_fdt_take_range(lo, hi, unref_taken, NULL);
-        bw_fd_facts_forget_range(lo, hi);
-        errno = saved;
+    /* CLOEXEC only marks (the descriptors stay open here); a vfork child's
+     * table is the parent's; unknown flags and lo > hi are the kernel's to refuse. */
+    if (bw_vfork_child || (flags & CLOSE_RANGE_CLOEXEC) || lo > hi ||
+        ((unsigned)flags & ~(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC)))
+        return bw_real.close_range(lo, hi, flags);
+    return close_tracked_range(lo, hi, flags);
+}
+
+/* glibc's closefrom() closes inside libc, where no hook sees it: the same
+ * as close_range(lo, ~0U, 0), with glibc's own fallback (no close_range in
+ * the kernel) after which the table is cleared of lo and up. */
+BW_EXPORT void closefrom(int lo)
+{
+    if (bw_vfork_child || lo < 0 || close_tracked_range((unsigned)lo, ~0U, 0) != 0) {
+        bw_real.closefrom(lo);
+        if (!bw_vfork_child && lo >= 0) {
+            bw_fdt_take_range((unsigned)lo, ~0U, unref_taken, NULL);
+            bw_fd_facts_forget_range((unsigned)lo, ~0U);
+        }
     }
-    return ret;
 }
 
 /* newfd now refers to what oldfd does: its record, or its epoll instance. */
@@ -158,7 +222,7 @@ BW_EXPORT long syscall(long nr, ...)
 /* A socket wrapped by fdopen() is closed inside libc by fclose(). */
 BW_EXPORT int fclose(FILE *fp)
 {
-    int fd = fp ? fileno(fp) : -1;
+    int fd = fp && !bw_vfork_child ? fileno(fp) : -1;
     bw_conn *c = bw_fdt_get(fd) ? bw_fdt_take(fd) : NULL;
     bw_fd_facts_forget(fd);
     int ret = bw_real.fclose(fp);

@@ -48,6 +48,7 @@ static void child(void)
     bw_hostcache_atfork_child();
     bw_shim_state_atfork_child();
     bw_rand_atfork_child();
+    bw_passfd_atfork_child();
     bw_init_atfork_child();
     bw_pend_atfork_child();
     bw_epreg_atfork_child();

@@ -3,6 +3,7 @@
  * lock, asks the core, logs transitions and rejections, counts.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <signal.h>
@@ -23,16 +24,30 @@
 static bw_ratelimit reject_log_limit;
 static atomic_bool stuck_logged;
 
-/* Locks e; says once, when the state's locks turned out stuck, that the
- * process goes on without them. */
-static bool lock_entry(bw_entry *e)
+/*
+ * Locks e with cancellation disabled (saved in *cancel_state) until
+ * unlock_entry: a thread must not be cancelled while it holds a lock every
+ * process shares, nor halfway through an update. Nothing that can block,
+ * allocate or re-enter a hook runs under the lock (liveness checks run
+ * outside it, try_slot). Says once, when the state's locks turned out
+ * stuck, that the process goes on without them.
+ */
+static bool lock_entry(bw_entry *e, int *cancel_state)
 {
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, cancel_state);
     if (bw_entry_lock(e) == 0)
         return true;
+    pthread_setcancelstate(*cancel_state, NULL);
     if (bw_state_locks_stuck() && !atomic_exchange(&stuck_logged, true))
         bw_log(BW_LOG_WARN, "a shared state lock stayed held for over 2 s (a stuck or "
                "corrupt state file): continuing without breaker and bulkhead state");
     return false;
+}
+
+static void unlock_entry(bw_entry *e, int cancel_state)
+{
+    bw_entry_unlock(e);
+    pthread_setcancelstate(cancel_state, NULL);
 }
 
 static void log_transition(const bw_conn *c, const bw_breaker_transition *t)
@@ -63,11 +78,12 @@ int bw_guard_breaker_admit(bw_conn *c, bool retry)
     const bw_policy *p = c->policy;
     bw_entry *e = c->breaker_entry;
     c->probe_token = 0;
-    if (!e || p->breaker == BW_BREAKER_OFF || !lock_entry(e))
+    int cs;
+    if (!e || p->breaker == BW_BREAKER_OFF || !lock_entry(e, &cs))
         return 0;
     bw_breaker_decision d;
     bw_breaker_admit(&e->breaker, p, bw_now_ms(), (uint32_t)bw_rand64(), &d);
-    bw_entry_unlock(e);
+    unlock_entry(e, cs);
     if (d.changed)
         log_transition(c, &d.transition);
     if (d.verdict == BW_ADMIT_PROBE)
@@ -96,11 +112,12 @@ void bw_guard_breaker_open_for(bw_conn *c, uint32_t ms)
 {
     const bw_policy *p = c->policy;
     bw_entry *e = c->breaker_entry;
-    if (!e || p->breaker == BW_BREAKER_OFF || !lock_entry(e))
+    int cs;
+    if (!e || p->breaker == BW_BREAKER_OFF || !lock_entry(e, &cs))
         return;
     bw_breaker_transition t;
     bool changed = bw_breaker_open_for(&e->breaker, p, bw_now_ms(), ms, &t);
-    bw_entry_unlock(e);
+    unlock_entry(e, cs);
     if (changed)
         log_transition(c, &t);
 }
@@ -113,11 +130,12 @@ int bw_guard_rate_take(bw_conn *c, bool may_wait, int64_t wait_limit_ms)
         return 0;
     int64_t t0 = bw_now_ms();
     for (;;) {
-        if (!lock_entry(e))
+        int cs;
+        if (!lock_entry(e, &cs))
             return 0;
         int64_t now = bw_now_ms();
         int64_t wait = bw_rate_take(&e->rate, p->connect_rate, p->connect_rate_burst, now);
-        bw_entry_unlock(e);
+        unlock_entry(e, cs);
         if (wait == 0)
             return 0;
         if (!may_wait || (wait_limit_ms >= 0 && now + wait - t0 > wait_limit_ms)) {
@@ -133,13 +151,14 @@ void bw_guard_breaker_record(bw_conn *c, bool ok, uint32_t duration_ms)
 {
     const bw_policy *p = c->policy;
     bw_entry *e = c->breaker_entry;
-    if (!e || p->breaker == BW_BREAKER_OFF || !lock_entry(e))
+    int cs;
+    if (!e || p->breaker == BW_BREAKER_OFF || !lock_entry(e, &cs))
         return;
     bw_breaker_transition t;
     bool changed = bw_breaker_record(&e->breaker, p, bw_now_ms(), (uint32_t)bw_rand64(),
                                      ok ? BW_CALL_SUCCESS : BW_CALL_FAILURE, duration_ms,
                                      c->probe_token, &t);
-    bw_entry_unlock(e);
+    unlock_entry(e, cs);
     c->probe_token = 0;
     if (changed)
         log_transition(c, &t);
@@ -177,23 +196,92 @@ static void wait_seq(bw_bulkhead *b, uint32_t seen, int64_t ms)
 /* try_slot's answer when the entry cannot be locked. */
 #define UNLOCKABLE ((enum bw_bh_result) - 1)
 
-/* One try at a slot, reclaiming the slots of dead processes when full. */
+/* The owners and waiters of a bulkhead, copied out under its lock. */
+struct owner_list {
+    unsigned n;
+    int32_t pid[BW_BULKHEAD_OWNERS + BW_BULKHEAD_WAITERS];
+    uint64_t start[BW_BULKHEAD_OWNERS + BW_BULKHEAD_WAITERS];
+};
+
+/* A bw_bulkhead_alive_fn that only copies (pid, start) out: every owner
+ * "lives", so bw_bulkhead_reclaim changes nothing. No system call. */
+static bool copy_owner(int32_t pid, uint64_t start, void *ctx)
+{
+    struct owner_list *l = ctx;
+    for (unsigned i = 0; i < l->n; i++)
+        if (l->pid[i] == pid && l->start[i] == start)
+            return true;
+    if (l->n < sizeof l->pid / sizeof l->pid[0]) {
+        l->pid[l->n] = pid;
+        l->start[l->n++] = start;
+    }
+    return true;
+}
+
+/*
+ * Gives back the slots and tickets of owners in l that are dead. Their
+ * liveness (kill 0, /proc/PID/stat, by raw system calls) is checked with
+ * no lock held; a (pid, start time) found dead can take nothing more, so
+ * dropping it afterwards, under the lock, is safe. Returns how many owners
+ * were dead.
+ */
+static unsigned drop_dead(bw_entry *e, const struct owner_list *l)
+{
+    struct owner_list dead = {0};
+    for (unsigned i = 0; i < l->n; i++)
+        if (!bw_proc_alive(l->pid[i], l->start[i], NULL)) {
+            dead.pid[dead.n] = l->pid[i];
+            dead.start[dead.n++] = l->start[i];
+        }
+    int cs;
+    if (dead.n == 0 || !lock_entry(e, &cs))
+        return 0;
+    for (unsigned i = 0; i < dead.n; i++)
+        bw_bulkhead_drop_owner(&e->bulkhead, dead.pid[i], dead.start[i]);
+    unlock_entry(e, cs);
+    return dead.n;
+}
+
+/* One try at a slot; when the bulkhead is full, the slots of dead
+ * processes are reclaimed (checked outside the lock) and it tries again. */
 static enum bw_bh_result try_slot(bw_entry *e, uint32_t max, int32_t pid, uint64_t start,
                                   bool ticketed, uint32_t ticket)
 {
-    enum bw_bh_result r;
-    int64_t now = bw_now_ms();
-    if (!lock_entry(e))
-        return UNLOCKABLE;
+    enum bw_bh_result r = UNLOCKABLE;
     for (int round = 0; round < 2; round++) {
+        int cs;
+        if (!lock_entry(e, &cs))
+            return UNLOCKABLE;
+        int64_t now = bw_now_ms();
         r = ticketed ? bw_bulkhead_try_acquire_ticket(&e->bulkhead, max, ticket, pid, start, now)
                      : bw_bulkhead_acquire(&e->bulkhead, max, pid, start, now);
-        if (bw_bh_admitted(r) || round == 1 || !bw_bulkhead_should_reclaim(&e->bulkhead, max) ||
-            bw_bulkhead_reclaim(&e->bulkhead, bw_proc_alive, NULL) == 0)
+        struct owner_list owners = {0};
+        bool reclaim = !bw_bh_admitted(r) && round == 0 &&
+                       bw_bulkhead_should_reclaim(&e->bulkhead, max);
+        if (reclaim)
+            bw_bulkhead_reclaim(&e->bulkhead, copy_owner, &owners);
+        unlock_entry(e, cs);
+        if (!reclaim || drop_dead(e, &owners) == 0)
             break;
     }
-    bw_entry_unlock(e);
     return r;
+}
+
+/* Cleanup of a bulkhead wait cancelled between its tries: the ticket is
+ * withdrawn, so the queue behind it does not wait for its deadline. */
+struct queued {
+    bw_entry *e;
+    uint32_t ticket;
+};
+
+static void withdraw(void *arg)
+{
+    struct queued *q = arg;
+    int cs;
+    if (lock_entry(q->e, &cs)) {
+        bw_bulkhead_cancel_ticket(&q->e->bulkhead, q->ticket);
+        unlock_entry(q->e, cs);
+    }
 }
 
 int bw_guard_bulkhead_take(bw_conn *c, bool may_wait)
@@ -205,27 +293,34 @@ int bw_guard_bulkhead_take(bw_conn *c, bool may_wait)
     int32_t pid;
     uint64_t start;
     whoami(&pid, &start);
+    bw_passfd_reconcile();   /* slots of sockets handed to other processes and closed there */
     enum bw_bh_result r = try_slot(e, p->max_connections, pid, start, false, 0);
     if (r == BW_BH_REJECTED && may_wait && p->bulkhead_wait_ms > 0) {
         int64_t deadline = bw_now_ms() + p->bulkhead_wait_ms;
-        uint32_t ticket = 0;
+        struct queued q = {e, 0};
         bool queued = false;
-        if (bw_entry_lock(e) == 0) {
-            queued = bw_bulkhead_take_ticket(&e->bulkhead, pid, start, bw_now_ms(), deadline, &ticket);
-            bw_entry_unlock(e);
+        int cs;
+        if (lock_entry(e, &cs)) {
+            queued = bw_bulkhead_take_ticket(&e->bulkhead, pid, start, bw_now_ms(), deadline,
+                                             &q.ticket);
+            unlock_entry(e, cs);
         }
         while (queued) {
             uint32_t seen = bw_bulkhead_seq(&e->bulkhead);
-            r = try_slot(e, p->max_connections, pid, start, true, ticket);
+            r = try_slot(e, p->max_connections, pid, start, true, q.ticket);
             int64_t left = deadline - bw_now_ms();
             if (r != BW_BH_WAIT || left <= 0)
                 break;
             /* Short naps too, so a waiter in another process that dies is noticed. */
             wait_seq(&e->bulkhead, seen, left < 50 ? left : 50);
+            /* The wait is a cancellation point of connect(), holding no lock
+             * and no slot here: a cancelled thread withdraws its ticket. */
+            pthread_cleanup_push(withdraw, &q);
+            pthread_testcancel();
+            pthread_cleanup_pop(0);
         }
-        if (queued && !bw_bh_admitted(r) && bw_entry_lock(e) == 0) {
-            bw_bulkhead_cancel_ticket(&e->bulkhead, ticket);
-            bw_entry_unlock(e);
+        if (queued && !bw_bh_admitted(r)) {
+            withdraw(&q);
             r = BW_BH_REJECTED;
         }
     }
@@ -240,20 +335,73 @@ int bw_guard_bulkhead_take(bw_conn *c, bool may_wait)
     return p->bulkhead_errno;
 }
 
+void bw_guard_bulkhead_retake(bw_conn *c)
+{
+    bw_entry *e = c->bulkhead_entry;
+    int32_t pid;
+    uint64_t start;
+    int cs;
+    if (!e || c->holds_slot)
+        return;
+    whoami(&pid, &start);
+    if (pid != c->owner || !lock_entry(e, &cs))
+        return;
+    /* max 0: no limit, the socket is held already */
+    enum bw_bh_result r = bw_bulkhead_acquire(&e->bulkhead, 0, pid, start, bw_now_ms());
+    unlock_entry(e, cs);
+    c->holds_slot = bw_bh_admitted(r);
+    c->slot_untracked = r == BW_BH_UNTRACKED;
+}
+
+bool bw_guard_bulkhead_adopt(bw_conn *c, uint32_t adopted)
+{
+    bw_entry *e = c->bulkhead_entry;
+    int32_t pid;
+    uint64_t start;
+    int cs;
+    if (!e || !lock_entry(e, &cs))
+        return false;
+    whoami(&pid, &start);
+    bool ok = bw_bulkhead_owned(&e->bulkhead, pid, start) > adopted;
+    unlock_entry(e, cs);
+    c->holds_slot = ok;
+    c->slot_untracked = false;
+    return ok;
+}
+
+void bw_guard_bulkhead_drop_excess(bw_entry *e, uint32_t adopted)
+{
+    int32_t pid;
+    uint64_t start;
+    int cs;
+    whoami(&pid, &start);
+    if (!lock_entry(e, &cs))
+        return;
+    for (uint32_t n = bw_bulkhead_owned(&e->bulkhead, pid, start); n > adopted; n--)
+        bw_bulkhead_release(&e->bulkhead, pid, start);
+    unlock_entry(e, cs);
+}
+
 void bw_conn_release_slot(bw_conn *c)
 {
     bw_entry *e = c->bulkhead_entry;
     if (!c->holds_slot || !e)
         return;
     c->holds_slot = false;
+    bw_guard_slot_give_back(e, c->slot_untracked, c->owner);
+}
+
+void bw_guard_slot_give_back(bw_entry *e, bool untracked, int32_t owner)
+{
     int32_t pid;
     uint64_t start;
     whoami(&pid, &start);
-    if (pid != c->owner)
+    int cs;
+    if (pid != owner)
         return;     /* a fork child closing what its parent opened keeps the parent's slot */
-    if (bw_entry_lock(e) != 0)
+    if (!lock_entry(e, &cs))
         return;
-    if (c->slot_untracked)
+    if (untracked)
         bw_bulkhead_release_untracked(&e->bulkhead);
     else
         bw_bulkhead_release(&e->bulkhead, pid, start);
@@ -261,7 +409,7 @@ void bw_conn_release_slot(bw_conn *c)
      * seen now means nobody to wake: skip the system call (every connect
      * rejected by the breaker passes here). */
     bool waiters = bw_bulkhead_waiting(&e->bulkhead, bw_now_ms()) > 0;
-    bw_entry_unlock(e);
+    unlock_entry(e, cs);
     if (!waiters)
         return;
     /* Wake every waiter: each checks whether its ticket is the oldest. */

@@ -23,6 +23,23 @@ void bw_guard_breaker_record(bw_conn *c, bool ok, uint32_t duration_ms);
  * Returns 0 (slot held, or no limit), or the errno to fail with. */
 int bw_guard_bulkhead_take(bw_conn *c, bool may_wait);
 
+/* Takes c's slot back, with no limit, after it was given back for a socket
+ * the program still holds (a failed exec, exec.c). */
+void bw_guard_bulkhead_retake(bw_conn *c);
+
+/* Gives one slot of e back for its owner (a no-op in another process:
+ * a fork child), waking waiters. */
+void bw_guard_slot_give_back(bw_entry *e, bool untracked, int32_t owner);
+
+/* After an exec (inherit.c): c, a connection the old image left open,
+ * takes over one of the slots this process already holds in its bulkhead
+ * beyond the adopted ones already counted there. True when it did. */
+bool bw_guard_bulkhead_adopt(bw_conn *c, uint32_t adopted);
+
+/* Gives back this process's slots in e beyond the adopted ones: the old
+ * image held them for sockets that did not survive the exec. */
+void bw_guard_bulkhead_drop_excess(bw_entry *e, uint32_t adopted);
+
 /* The server said, with Retry-After, not to call for ms: opens the breaker for that long. */
 void bw_guard_breaker_open_for(bw_conn *c, uint32_t ms);
 

@@ -206,6 +206,7 @@ static void init_once(void)
         bw_init_apply_log(cfg);
         if (cfg) {
             bw_cfg_publish(cfg);   /* the first of 64 free slots: cannot fail */
+            bw_adopt_inherited();  /* connections an exec'd image left open */
             bw_log(BW_LOG_DEBUG, "breakwater " BW_VERSION " started in %s: config %s, "
                    "%zu destinations, state %s", program_invocation_name,
                    config_path[0] ? config_path : "built-in defaults", cfg->n_dests,

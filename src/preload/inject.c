@@ -225,16 +225,52 @@ static ssize_t round_out(bw_conn *c, int fd, const struct iovec *iov, int n, siz
     return (ssize_t)(consumed - done);
 }
 
+static ssize_t inject_send(bw_conn *c, int fd, const struct iovec *iov, int n, int flags,
+                           enum bw_via via);
+static ssize_t inject_sendfile(bw_conn *c, int out, int in, void *off, size_t n, bool is64);
+
+/* A thread that may not enter the shim now (a signal handler that
+ * interrupted it, a vfork child) sends the program's bytes as they are. */
 ssize_t bw_inject_send(bw_conn *c, int fd, const struct iovec *iov, int n, int flags,
                        enum bw_via via)
 {
+    if (!bw_enter())
+        return real_out(fd, iov, n, flags, via);
+    ssize_t r;
+    pthread_cleanup_push(bw_leave_cancelled, NULL);
+    r = inject_send(c, fd, iov, n, flags, via);
+    pthread_cleanup_pop(0);
+    int err = errno;
+    bw_leave();
+    errno = err;
+    return r;
+}
+
+ssize_t bw_inject_sendfile(bw_conn *c, int out, int in, void *off, size_t n, bool is64)
+{
+    if (!bw_enter())
+        return is64 ? bw_real.sendfile64(out, in, off, n) : bw_real.sendfile(out, in, off, n);
+    ssize_t r;
+    pthread_cleanup_push(bw_leave_cancelled, NULL);
+    r = inject_sendfile(c, out, in, off, n, is64);
+    pthread_cleanup_pop(0);
+    int err = errno;
+    bw_leave();
+    errno = err;
+    return r;
+}
+
+static ssize_t inject_send(bw_conn *c, int fd, const struct iovec *iov, int n, int flags,
+                           enum bw_via via)
+{
     if (!c->watch_requests) {
         ssize_t r = real_out(fd, iov, n, flags, via);
-        bw_observe_result(c, r, errno);
+        bw_observe_inside(c, r, errno);
         return r;
     }
     bw_conn_ref(c);   /* a close() meanwhile must not recycle the record under us */
     pthread_mutex_lock(&c->lock);
+    bw_locked_conn = c;   /* the send below is a cancellation point */
     size_t total = 0;
     for (int i = 0; i < n; i++)
         total += iov[i].iov_len;
@@ -277,18 +313,20 @@ ssize_t bw_inject_send(bw_conn *c, int fd, const struct iovec *iov, int n, int f
     } else {
         ret = -1;
     }
+    bw_locked_conn = NULL;
     pthread_mutex_unlock(&c->lock);
-    bw_observe_result(c, ret, ret < 0 ? err : 0);
+    bw_observe_inside(c, ret, ret < 0 ? err : 0);
     bw_conn_unref(c);
     if (ret < 0)
         errno = err;
     return ret;
 }
 
-ssize_t bw_inject_sendfile(bw_conn *c, int out, int in, void *off, size_t n, bool is64)
+static ssize_t inject_sendfile(bw_conn *c, int out, int in, void *off, size_t n, bool is64)
 {
     bw_conn_ref(c);
     pthread_mutex_lock(&c->lock);
+    bw_locked_conn = c;
     ssize_t r;
     int err;
     /* A partly sent key line goes before the file's bytes. */
@@ -307,8 +345,9 @@ ssize_t bw_inject_sendfile(bw_conn *c, int out, int in, void *off, size_t n, boo
             pthread_mutex_unlock(&c->rlock);
         }
     }
+    bw_locked_conn = NULL;
     pthread_mutex_unlock(&c->lock);
-    bw_observe_result(c, r, err);
+    bw_observe_inside(c, r, err);
     bw_conn_unref(c);
     errno = err;
     return r;

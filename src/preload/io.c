@@ -64,6 +64,8 @@ BW_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 
 BW_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
+    if (msg && msg->msg_controllen)
+        bw_passfd_note(msg);   /* descriptors sent away (SCM_RIGHTS) */
     bw_conn *c = bw_fdt_get(fd);
     if (!c || !msg || msg->msg_name || msg->msg_controllen || msg->msg_iovlen > IOV_MAX)
         return bw_real.sendmsg(fd, msg, flags);
@@ -75,6 +77,9 @@ BW_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 
 BW_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int n, int flags)
 {
+    for (unsigned i = 0; vec && i < n; i++)
+        if (vec[i].msg_hdr.msg_controllen)
+            bw_passfd_note(&vec[i].msg_hdr);
     bw_conn *c = bw_fdt_get(fd);
     if (!c || !vec)
         return bw_real.sendmmsg(fd, vec, n, flags);

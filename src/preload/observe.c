@@ -11,9 +11,20 @@ static bool is_io_failure(int err)
     return err == ECONNRESET || err == EPIPE || err == ETIMEDOUT;
 }
 
+/* Learns nothing on a thread that may not enter the shim now (a signal
+ * handler interrupting it, a vfork child): the locks may be its own. */
 void bw_observe_result(bw_conn *c, ssize_t r, int err)
 {
     bw_tls_note(c);
+    if (bw_enter()) {
+        bw_observe_inside(c, r, err);
+        bw_leave();
+    }
+    errno = err;
+}
+
+void bw_observe_inside(bw_conn *c, ssize_t r, int err)
+{
     if (r >= 0) {
         if (atomic_load_explicit(&c->outcome_pending, memory_order_relaxed))
             bw_conn_outcome(c, 0);
@@ -90,9 +101,14 @@ static void feed_responses(bw_conn *c, const struct iovec *iov, int n, size_t go
 ssize_t bw_observe_read(bw_conn *c, ssize_t r, int err, const struct iovec *iov, int n,
                         int flags)
 {
-    bw_observe_result(c, r, err);
+    if (!bw_enter()) {
+        errno = err;
+        return r;
+    }
+    bw_observe_inside(c, r, err);
     if (r > 0 && iov && c->watch_responses && !(flags & MSG_PEEK))
         feed_responses(c, iov, n, (size_t)r);
+    bw_leave();
     errno = err;
     return r;
 }
@@ -109,7 +125,7 @@ void bw_observe_plaintext(bw_conn *c, const void *buf, size_t n)
 
 void bw_observe_so_error(bw_conn *c, int fd, int val)
 {
-    if (!atomic_load_explicit(&c->outcome_pending, memory_order_relaxed))
+    if (!atomic_load_explicit(&c->outcome_pending, memory_order_relaxed) || !bw_enter())
         return;
     int saved = errno;
     if (val != 0) {
@@ -121,5 +137,6 @@ void bw_observe_so_error(bw_conn *c, int fd, int val)
         if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
             bw_conn_outcome(c, 0);
     }
+    bw_leave();
     errno = saved;
 }

@@ -30,6 +30,8 @@ static inline void bw_tls_note(bw_conn *c)
     if (__builtin_expect(bw_tls_cur.obj != NULL, 0))
         bw_tls_cur.seen = c;
 }
+/* bw_observe_result for a caller already inside the shim (bw_enter). */
+void bw_observe_inside(bw_conn *c, ssize_t r, int err);
 
 /* The common case inline: a result that teaches nothing costs two tests. */
 static inline ssize_t bw_observed(bw_conn *c, ssize_t r)

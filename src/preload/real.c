@@ -16,41 +16,8 @@
 #include <stdbool.h>
 #include <sys/syscall.h>
 
+#include "bw_sys.h"
 #include "real.h"
-
-long bw_raw_syscall(long nr, long a, long b, long c, long d, long e, long f)
-{
-    long ret;
-#if defined(__x86_64__)
-    register long r10 __asm__("r10") = d;
-    register long r8 __asm__("r8") = e;
-    register long r9 __asm__("r9") = f;
-    __asm__ volatile("syscall"
-                     : "=a"(ret)
-                     : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
-                     : "rcx", "r11", "memory");
-#elif defined(__aarch64__)
-    register long x8 __asm__("x8") = nr;
-    register long x0 __asm__("x0") = a;
-    register long x1 __asm__("x1") = b;
-    register long x2 __asm__("x2") = c;
-    register long x3 __asm__("x3") = d;
-    register long x4 __asm__("x4") = e;
-    register long x5 __asm__("x5") = f;
-    __asm__ volatile("svc 0"
-                     : "+r"(x0)
-                     : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5)
-                     : "memory");
-    ret = x0;
-#else
-#error "bw_raw_syscall: unsupported architecture"
-#endif
-    if (ret < 0 && ret > -4096) {
-        errno = (int)-ret;
-        return -1;
-    }
-    return ret;
-}
 
 #define SC(nr, a, b, c, d, e, f) \
     bw_raw_syscall(nr, (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), (long)(f))
@@ -75,6 +42,9 @@ static ssize_t fb_recv_chk(int fd, void *b, size_t n, size_t bl, int fl) { (void
 static ssize_t fb_recvfrom_chk(int fd, void *b, size_t n, size_t bl, int fl, struct sockaddr *sa, socklen_t *l) { (void)bl; return fb_recvfrom(fd, b, n, fl, sa, l); }
 static int fb_close(int fd) { return SC(SYS_close, fd, 0, 0, 0, 0, 0); }
 static int fb_close_range(unsigned lo, unsigned hi, int fl) { return SC(436 /* SYS_close_range */, lo, hi, fl, 0, 0, 0); }
+static void fb_closefrom(int lo) { SC(436 /* SYS_close_range */, lo, ~0U, 0, 0, 0, 0); }
+static int fb_execve(const char *p, char *const a[], char *const e[]) { return SC(SYS_execve, p, a, e, 0, 0, 0); }
+static int fb_fexecve(int fd, char *const a[], char *const e[]) { return SC(SYS_execveat, fd, "", a, e, AT_EMPTY_PATH, 0); }
 static int fb_dup(int fd) { return SC(SYS_dup, fd, 0, 0, 0, 0, 0); }
 static int fb_dup2(int a, int b) { return SC(SYS_dup2, a, b, 0, 0, 0, 0); }
 static int fb_dup3(int a, int b, int fl) { return SC(SYS_dup3, a, b, fl, 0, 0, 0); }
@@ -205,6 +175,11 @@ static int fb_gethostbyname2_r(const char *n, int af, struct hostent *h, char *b
     int (*f)(const char *, int, struct hostent *, char *, size_t, struct hostent **, int *) = lazy("gethostbyname2_r");
     return f ? f(n, af, h, b, l, r, e) : ENOSYS;
 }
+static int fb_execvpe(const char *f, char *const a[], char *const e[])
+{
+    int (*fn)(const char *, char *const[], char *const[]) = lazy("execvpe");
+    return fn ? fn(f, a, e) : (errno = ENOSYS, -1);
+}
 static int fb_fclose(FILE *fp)
 {
     int (*f)(FILE *) = lazy("fclose");
@@ -217,7 +192,8 @@ struct bw_real bw_real = {
     .sendfile64 = fb_sendfile64, .recv = fb_recv, .recvfrom = fb_recvfrom, .recvmsg = fb_recvmsg,
     .recvmmsg = fb_recvmmsg, .read = fb_read, .readv = fb_readv, .read_chk = fb_read_chk,
     .recv_chk = fb_recv_chk, .recvfrom_chk = fb_recvfrom_chk, .close = fb_close,
-    .close_range = fb_close_range, .dup = fb_dup, .dup2 = fb_dup2, .dup3 = fb_dup3,
+    .close_range = fb_close_range, .closefrom = fb_closefrom, .execve = fb_execve,
+    .execvpe = fb_execvpe, .fexecve = fb_fexecve, .dup = fb_dup, .dup2 = fb_dup2, .dup3 = fb_dup3,
     .fcntl = fb_fcntl, .fcntl64 = fb_fcntl, .syscall = fb_syscall, .getsockopt = fb_getsockopt, .setsockopt = fb_setsockopt,
     .getaddrinfo = fb_getaddrinfo, .gethostbyname = fb_gethostbyname,
     .gethostbyname2 = fb_gethostbyname2, .gethostbyname_r = fb_gethostbyname_r,
@@ -258,7 +234,8 @@ void bw_real_resolve(void)
     BIND(recvmmsg, "recvmmsg"); BIND(read, "read"); BIND(readv, "readv");
     BIND(read_chk, "__read_chk"); BIND(recv_chk, "__recv_chk");
     BIND(recvfrom_chk, "__recvfrom_chk"); BIND(close, "close");
-    BIND(close_range, "close_range"); BIND(dup, "dup"); BIND(dup2, "dup2"); BIND(dup3, "dup3");
+    BIND(close_range, "close_range"); BIND(closefrom, "closefrom"); BIND(execve, "execve");
+    BIND(execvpe, "execvpe"); BIND(fexecve, "fexecve"); BIND(dup, "dup"); BIND(dup2, "dup2"); BIND(dup3, "dup3");
     BIND(fcntl, "fcntl"); BIND(fcntl64, "fcntl64"); BIND(syscall, "syscall");
     BIND(getsockopt, "getsockopt"); BIND(setsockopt, "setsockopt"); BIND(getaddrinfo, "getaddrinfo");
     BIND(gethostbyname, "gethostbyname"); BIND(gethostbyname2, "gethostbyname2");

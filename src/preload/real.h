@@ -40,6 +40,10 @@ struct bw_real {
     ssize_t (*recvfrom_chk)(int, void *, size_t, size_t, int, struct sockaddr *, socklen_t *);
     int (*close)(int);
     int (*close_range)(unsigned int, unsigned int, int);
+    void (*closefrom)(int);
+    int (*execve)(const char *, char *const[], char *const[]);
+    int (*execvpe)(const char *, char *const[], char *const[]);
+    int (*fexecve)(int, char *const[], char *const[]);
     int (*dup)(int);
     int (*dup2)(int, int);
     int (*dup3)(int, int, int);
@@ -88,7 +92,7 @@ extern struct bw_real bw_real;
  * thread-safe, and safe to call from a hook re-entered during resolution. */
 void bw_real_resolve(void);
 
-/* A raw system call that does not go through any hook; sets errno, returns -1 on error. */
-long bw_raw_syscall(long nr, long a, long b, long c, long d, long e, long f);
+/* bw_raw_syscall: see bw_sys.h. */
+#include "bw_sys.h"
 
 #endif

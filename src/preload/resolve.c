@@ -23,9 +23,11 @@ static bool is_literal(const char *name)
     return inet_pton(AF_INET, name, buf) == 1 || inet_pton(AF_INET6, name, buf) == 1;
 }
 
+/* The host cache's lock may be this thread's (a signal handler that
+ * interrupted it, a vfork child): then nothing is learned. */
 static void learn_addrinfo(const char *node, const struct addrinfo *ai)
 {
-    if (!node || is_literal(node))
+    if (!node || is_literal(node) || !bw_enter())
         return;
     const struct sockaddr *all[LEARN_MAX];   /* each address comes once per socket type */
     unsigned n = 0;
@@ -36,11 +38,12 @@ static void learn_addrinfo(const char *node, const struct addrinfo *ai)
                 all[n++] = ai->ai_addr;
         }
     bw_failover_learn(node, all, n);
+    bw_leave();
 }
 
 static void learn_hostent(const char *name, const struct hostent *h)
 {
-    if (!name || !h || !h->h_addr_list || is_literal(name))
+    if (!name || !h || !h->h_addr_list || is_literal(name) || !bw_enter())
         return;
     struct sockaddr_storage kept[BW_NAMES_ADDRS];
     const struct sockaddr *all[BW_NAMES_ADDRS];
@@ -67,6 +70,7 @@ static void learn_hostent(const char *name, const struct hostent *h)
         }
     }
     bw_failover_learn(name, all, n);
+    bw_leave();
 }
 
 BW_EXPORT int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,

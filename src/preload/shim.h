@@ -32,7 +32,59 @@
 #include "bw_state.h"
 #include "real.h"
 
+struct bw_conn;
 #define BW_EXPORT __attribute__((visibility("default")))
+/* Thread-local state read on hook paths, in a signal handler and by vfork.c's
+ * assembly: static TLS (the shim is preloaded, never dlopen()ed late). */
+#define BW_TLS __attribute__((tls_model("initial-exec")))
+
+/* Re-entry (reentry.c). bw_vfork_child: this thread is a vfork child running
+ * on its parent's memory (set by vfork.c). bw_depth: this thread is inside
+ * the shim's own machinery (a lock may be held). */
+extern __thread bool bw_vfork_child BW_TLS;
+extern __thread int bw_depth BW_TLS;
+/* Queues one record's final release for the outermost bw_leave() of this
+ * thread; false (nothing queued) in a vfork child or when the queue is full. */
+bool bw_defer_unref(struct bw_conn *c);
+extern __thread volatile int bw_n_deferred BW_TLS;
+void bw_leave_slow(void);
+
+/*
+ * Enters the shim's machinery on this thread. Returns false when the hook
+ * must pass its call straight through instead: in a vfork child, or when
+ * this thread is inside the shim already (a signal handler, or the shim's
+ * own call landing in a hook). Every true return is paired with bw_leave().
+ * Async-signal-safe.
+ */
+static inline bool bw_enter(void)
+{
+    if (bw_vfork_child || bw_depth)
+        return false;
+    bw_depth = 1;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    return true;
+}
+
+/* The connection whose write lock this thread holds across the program's
+ * own send (inject.c), for bw_leave_cancelled. */
+extern __thread struct bw_conn *bw_locked_conn BW_TLS;
+
+/* Cleanup handler (pthread_cleanup_push) of a hook whose thread is
+ * cancelled inside the shim, at a cancellation point of the program's
+ * call (connect, send, the backoff's sleep): drops the write lock it may
+ * hold, then leaves, so that the program's own cleanup handlers (which may
+ * close sockets) run outside the shim. */
+void bw_leave_cancelled(void *unused);
+
+/* Leaves the machinery; releases what a re-entered hook closed meanwhile. */
+static inline void bw_leave(void)
+{
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    if (__builtin_expect(bw_n_deferred != 0, 0))
+        bw_leave_slow();
+    else
+        bw_depth = 0;
+}
 
 enum bw_conn_state {
     BW_CONN_CONNECTING,   /* non-blocking connect in progress (native mode) */
@@ -66,6 +118,10 @@ typedef struct bw_conn {
     bool slot_untracked;           /* ... counted without an owner (owner table full) */
     atomic_bool outcome_pending;   /* connect in progress: outcome not recorded yet */
     bool io_failure_recorded;      /* one I/O failure per connection reaches the breaker */
+    /* Handed to another process (SCM_RIGHTS, passfd.c): who the socket is. */
+    atomic_bool passed;
+    uint64_t pass_inode;
+    struct sockaddr_storage pass_local, pass_peer;
     bool rejected_by_slow_start;   /* the last breaker rejection was slow start's */
     /* A non-blocking connect whose retries run inside the program's waits
      * (pending.c), guarded by plock; pend is read without it. */
@@ -161,14 +217,26 @@ int64_t bw_now_ms(void);
 /* Connection records. */
 bw_conn *bw_conn_new(void);
 void bw_conn_ref(bw_conn *c);
-/* Drops one descriptor's reference; the last one releases what the connection holds. */
+/* Drops one descriptor's reference; the last one releases what the
+ * connection holds, at once, or (inside the shim already: a signal handler)
+ * when this thread leaves the shim. Async-signal-safe. */
 void bw_conn_unref(bw_conn *c);
+/* What the last reference's end does (called by bw_conn_unref and for a
+ * deferred record by reentry.c, inside the shim). */
+void bw_conn_release(bw_conn *c);
 
 /* Forgets fd (the number was closed or reused) and releases its record. */
 void bw_forget_fd(int fd);
 
 /* Makes newfd refer to the record of oldfd (after a successful dup of it). */
 void bw_dup_fd(int oldfd, int newfd);
+
+/* Tracks fd, a connected socket this image inherited (inherit.c), as a
+ * connection to peer: its record, without a slot. NULL: not tracked. */
+bw_conn *bw_track_inherited(int fd, const struct sockaddr *peer, socklen_t len);
+
+/* After an exec: adopts the connections the old image left open (inherit.c). */
+void bw_adopt_inherited(void);
 
 /* connect() for a descriptor the shim tracks or may track. */
 int bw_connect(int fd, const struct sockaddr *sa, socklen_t len);
@@ -185,6 +253,16 @@ bool bw_state_guard_tripped(void);
 /* Outcome of a connection's connect, learned after connect() returned
  * (native mode): records it in breaker and counters once. */
 void bw_conn_outcome(bw_conn *c, int err);
+
+/* Sockets handed to other processes (passfd.c). bw_passfd_note: a
+ * sendmsg() of the program carries msg's SCM_RIGHTS descriptors away.
+ * bw_passfd_keep: c's last descriptor here is gone; true when its slot was
+ * kept for the socket that lives on elsewhere. bw_passfd_reconcile: gives
+ * back the kept slots of sockets closed everywhere now. */
+void bw_passfd_note(const struct msghdr *msg);
+bool bw_passfd_keep(bw_conn *c);
+void bw_passfd_reconcile(void);
+void bw_passfd_atfork_child(void);
 
 /* Gives back c's bulkhead slot, if it holds one. */
 void bw_conn_release_slot(bw_conn *c);

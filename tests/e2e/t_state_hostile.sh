@@ -119,4 +119,8 @@ PY
     assert_eq "badlocks ($spoil): program exit" 0 $rc
     assert_eq "badlocks ($spoil): program output" ok "$out"
     note "badlocks ($spoil): the program connected in ${secs}s"
+    # One bounded lock wait (2 s, once per process) plus start-up; 10 s is
+    # far beyond that on a loaded machine and far below an unbounded hang.
+    awk -v s="$secs" 'BEGIN{exit !(s < 10)}' ||
+        fail "badlocks ($spoil): the longest lock wait was not bounded (${secs}s)"
 done

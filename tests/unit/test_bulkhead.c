@@ -169,6 +169,21 @@ static void test_drop_owner(void)
     CU_ASSERT_EQUAL(bw_bulkhead_active(&bh), 1);
 }
 
+/* The slots one owner holds (exec: what the new image may adopt). */
+static void test_owned(void)
+{
+    reset();
+    CU_ASSERT_EQUAL(bw_bulkhead_owned(&bh, 100, 1100), 0);
+    CU_ASSERT_EQUAL(get(0, 100), BW_BH_TAKEN);
+    CU_ASSERT_EQUAL(get(0, 100), BW_BH_TAKEN);
+    CU_ASSERT_EQUAL(get(0, 200), BW_BH_TAKEN);
+    CU_ASSERT_EQUAL(bw_bulkhead_owned(&bh, 100, 1100), 2);
+    CU_ASSERT_EQUAL(bw_bulkhead_owned(&bh, 100, 7), 0);      /* another process, same pid */
+    CU_ASSERT(put(100));
+    CU_ASSERT_EQUAL(bw_bulkhead_owned(&bh, 100, 1100), 1);
+    CU_ASSERT_EQUAL(bw_bulkhead_owned(&bh, 200, 1200), 1);
+}
+
 /* 64 owners hold slots: the 65th process is admitted untracked (max allows). */
 static void test_owner_table_full(void)
 {
@@ -507,6 +522,7 @@ static const bw_test_case slot_cases[] = {
     {"reclaim a dead owner", test_reclaim_dead_owner},
     {"reclaim a recycled pid's old owner only", test_reclaim_recycled_pid},
     {"drop one owner", test_drop_owner},
+    {"slots one owner holds", test_owned},
     {"owner table full: untracked slots", test_owner_table_full},
     {"should_reclaim", test_should_reclaim},
     {"seq changes when a slot frees", test_seq_changes_on_release},

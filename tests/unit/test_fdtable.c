@@ -81,11 +81,32 @@ static void test_take_range(void)
     CU_ASSERT_PTR_EQUAL(bw_fdt_take(9), &b);
 }
 
+/* bw_fdt_next: the lowest tracked number in a range, skipping unmapped pages. */
+static void test_next(void)
+{
+    CU_ASSERT_EQUAL(bw_fdt_next(0, UINT32_MAX), -1);
+    bw_fdt_set(5, &a);
+    bw_fdt_set(3000, &b);
+    bw_fdt_set(900000, &c);
+    CU_ASSERT_EQUAL(bw_fdt_next(0, UINT32_MAX), 5);
+    CU_ASSERT_EQUAL(bw_fdt_next(5, 5), 5);
+    CU_ASSERT_EQUAL(bw_fdt_next(6, UINT32_MAX), 3000);
+    CU_ASSERT_EQUAL(bw_fdt_next(6, 2999), -1);
+    CU_ASSERT_EQUAL(bw_fdt_next(3001, UINT32_MAX), 900000);
+    CU_ASSERT_EQUAL(bw_fdt_next(900001, UINT32_MAX), -1);
+    CU_ASSERT_EQUAL(bw_fdt_next(10, 9), -1);
+    bw_fdt_take(5);
+    bw_fdt_take(3000);
+    bw_fdt_take(900000);
+    CU_ASSERT_EQUAL(bw_fdt_next(0, UINT32_MAX), -1);
+}
+
 static const bw_test_case cases[] = {
     {"lookups in an empty table", test_empty_lookup},
     {"set, get, replace, take", test_set_get_take},
     {"descriptors out of range", test_out_of_range},
     {"take a range (close_range)", test_take_range},
+    {"next tracked number (closefrom, exec)", test_next},
     {NULL, NULL},
 };
 

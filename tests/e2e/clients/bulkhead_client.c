@@ -37,6 +37,37 @@
  *   sleep MS        sleeps
  *   kill            SIGKILL to itself (nothing closed, nothing flushed after)
  *
+ * The process model (tests/e2e/t_proc_*.sh):
+ *   closefrom N     closefrom() from sN's descriptor up
+ *   rawclose N      close by a raw system call that no hook can see
+ *   rawclosefree N  the same, leaving the number free for the next open()
+ *   spare           makes a socket now; the next connect uses it
+ *   vfork           vfork; the child closes sN's descriptors with close(),
+ *                   then close_range(3, ~0U, 0), and execs /bin/true
+ *                   -> "vfork child exit S"
+ *   spawn           posix_spawn of /bin/true with file actions closing
+ *                   every open socket -> "spawn child exit S"
+ *   cloexec N       sets FD_CLOEXEC on sN
+ *   exec            execs this program again with the rest of the script
+ *                   (its sockets are numbered from s0 again)
+ *   execfail        an exec that fails -> "execfail ERRNO"
+ *   inherited       numbers the connected sockets this image inherited
+ *                   (after exec) as the next sN -> "inherited K"
+ *   passhelper      forks a helper process (before any connect: it inherits
+ *                   no socket) that takes descriptors over a UNIX socket
+ *   pass N          sends sN's descriptor to the helper (SCM_RIGHTS)
+ *   passclose       the helper closes every descriptor it got -> "helper closed K"
+ *   cancel P MS K   a thread connects to 127.0.0.1:P (0: PORT) with a
+ *                   cleanup handler closing sK (-1: none); MS later it is
+ *                   cancelled and joined -> "cancel joined cancelled|finished"
+ *   sigloop MS      for MS, the main thread connects and closes in a loop
+ *                   while SIGALRM every 0.5 ms runs a handler that connects
+ *                   and closes a socket of its own -> "sigloop done"
+ *   sigwrite P      connects to 127.0.0.1:P (a server that reads slowly) and
+ *                   writes 64 MB (SO_SNDTIMEO 2 s) while a SIGALRM handler,
+ *                   0.3 s in, sends on the same socket with MSG_DONTWAIT
+ *                   -> "sigwrite handler ok|ERRNO main partial|all|ERRNO"
+ *
  * The number a close (close, sysclose, closerange, closerangeall, fclose, bye,
  * later) frees is taken again at once by a copy of /dev/null made with a raw
  * dup3 system call, which no hook sees, and the copies of dead sockets that
@@ -57,7 +88,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <spawn.h>
 #include <sys/epoll.h>
+#include <sys/time.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -75,6 +108,7 @@ static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_t g_threads[MAX_THREADS];
 static int g_nthreads;
 static int g_null = -1;             /* /dev/null, the source of placeholders */
+static int g_spare = -1;            /* a socket made ahead for the next connect */
 
 static long now_ms(void)
 {
@@ -178,7 +212,9 @@ static int do_connect(int port, int v6, int nonblocking, int *err)
     struct sockaddr_storage ss;
     socklen_t len = loopback(&ss, port, v6);
     int n = new_slot();
-    int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | (nonblocking ? SOCK_NONBLOCK : 0), 0);
+    int fd = g_spare >= 0 && !v6 && !nonblocking ? g_spare
+             : socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | (nonblocking ? SOCK_NONBLOCK : 0), 0);
+    g_spare = -1;
     if (fd < 0) {
         perror("socket");
         exit(2);
@@ -416,6 +452,273 @@ static void fork_close(void)
     say("child exit %d", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 }
 
+/* ---- the process model ---- */
+
+/* close() as a raw system call: no hook, not even syscall()'s, sees it. */
+static long raw_close(int fd)
+{
+    long ret;
+#if defined(__x86_64__)
+    __asm__ volatile("syscall" : "=a"(ret) : "a"((long)SYS_close), "D"((long)fd)
+                     : "rcx", "r11", "memory");
+#else
+    ret = syscall(SYS_close, fd);   /* elsewhere the hook sees it: the test is weaker */
+#endif
+    return ret;
+}
+
+/* Waits at most 20 s for pid; returns its exit status or -1. */
+static int reap(pid_t pid)
+{
+    int st = 0;
+    for (int i = 0; i < 2000 && waitpid(pid, &st, WNOHANG) == 0; i++)
+        sleep_ms(10);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void do_vfork(void)
+{
+    int fds[MAX_SOCKS], n = 0;
+    for (int k = 0; k < g_nsocks; k++)
+        if (g_fds[k] >= 0)
+            fds[n++] = g_fds[k];
+    fflush(stdout);
+    pid_t pid = vfork();
+    if (pid == 0) {
+        for (int k = 0; k < n; k++)
+            close(fds[k]);
+        close_range(3, ~0U, 0);
+        execl("/bin/true", "true", (char *)NULL);
+        _exit(127);
+    }
+    say("vfork child exit %d", pid < 0 ? -1 : reap(pid));
+}
+
+static void do_spawn(void)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    for (int k = 0; k < g_nsocks; k++)
+        if (g_fds[k] >= 0)
+            posix_spawn_file_actions_addclose(&fa, g_fds[k]);
+    extern char **environ;
+    char *argv[] = {"true", NULL};
+    pid_t pid;
+    int r = posix_spawn(&pid, "/bin/true", &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    say("spawn child exit %d", r != 0 ? -1 : reap(pid));
+}
+
+/* exec: this program again, with PORT and the script after "exec". */
+static void do_exec(char **argv, int argc, int next)
+{
+    char *args[argc + 2];
+    int k = 0;
+    args[k++] = argv[0];
+    args[k++] = argv[1];
+    for (int i = next; i < argc; i++)
+        args[k++] = argv[i];
+    args[k] = NULL;
+    fflush(stdout);
+    execv("/proc/self/exe", args);
+    perror("exec");
+    exit(2);
+}
+
+static int g_helper = -1;          /* our end of the helper's socketpair */
+static pid_t g_helper_pid;
+
+/* The helper: keeps descriptors sent with 'p', closes them all at 'c'. */
+static void helper_main(int sock)
+{
+    int fds[MAX_SOCKS], n = 0;
+    for (;;) {
+        char op;
+        union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } ctl;
+        struct iovec v = {&op, 1};
+        struct msghdr m = {.msg_iov = &v, .msg_iovlen = 1, .msg_control = &ctl,
+                           .msg_controllen = sizeof ctl};
+        if (recvmsg(sock, &m, 0) != 1)
+            _exit(0);
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+        if (op == 'p' && cm && cm->cmsg_type == SCM_RIGHTS && n < MAX_SOCKS)
+            memcpy(&fds[n++], CMSG_DATA(cm), sizeof(int));
+        char reply = (char)n;
+        if (op == 'c') {
+            for (int i = 0; i < n; i++)
+                close(fds[i]);
+            n = 0;
+        }
+        if (write(sock, &reply, 1) != 1)
+            _exit(1);
+    }
+}
+
+static void pass_helper(void)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+        exit(2);
+    fflush(stdout);
+    g_helper_pid = fork();
+    if (g_helper_pid == 0) {
+        close(sv[0]);
+        helper_main(sv[1]);
+    }
+    close(sv[1]);
+    g_helper = sv[0];
+}
+
+/* Sends op (with fd when >= 0) to the helper; returns its one-byte reply. */
+static int to_helper(char op, int fd)
+{
+    union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } ctl;
+    struct iovec v = {&op, 1};
+    struct msghdr m = {.msg_iov = &v, .msg_iovlen = 1};
+    if (fd >= 0) {
+        memset(&ctl, 0, sizeof ctl);
+        m.msg_control = &ctl;
+        m.msg_controllen = sizeof ctl;
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+    }
+    char reply;
+    if (g_helper < 0 || sendmsg(g_helper, &m, 0) != 1 || read(g_helper, &reply, 1) != 1) {
+        fprintf(stderr, "helper gone\n");
+        exit(2);
+    }
+    return reply;
+}
+
+struct cancel_job {
+    int port, close_n;
+};
+
+static void cleanup_close(void *arg)
+{
+    int k = *(int *)arg;
+    if (k >= 0 && g_fds[k] >= 0) {
+        int fd = g_fds[k];
+        g_fds[k] = -1;
+        close(fd);
+        hold(fd);
+    }
+}
+
+static void *cancel_main(void *p)
+{
+    struct cancel_job *j = p;
+    int err, n;
+    pthread_cleanup_push(cleanup_close, &j->close_n);
+    n = do_connect(j->port, 0, 0, &err);
+    report_connect(n, err);
+    pthread_cleanup_pop(0);
+    return NULL;
+}
+
+static void do_cancel(int port, long ms, int close_n)
+{
+    struct cancel_job j = {port ? port : g_port, close_n};
+    pthread_t t;
+    void *res = NULL;
+    pthread_create(&t, NULL, cancel_main, &j);
+    sleep_ms(ms);
+    pthread_cancel(t);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 20;
+    if (pthread_timedjoin_np(t, &res, &ts) != 0) {
+        say("cancel join timed out");
+        exit(3);
+    }
+    say("cancel joined %s", res == PTHREAD_CANCELED ? "cancelled" : "finished");
+}
+
+static volatile sig_atomic_t g_handled;
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    struct sockaddr_storage ss;
+    socklen_t len = loopback(&ss, g_port, 0);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd >= 0) {
+        connect(fd, (struct sockaddr *)&ss, len);
+        close(fd);
+    }
+    g_handled++;
+    errno = saved;
+}
+
+/* Runs handler on SIGALRM, first after first_us, then every every_us (0: once). */
+static void alarm_with(void (*handler)(int), long first_us, long every_us)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = handler;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGALRM, &sa, NULL);
+    struct itimerval it = {{every_us / 1000000, every_us % 1000000},
+                           {first_us / 1000000, first_us % 1000000}};
+    setitimer(ITIMER_REAL, &it, NULL);
+}
+
+static void sigloop(long ms)
+{
+    alarm_with(on_alarm, 500, 500);
+    struct sockaddr_storage ss;
+    socklen_t len = loopback(&ss, g_port, 0);
+    long t0 = now_ms(), cycles = 0;
+    while (now_ms() - t0 < ms) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd < 0)
+            continue;
+        connect(fd, (struct sockaddr *)&ss, len);
+        close(fd);
+        cycles++;
+    }
+    alarm_with(on_alarm, 0, 0);
+    fprintf(stderr, "# sigloop %ld cycles, %d handler runs\n", cycles, (int)g_handled);
+    say("sigloop done");
+}
+
+static int g_sig_fd = -1;
+static volatile int g_sig_err = -1;
+
+static void on_alarm_send(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    g_sig_err = send(g_sig_fd, "x", 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 ? errno : 0;
+    errno = saved;
+}
+
+static void sigwrite(int port)
+{
+    int err, n = do_connect(port, 0, 0, &err);
+    if (err)
+        exit(2);
+    g_sig_fd = g_fds[n];
+    struct timeval tv = {2, 0};
+    setsockopt(g_sig_fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    alarm_with(on_alarm_send, 300000, 0);
+    size_t len = 64 << 20;
+    char *buf = calloc(1, len);
+    if (!buf)
+        exit(2);
+    const char *head = "POST / HTTP/1.1\r\nContent-Length: 80000000\r\n\r\n";
+    memcpy(buf, head, strlen(head));
+    ssize_t w = write(g_sig_fd, buf, len);
+    int werr = errno;
+    free(buf);
+    say("sigwrite handler %s main %s", g_sig_err < 0 ? "none" : g_sig_err ? errname(g_sig_err) : "ok",
+        w > 0 && (size_t)w < len ? "partial" : w < 0 ? errname(werr) : "all");
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -517,6 +820,67 @@ int main(int argc, char **argv)
             stress(atoi(arg), atoi(argv[i + 2])), i += 2;
         } else if (!strcmp(c, "forkclose")) {
             fork_close();
+        } else if (!strcmp(c, "closefrom")) {
+            n = fd_of(arg), i++;
+            int lo = g_fds[n];
+            closefrom(lo);
+            for (int k = 0; k < g_nsocks; k++)
+                if (g_fds[k] >= lo)
+                    g_fds[k] = -1;
+            for (int fd = lo; fd < lo + 64; fd++)
+                hold(fd);   /* the numbers the sockets had, and more */
+        } else if (!strcmp(c, "rawclose") || !strcmp(c, "rawclosefree")) {
+            n = fd_of(arg), i++;
+            int fd = g_fds[n];
+            g_fds[n] = -1;
+            if (raw_close(fd) != 0)
+                return 2;
+            if (!strcmp(c, "rawclose"))
+                hold(fd);
+        } else if (!strcmp(c, "spare")) {
+            g_spare = socket(AF_INET, SOCK_STREAM, 0);
+        } else if (!strcmp(c, "vfork")) {
+            do_vfork();
+        } else if (!strcmp(c, "spawn")) {
+            do_spawn();
+        } else if (!strcmp(c, "cloexec")) {
+            n = fd_of(arg), i++;
+            if (fcntl(g_fds[n], F_SETFD, FD_CLOEXEC) != 0)
+                return 2;
+        } else if (!strcmp(c, "exec")) {
+            do_exec(argv, argc, i + 1);
+        } else if (!strcmp(c, "inherited")) {
+            int k = 0;
+            for (int fd = 3; fd < 1024; fd++) {
+                struct sockaddr_storage ss;
+                socklen_t sl = sizeof ss;
+                if (fd == g_null || getpeername(fd, (struct sockaddr *)&ss, &sl) != 0)
+                    continue;
+                n = new_slot();
+                g_fds[n] = fd;
+                g_ok[n] = 1;
+                k++;
+            }
+            say("inherited %d", k);
+        } else if (!strcmp(c, "execfail")) {
+            execl("/nonexistent/breakwater-test", "x", (char *)NULL);
+            say("execfail %s", errno == ENOENT ? "ENOENT" : errname(errno));
+        } else if (!strcmp(c, "cancel")) {
+            if (i + 3 >= argc)
+                return 2;
+            do_cancel(atoi(arg), atol(argv[i + 2]), atoi(argv[i + 3]));
+            i += 3;
+        } else if (!strcmp(c, "passhelper")) {
+            pass_helper();
+        } else if (!strcmp(c, "pass")) {
+            n = fd_of(arg), i++;
+            to_helper('p', g_fds[n]);
+        } else if (!strcmp(c, "passclose")) {
+            say("helper closed %d", to_helper('c', -1));
+        } else if (!strcmp(c, "sigwrite")) {
+            sigwrite(atoi(arg)), i++;
+        } else if (!strcmp(c, "sigloop")) {
+            sigloop(atol(arg)), i++;
         } else if (!strcmp(c, "sleep")) {
             sleep_ms(atol(arg)), i++;
         } else if (!strcmp(c, "kill")) {
