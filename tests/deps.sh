@@ -1,5 +1,5 @@
 #!/bin/sh
-# deps.sh build|test - make sure what the build or the tests need is here.
+# deps.sh build|deb|test - make sure what the build or the tests need is here.
 # Each need is "probe:package": a command name, or a path that must exist.
 # Missing ones are installed with apt-get when running as root; otherwise the
 # exact apt-get line is printed and the script fails.
@@ -7,12 +7,14 @@ mode=$1
 case $mode in
 build) needs="cc:gcc make:make /usr/include/ini.h:libinih-dev
               /usr/include/CUnit/CUnit.h:libcunit1-dev" ;;
+deb)   needs="dpkg-buildpackage:dpkg-dev dh:debhelper lintian:lintian" ;;
 test)  needs="curl:curl wget:wget /usr/bin/python3:python3 node:nodejs javac:default-jdk-headless
               clang:clang /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a:libclang-rt-14-dev
               valgrind:valgrind strace:strace man:man-db
               /usr/sbin/nginx:nginx redis-server:redis-server redis-cli:redis-tools
-              /usr/lib/postgresql/15/bin/initdb:postgresql" ;;
-*) echo "usage: deps.sh build|test" >&2; exit 2 ;;
+              /usr/lib/postgresql/15/bin/initdb:postgresql
+              dpkg-buildpackage:dpkg-dev dh:debhelper lintian:lintian tmux:tmux sudo:sudo" ;;
+*) echo "usage: deps.sh build|deb|test" >&2; exit 2 ;;
 esac
 missing=""
 for n in $needs; do
