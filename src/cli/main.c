@@ -44,6 +44,14 @@ static const struct command commands[] = {
      "every one, auto hands back to the automatic state. Prints one line per breaker\n"
      "(\"payments 127.0.0.1:8080: breaker forced_open\"). Exits 1 when DEST is not\n"
      "in the shared state, or with state = process.\n"},
+    {"events", bw_cmd_events, "breakwater events [-c FILE] [--follow] [--json]",
+     "Prints the last state changes kept in the shared state (up to 1,024), oldest\n"
+     "first, one line each: \"TIME [PID] MESSAGE\", TIME in UTC. Kinds: breaker\n"
+     "transitions with their reason, bulkhead saturation (at most one a second per\n"
+     "bulkhead), connects rejected (one event per address, cause and second,\n"
+     "counting every rejection of that second), config reloads and reload errors.\n"
+     "--follow (-f) then waits for new events and prints each within 200 ms, until\n"
+     "interrupted. --json prints one JSON object per line (see breakwater(1)).\n"},
     {NULL, NULL, NULL, NULL},
 };
 

@@ -61,6 +61,34 @@ void bw_view_put_safe(FILE *out, const char *s)
     }
 }
 
+void bw_view_json_str(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(out, "\\%c", *p);
+        else if (*p < 0x20 || *p >= 0x7f)
+            fprintf(out, "\\u%04x", *p);
+        else
+            fputc(*p, out);
+    }
+    fputc('"', out);
+}
+
+int64_t bw_view_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void bw_view_note_transition(bw_view *v, const bw_entry *e, const bw_breaker_transition *t)
+{
+    bw_event_where w;
+    bw_entry_where(e, &w);
+    bw_event_add_breaker(&v->st.hdr->events, &w, t, bw_view_wall_ms(), (int32_t)getpid());
+}
+
 int bw_view_args(int argc, char **argv, const char *usage, const char **config, bool *json,
                  const char **pos, int max, int *npos)
 {
@@ -283,6 +311,7 @@ int bw_view_build(bw_view *v)
             if (!d->e) {
                 d->e = e;
                 read_entry(e, d->policy, now, &d->brk, &d->active);
+                bw_hist_read(&e->connect_time, d->connect_time, &d->connect_time_sum_us);
             }
         } else if (add_addr(d, e, now) != 0) {
             goto oom;

@@ -17,6 +17,7 @@
 #include "bw_log.h"
 #include "bw_proc.h"
 #include "guard.h"
+#include "record.h"
 #include "shim.h"
 
 static bw_ratelimit reject_log_limit;
@@ -34,8 +35,10 @@ static bool lock_entry(bw_entry *e)
     return false;
 }
 
+/* Records a transition in the events and logs it. */
 static void log_transition(const bw_conn *c, const bw_breaker_transition *t)
 {
+    bw_record_transition(c, t);
     if (!bw_log_enabled(BW_LOG_WARN))
         return;
     char addr[64], text[512];
@@ -79,8 +82,10 @@ int bw_guard_breaker_admit(bw_conn *c, bool retry)
     }
     if (d.verdict != BW_ADMIT_REJECT)
         return 0;
-    if (!retry)   /* a retry not made is no rejection: connect returns the real error */
+    if (!retry) {   /* a retry not made is no rejection: connect returns the real error */
+        bw_record_rejection(c, BW_REJ_BREAKER);
         log_rejection(c, "rejected: breaker open");
+    }
     return p->breaker_errno;
 }
 
@@ -161,6 +166,8 @@ int bw_guard_bulkhead_take(bw_conn *c, bool may_wait)
     uint64_t start;
     whoami(&pid, &start);
     enum bw_bh_result r = try_slot(e, p->max_connections, pid, start, false, 0);
+    if (r == BW_BH_REJECTED)
+        bw_record_bulkhead_full(c, p->max_connections);
     if (r == BW_BH_REJECTED && may_wait && p->bulkhead_wait_ms > 0) {
         int64_t deadline = bw_now_ms() + p->bulkhead_wait_ms;
         uint32_t ticket = 0;
@@ -191,6 +198,7 @@ int bw_guard_bulkhead_take(bw_conn *c, bool may_wait)
         c->slot_untracked = r == BW_BH_UNTRACKED;
         return 0;
     }
+    bw_record_rejection(c, BW_REJ_BULKHEAD);
     log_rejection(c, "rejected: bulkhead full");
     return p->bulkhead_errno;
 }

@@ -22,6 +22,7 @@
 
 #include "bw_hostcache.h"
 #include "bw_log.h"
+#include "record.h"
 #include "shim.h"
 
 #define BW_SYSTEM_CONFIG "/etc/breakwater.ini"
@@ -135,6 +136,8 @@ static const bw_config *load(const char *path, bool at_start)
     bw_log(BW_LOG_ERROR, "%s%s; %s", fe.count ? fe.text : path,
            fe.count > 1 ? " (and more errors: run 'breakwater check')" : "",
            at_start ? "intercepting nothing" : "keeping the previous config");
+    if (!at_start)
+        bw_record_config(BW_EV_CONFIG_ERROR, fe.count ? fe.text : path, (uint32_t)fe.count);
     return NULL;
 }
 
@@ -245,6 +248,7 @@ const bw_config *bw_shim_config(void)
         atomic_store_explicit(&current, fresh, memory_order_release);
         apply_log_settings(fresh);
         bw_log(BW_LOG_INFO, "reloaded %s: %zu destinations", config_path, fresh->n_dests);
+        bw_record_config(BW_EV_RELOAD, config_path, (uint32_t)fresh->n_dests);
         cfg = fresh;
     } else {
         failed_mtime_ns = mtime_ns;   /* report a broken file once, not every second */

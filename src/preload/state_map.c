@@ -53,6 +53,11 @@ bw_state *bw_shim_state(const bw_config *cfg)
     return ok == 0 ? &state : NULL;
 }
 
+bw_state *bw_shim_state_mapped(void)
+{
+    return atomic_load_explicit(&state_ready, memory_order_acquire) == 2 ? &state : NULL;
+}
+
 static bool is_self(int32_t pid, uint64_t start, void *ctx)
 {
     (void)start;
