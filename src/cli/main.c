@@ -52,6 +52,15 @@ static const struct command commands[] = {
      "counting every rejection of that second), config reloads and reload errors.\n"
      "--follow (-f) then waits for new events and prints each within 200 ms, until\n"
      "interrupted. --json prints one JSON object per line (see breakwater(1)).\n"},
+    {"top", bw_cmd_top, "breakwater top [-c FILE] [--count N]",
+     "A live table of every destination and address, refreshed every second:\n"
+     "breaker state, active connections against max_connections (\"-\" when\n"
+     "unlimited; on the destination's row or the address's, as bulkhead_scope\n"
+     "says), and connects, failures, retries and rejections per second. On a\n"
+     "terminal it fills the window (rows that do not fit are counted in a last\n"
+     "line); q or Ctrl-C ends it. When standard output is not a terminal it\n"
+     "measures for one second, prints one plain-text table and exits; --count N\n"
+     "prints N tables, one a second (on a terminal: stops after N refreshes).\n"},
     {NULL, NULL, NULL, NULL},
 };
 

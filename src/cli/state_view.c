@@ -175,11 +175,25 @@ int bw_view_open(const char *given, bw_view *v)
     return 0;
 }
 
-void bw_view_close(bw_view *v)
+/* Frees the snapshot in v->dests. */
+static void drop_snapshot(bw_view *v)
 {
     for (size_t i = 0; i < v->n_dests; i++)
         free(v->dests[i].addrs);
     free(v->dests);
+    v->dests = NULL;
+    v->n_dests = 0;
+}
+
+int bw_view_rebuild(bw_view *v)
+{
+    drop_snapshot(v);
+    return bw_view_build(v);
+}
+
+void bw_view_close(bw_view *v)
+{
+    drop_snapshot(v);
     if (v->mapped)
         munmap(v->st.hdr, v->st.size);
     bw_config_free(v->cfg);

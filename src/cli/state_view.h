@@ -79,6 +79,9 @@ int bw_view_open(const char *given, bw_view *v);
  */
 int bw_view_build(bw_view *v);
 
+/* Drops the snapshot and takes a new one (bw_view_build). */
+int bw_view_rebuild(bw_view *v);
+
 void bw_view_close(bw_view *v);
 
 /* The config as users name it: its absolute path, or "the built-in config". */
