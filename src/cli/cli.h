@@ -13,6 +13,8 @@ int bw_cmd_reset(int argc, char **argv);
 int bw_cmd_force(int argc, char **argv);
 int bw_cmd_events(int argc, char **argv);
 int bw_cmd_top(int argc, char **argv);
+int bw_cmd_install_preload(int argc, char **argv);
+int bw_cmd_uninstall_preload(int argc, char **argv);
 
 /* The library `run` preloads (see cmd_run.c): 0 and its path in out
  * (PATH_MAX bytes), or -1 when it is nowhere to be found. */

@@ -61,6 +61,19 @@ static const struct command commands[] = {
      "line); q or Ctrl-C ends it. When standard output is not a terminal it\n"
      "measures for one second, prints one plain-text table and exits; --count N\n"
      "prints N tables, one a second (on a terminal: stops after N refreshes).\n"},
+    {"install-preload", bw_cmd_install_preload, "breakwater install-preload [--library PATH]",
+     "Host-wide mode: adds the library (the one 'run' uses, or PATH) to\n"
+     "/etc/ld.so.preload, so every program started afterwards loads it: setuid\n"
+     "programs and those started by sudo or systemd with a scrubbed environment\n"
+     "included; they read /etc/breakwater.ini. Root only. Nothing is written\n"
+     "unless the library and every directory above it can be changed by root\n"
+     "only, /etc/breakwater.ini (if present) is valid, and a test process with\n"
+     "the library preloaded starts, maps it and exits 0; the file is then\n"
+     "replaced atomically. Running it again changes nothing.\n"},
+    {"uninstall-preload", bw_cmd_uninstall_preload, "breakwater uninstall-preload",
+     "Takes every libbreakwater.so entry out of /etc/ld.so.preload (atomically;\n"
+     "other entries stay; a file left empty is removed). Programs started\n"
+     "afterwards run without the shim; running ones keep it until they exit.\n"},
     {NULL, NULL, NULL, NULL},
 };
 
