@@ -106,7 +106,7 @@ install-files:
 deb:
 	@sh tests/deps.sh deb
 	dpkg-buildpackage -us -uc -b
-	mkdir -p build-deb && mv ../breakwater_$(VERSION)_* build-deb/
+	mkdir -p build-deb && mv ../breakwater_$(VERSION)_* ../breakwater-dbgsym_$(VERSION)_* build-deb/
 	@ls build-deb/*.deb
 
 clean:
