@@ -107,6 +107,12 @@ start=$EPOCHREALTIME
 grep -q $'\033' "$T/plain" && fail "escape sequences in plain output"
 assert_eq "plain: tables" 1 "$(grep -c '^breakwater top - ' "$T/plain")"
 grep -Eq "^  127\.0\.0\.1:$P +closed +[1-9][0-9]*\.[0-9]" "$T/plain" || fail "plain table: $(cat "$T/plain")"
+# The README's sample is this program's output: same header, same columns.
+top=$(cd "$(dirname "$0")/../.." && pwd)
+assert_eq "README sample header" "$(sed -n 2p "$T/plain")" \
+    "$(grep -m1 '^DESTINATION/ADDRESS' "$top/README.md")"
+grep -q '^  127.0.0.1:8080         closed                       32.9      0.0      0.0      0.0$' "$top/README.md" ||
+    fail "the README's top sample lost its address row"
 "$BW_CLI" top -c "$CFG" --count 2 | grep -c '^breakwater top - ' >"$T/n"
 assert_eq "--count 2: tables" 2 "$(cat "$T/n")"
 "$BW_CLI" top -c "$CFG" --count 0 >/dev/null 2>&1; assert_eq "--count 0: exit" 2 $?
