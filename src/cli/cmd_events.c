@@ -179,22 +179,12 @@ static int follow(FILE *out, const bw_event_ring *r, uint64_t cursor, bool json)
 
 int bw_cmd_events(int argc, char **argv)
 {
-    bool follow_on = false, json = false;
-    char *args[argc + 1];
-    int n = 0;
-    bool opts = true;
-    for (int i = 0; i < argc; i++) {   /* --follow is this command's own option */
-        if (opts && (strcmp(argv[i], "--follow") == 0 || strcmp(argv[i], "-f") == 0))
-            follow_on = true;
-        else
-            args[n++] = argv[i];
-        if (strcmp(argv[i], "--") == 0)
-            opts = false;
-    }
-    args[n] = NULL;
+    bool json = false;
+    bool follow_on = bw_view_take_option(&argc, argv, "--follow", false) != NULL;
+    follow_on |= bw_view_take_option(&argc, argv, "-f", false) != NULL;
     const char *config, *pos[1];
     int npos;
-    if (bw_view_args(n, args, EVENTS_USAGE, &config, &json, pos, 0, &npos) != 0)
+    if (bw_view_args(argc, argv, EVENTS_USAGE, &config, &json, pos, 0, &npos) != 0)
         return 2;
     bw_view v;
     int rc = bw_view_open(config, &v);

@@ -174,28 +174,18 @@ static int run_terminal(bw_view *v, long count)
 int bw_cmd_top(int argc, char **argv)
 {
     long count = 0;
-    char *args[argc + 1];
-    int n = 0;
-    bool opts = true;
-    for (int i = 0; i < argc; i++) {   /* --count is this command's own option */
-        if (opts && strcmp(argv[i], "--count") == 0 && i + 1 < argc) {
-            char *end;
-            count = strtol(argv[++i], &end, 10);
-            if (*end || count <= 0 || count > 1000000) {
-                bw_cli_error("top: --count takes a number of tables (1 or more)\nusage: %s",
-                             TOP_USAGE);
-                return 2;
-            }
-            continue;
+    const char *n_arg = bw_view_take_option(&argc, argv, "--count", true);
+    if (n_arg) {
+        char *end;
+        count = strtol(n_arg, &end, 10);
+        if (*end || count <= 0 || count > 1000000) {
+            bw_cli_error("top: --count takes a number of tables (1 or more)\nusage: %s", TOP_USAGE);
+            return 2;
         }
-        if (strcmp(argv[i], "--") == 0)
-            opts = false;
-        args[n++] = argv[i];
     }
-    args[n] = NULL;
     const char *config, *pos[1];
     int npos;
-    if (bw_view_args(n, args, TOP_USAGE, &config, NULL, pos, 0, &npos) != 0)
+    if (bw_view_args(argc, argv, TOP_USAGE, &config, NULL, pos, 0, &npos) != 0)
         return 2;
     bw_view v;
     int rc = bw_view_open(config, &v);

@@ -89,6 +89,22 @@ void bw_view_note_transition(bw_view *v, const bw_entry *e, const bw_breaker_tra
     bw_event_add_breaker(&v->st.hdr->events, &w, t, bw_view_wall_ms(), (int32_t)getpid());
 }
 
+const char *bw_view_take_option(int *argc, char **argv, const char *name, bool has_value)
+{
+    for (int i = 1; i < *argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            break;
+        if (strcmp(argv[i], name) != 0 || (has_value && i + 1 >= *argc))
+            continue;
+        const char *found = has_value ? argv[i + 1] : argv[i];
+        int drop = has_value ? 2 : 1;
+        memmove(&argv[i], &argv[i + drop], (size_t)(*argc - i - drop + 1) * sizeof *argv);
+        *argc -= drop;
+        return found;
+    }
+    return NULL;
+}
+
 int bw_view_args(int argc, char **argv, const char *usage, const char **config, bool *json,
                  const char **pos, int max, int *npos)
 {

@@ -129,6 +129,14 @@ int64_t bw_view_wall_ms(void);
 void bw_view_note_transition(bw_view *v, const bw_entry *e, const bw_breaker_transition *t);
 
 /*
+ * Takes option name (with its value when has_value) out of argv (before
+ * any "--"), for the options of one command that bw_view_args does not
+ * know. Returns the value (has_value) or the option itself, or NULL when
+ * absent; *argc and argv (NULL-terminated) lose what was taken.
+ */
+const char *bw_view_take_option(int *argc, char **argv, const char *name, bool has_value);
+
+/*
  * Parses the options of the state commands: -c FILE, and --json when json
  * is not NULL; up to max positional arguments go to pos. Returns 0, or 2
  * after printing the usage line.
