@@ -78,6 +78,7 @@ enum bw_breaker_reason {
     BW_BRK_WHY_FORCED,         /* any -> forced_open / forced_closed */
     BW_BRK_WHY_UNFORCED,       /* forced_* -> the automatic state */
     BW_BRK_WHY_RESET,          /* any -> closed */
+    BW_BRK_WHY_RETRY_AFTER,    /* closed or half_open -> open: the server said when */
 };
 
 /*
@@ -111,6 +112,7 @@ typedef struct bw_breaker_decision {
     uint32_t probe_token;      /* nonzero for a probe; pass it to bw_breaker_record */
     uint32_t open_left_ms;     /* rejected (or would be) while open: time to the next probe */
     bool changed;              /* admission moved the state: see transition */
+    bool slow_start;           /* rejected (or would be) by slow_start_ms, not while open */
     bw_breaker_transition transition;
 } bw_breaker_decision;
 
@@ -125,8 +127,9 @@ typedef struct bw_breaker {
     uint32_t generation;       /* half-open periods entered; tags probe tokens */
     uint32_t consecutive;      /* failures in a row */
     int64_t open_until_ms;
-    int64_t half_open_since_ms;
-    uint32_t probe_start[BW_BRK_MAX_PROBES];   /* ms after half_open_since_ms */
+    int64_t since_ms;          /* half_open: when it began; closed: when probes closed
+                                  it (slow start), 0 after a reset or at first */
+    uint32_t probe_start[BW_BRK_MAX_PROBES];   /* ms after since_ms */
     uint64_t transitions[BW_BRK_NSTATES];      /* moves into each state */
     bw_breaker_window window;
 } bw_breaker;
@@ -138,7 +141,9 @@ void bw_breaker_init(bw_breaker *b);
  * Decides whether a call may go out at now_ms and fills *d. Returns the
  * verdict (also in d->verdict). May move open -> half_open or, when a probe
  * timed out, half_open -> open: then d->changed is true and d->transition
- * says how. rnd jitters the open time of such a reopening.
+ * says how. rnd jitters the open time of such a reopening, and draws the
+ * admitted share of slow_start_ms: for that long after probes closed the
+ * breaker, a call is admitted with a chance rising from 10 % to 100 %.
  */
 enum bw_breaker_verdict bw_breaker_admit(bw_breaker *b, const bw_policy *p, int64_t now_ms,
                                          uint32_t rnd, bw_breaker_decision *d);
@@ -154,6 +159,16 @@ enum bw_breaker_outcome { BW_CALL_SUCCESS = 0, BW_CALL_FAILURE = 1 };
 bool bw_breaker_record(bw_breaker *b, const bw_policy *p, int64_t now_ms, uint32_t rnd,
                        enum bw_breaker_outcome outcome, uint32_t duration_ms,
                        uint32_t probe_token, bw_breaker_transition *t);
+
+/*
+ * The server asked for no calls for ms (Retry-After): the breaker is open
+ * until now_ms + ms, whatever its open time would have been; a half-open
+ * period is abandoned. No effect while forced or with breaker = off.
+ * Returns true and fills *t (may be NULL) when the state changed (an open
+ * breaker only gets its new end).
+ */
+bool bw_breaker_open_for(bw_breaker *b, const bw_policy *p, int64_t now_ms, uint32_t ms,
+                         bw_breaker_transition *t);
 
 /*
  * Operator override. OPEN/CLOSED hold the breaker there (a half-open period

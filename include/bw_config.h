@@ -104,6 +104,19 @@ typedef struct bw_policy {
     char idempotency_header[BW_MAX_HEADER_NAME];
     enum bw_idem_format idempotency_format;
     enum bw_idem_key idempotency_key;
+    /* dead peers, connection rate, slow start (SPEC section 9) */
+    uint32_t tcp_user_timeout_ms;           /* 0 = the kernel's default */
+    bool tcp_keepalive;
+    uint32_t tcp_keepalive_idle_s;
+    uint32_t tcp_keepalive_interval_s;
+    uint32_t tcp_keepalive_count;
+    uint32_t connect_rate;                  /* new connections per second; 0 = unlimited */
+    uint32_t connect_rate_burst;            /* 0 = connect_rate */
+    uint32_t slow_start_ms;                 /* 0 = off */
+    bool failover;                          /* route around a failing address of a name */
+    uint32_t failover_max_ejected_percent;
+    bool retry_after;                       /* 429/503 Retry-After opens the breaker */
+    uint32_t retry_after_max_ms;
 } bw_policy;
 
 enum bw_host_kind {

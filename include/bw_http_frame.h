@@ -36,6 +36,9 @@ enum bw_http_frame_res {
 #define BW_HFF_TE_CHUNKED 0x04u   /* ... and its final coding is chunked */
 #define BW_HFF_UPGRADE    0x08u   /* Upgrade seen */
 #define BW_HFF_KEY        0x10u   /* the caller's key field seen */
+#define BW_HFF_RETRY_AFTER 0x20u  /* Retry-After seen: its value is in ra[0..ra_len) */
+
+#define BW_HTTP_RA_MAX 31         /* longest Retry-After value kept (an HTTP-date is 29) */
 
 /*
  * A field section in progress. Zeroed memory is a header section at its
@@ -54,7 +57,17 @@ typedef struct bw_http_fields {
     uint8_t elem_len;       /* TE list element being read (9: not "chunked") */
     char elem[8];
     char name[BW_HTTP_NAME_BUF];   /* lower case */
+    uint8_t ra_len;                /* BW_HTTP_RA_MAX + 1: too long to be one */
+    char ra[BW_HTTP_RA_MAX];       /* the Retry-After value, whitespace trimmed */
 } bw_http_fields;
+
+/*
+ * The delay a Retry-After value asks for (RFC 9110 section 10.2.3), in
+ * seconds from now_unix (the wall clock, seconds since the epoch): the value
+ * is delay-seconds or an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"); a
+ * date in the past gives 0. Returns -1 for anything else.
+ */
+int64_t bw_http_retry_after_secs(const char *v, size_t n, int64_t now_unix);
 
 /* Starts a new header (trailers false) or trailer (true) section. */
 void bw_http_fields_reset(bw_http_fields *f, bool trailers);

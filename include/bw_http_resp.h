@@ -45,6 +45,8 @@ typedef struct bw_http_resp {
     uint8_t sub;            /* position inside the status line's fixed part */
     uint8_t flags;
     uint8_t kind;           /* enum bw_http_method of the request answered */
+    uint8_t ra_len;         /* a 429/503 head's Retry-After, waiting to be taken */
+    char ra[BW_HTTP_RA_MAX];
 } bw_http_resp;
 
 void bw_http_resp_init(bw_http_resp *st);
@@ -72,6 +74,14 @@ size_t bw_http_resp_step(bw_http_resp *st, const uint8_t *buf, size_t len, int *
  */
 int bw_http_resp_feed(bw_http_resp *st, const uint8_t *buf, size_t len,
                       int *statuses, int max);
+
+/*
+ * Takes the Retry-After value of the last 429 or 503 response whose head
+ * ended (RFC 9110 section 10.2.3): copies it to out (up to outlen bytes) and
+ * returns its length, or returns 0 when there is none waiting. Each value is
+ * given once.
+ */
+size_t bw_http_resp_take_retry_after(bw_http_resp *st, char *out, size_t outlen);
 
 /* True once the reader has stopped looking for good. */
 bool bw_http_resp_blind(const bw_http_resp *st);

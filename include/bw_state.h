@@ -35,6 +35,7 @@
 #include "bw_config.h"
 #include "bw_events.h"
 #include "bw_histogram.h"
+#include "bw_rate.h"
 
 #define BW_STATE_MAGIC 0x3174537761657242ULL   /* "BreawSt1" */
 /* The layout version: bump it with every change to the structs below (2:
@@ -65,8 +66,8 @@ typedef struct bw_entry {
     uint8_t family;                  /* AF_INET / AF_INET6; 0 for a destination entry */
     uint8_t addr[16];
     uint16_t port;                   /* host byte order */
-    uint32_t reserved_[2];           /* unused; keeps the version-1 layout that files
-                                        made by earlier builds on this machine have */
+    bw_rate rate;                    /* destination entries: connect_rate's bucket (two
+                                        words that were reserved in the version-1 layout) */
     pthread_mutex_t lock;
     bw_breaker breaker;
     bw_bulkhead bulkhead;

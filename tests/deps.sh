@@ -12,7 +12,10 @@ test)  needs="curl:curl wget:wget /usr/bin/python3:python3 node:nodejs javac:def
               clang:clang /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a:libclang-rt-14-dev
               valgrind:valgrind strace:strace man:man-db
               /usr/sbin/nginx:nginx redis-server:redis-server redis-cli:redis-tools
-              /usr/lib/postgresql/15/bin/initdb:postgresql
+              /usr/lib/postgresql/15/bin/initdb:postgresql /usr/sbin/nft:nftables
+              /usr/lib/python3/dist-packages/requests:python3-requests
+              /usr/lib/python3/dist-packages/aiohttp:python3-aiohttp
+              nc.openbsd:netcat-openbsd ssh:openssh-client php:php-cli mariadb:mariadb-client
               dpkg-buildpackage:dpkg-dev dh:debhelper lintian:lintian tmux:tmux sudo:sudo" ;;
 *) echo "usage: deps.sh build|deb|test" >&2; exit 2 ;;
 esac

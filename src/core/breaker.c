@@ -118,14 +118,16 @@ static void go_half_open(bw_breaker *b, int64_t now_ms, bw_breaker_transition *t
     begin(b, t, BW_BRK_OPEN, BW_BRK_HALF_OPEN, BW_BRK_WHY_OPEN_ELAPSED);
     b->state = BW_BRK_HALF_OPEN;
     b->generation++;   /* makes tokens of earlier periods stale */
-    b->half_open_since_ms = now_ms;
+    b->since_ms = now_ms;
     b->probes_issued = b->probes_ok = 0;
 }
 
-/* half_open -> closed: a fresh start, so the window and the doubling go. */
-static void go_closed(bw_breaker *b, unsigned probes, bw_breaker_transition *t)
+/* half_open -> closed: a fresh start, so the window and the doubling go;
+ * slow start runs from now_ms. */
+static void go_closed(bw_breaker *b, int64_t now_ms, unsigned probes, bw_breaker_transition *t)
 {
     begin(b, t, BW_BRK_HALF_OPEN, BW_BRK_CLOSED, BW_BRK_WHY_PROBES_OK);
+    b->since_ms = now_ms;
     t->probes_ok = t->probes = probes;
     b->state = BW_BRK_CLOSED;
     b->reopenings = 0;
@@ -194,7 +196,7 @@ static bool probe_timeouts(bw_breaker *b, const bw_policy *p, int64_t now_ms, ui
     for (unsigned i = 0; i < BW_BRK_MAX_PROBES; i++) {
         if (!(waiting >> i & 1))
             continue;
-        int64_t in_period = diff_ms(now_ms, b->half_open_since_ms);
+        int64_t in_period = diff_ms(now_ms, b->since_ms);
         if (in_period >= (int64_t)limit + b->probe_start[i]) {
             go_open(b, p, now_ms, rnd, t, BW_BRK_WHY_PROBE_TIMEOUT);
             return true;
@@ -210,7 +212,7 @@ static uint32_t take_probe(bw_breaker *b, const bw_policy *p, int64_t now_ms)
         if (b->probes_issued >> i & 1)
             continue;
         b->probes_issued |= (uint16_t)(1u << i);
-        b->probe_start[i] = clamp_ms(diff_ms(now_ms, b->half_open_since_ms));
+        b->probe_start[i] = clamp_ms(diff_ms(now_ms, b->since_ms));
         return (b->generation << TOKEN_SLOT_BITS) | (i + 1);
     }
     return 0;
@@ -232,6 +234,20 @@ static int probe_slot(const bw_breaker *b, uint32_t token)
 }
 
 /* Automatic admission (no override, breaker on or dry-run). */
+/* Slow start: within slow_start_ms of closing, a call is admitted with a
+ * chance of 10 % rising linearly to 100 %; rnd draws it (per mille). */
+static bool slow_start_rejects(const bw_breaker *b, const bw_policy *p, int64_t now_ms,
+                               uint32_t rnd)
+{
+    if (!p->slow_start_ms || !b->since_ms)
+        return false;
+    int64_t elapsed = diff_ms(now_ms, b->since_ms);
+    if (elapsed < 0 || elapsed >= (int64_t)p->slow_start_ms)
+        return false;
+    uint32_t permille = 100 + (uint32_t)(900 * elapsed / p->slow_start_ms);
+    return rnd % 1000 >= permille;
+}
+
 static enum bw_breaker_verdict decide(bw_breaker *b, const bw_policy *p, int64_t now_ms,
                                       uint32_t rnd, bw_breaker_decision *d)
 {
@@ -247,6 +263,10 @@ static enum bw_breaker_verdict decide(bw_breaker *b, const bw_policy *p, int64_t
     if (b->state == BW_BRK_HALF_OPEN) {
         d->probe_token = take_probe(b, p, now_ms);
         return d->probe_token ? BW_ADMIT_PROBE : BW_ADMIT_REJECT;
+    }
+    if (slow_start_rejects(b, p, now_ms, rnd)) {
+        d->slow_start = true;
+        return BW_ADMIT_REJECT;
     }
     return BW_ADMIT_ALLOW;
 }
@@ -284,7 +304,7 @@ static bool judge_probe(bw_breaker *b, const bw_policy *p, int64_t now_ms, uint3
     unsigned ok = (unsigned)__builtin_popcount(b->probes_ok);
     if (ok < probe_limit(p))
         return false;
-    go_closed(b, ok, t);
+    go_closed(b, now_ms, ok, t);
     return true;
 }
 
@@ -364,10 +384,34 @@ bool bw_breaker_reset(bw_breaker *b, const bw_policy *p, int64_t now_ms,
     b->consecutive = 0;
     b->probes_issued = b->probes_ok = 0;
     b->open_until_ms = 0;
+    b->since_ms = 0;   /* an operator's reset starts at full rate: no slow start */
     bw_breaker_window_clear(&b->window);
     enum bw_breaker_state to = bw_breaker_state(b, p);
     if (to == from)
         return false;
     begin(b, t, from, to, BW_BRK_WHY_RESET);
+    return true;
+}
+
+bool bw_breaker_open_for(bw_breaker *b, const bw_policy *p, int64_t now_ms, uint32_t ms,
+                         bw_breaker_transition *t)
+{
+    bw_breaker_transition scratch;
+    if (!t)
+        t = &scratch;
+    if (p->breaker == BW_BREAKER_OFF)
+        return false;
+    prepare(b, p);
+    if (b->force != BW_FORCE_AUTO)
+        return false;
+    enum bw_breaker_state from = bw_breaker_state(b, p);
+    b->open_until_ms = now_ms + ms;
+    if (from == BW_BRK_OPEN)
+        return false;
+    begin(b, t, from, BW_BRK_OPEN, BW_BRK_WHY_RETRY_AFTER);
+    t->open_ms = ms;
+    b->state = BW_BRK_OPEN;
+    b->consecutive = 0;
+    b->probes_issued = b->probes_ok = 0;
     return true;
 }

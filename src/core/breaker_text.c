@@ -71,6 +71,8 @@ static int format_why(char *buf, size_t size, const bw_breaker_transition *t)
         return snprintf(buf, size, "override lifted by operator");
     case BW_BRK_WHY_RESET:
         return snprintf(buf, size, "reset by operator");
+    case BW_BRK_WHY_RETRY_AFTER:
+        return snprintf(buf, size, "the server asked to retry after %u ms (Retry-After)", t->open_ms);
     case BW_BRK_WHY_NONE:
         break;
     }

@@ -50,6 +50,18 @@ void bw_policy_defaults(bw_policy *p)
     strcpy(p->idempotency_header, "Idempotency-Key");
     p->idempotency_format = BW_IDEM_TOKEN;
     p->idempotency_key = BW_IDEM_UUID4;
+    p->tcp_user_timeout_ms = 0;
+    p->tcp_keepalive = false;
+    p->tcp_keepalive_idle_s = 60;
+    p->tcp_keepalive_interval_s = 10;
+    p->tcp_keepalive_count = 5;
+    p->connect_rate = 0;
+    p->connect_rate_burst = 0;
+    p->slow_start_ms = 0;
+    p->failover = true;
+    p->failover_max_ejected_percent = 50;
+    p->retry_after = true;
+    p->retry_after_max_ms = 60000;
 }
 
 /* Returns a config with built-in defaults and no sections, or NULL on ENOMEM. */

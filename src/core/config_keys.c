@@ -247,6 +247,18 @@ static const struct key keys[] = {
     {.name = "idempotency_header", P(idempotency_header), .set = set_token},
     {.name = "idempotency_format", P(idempotency_format), WORDS(w_format)},
     {.name = "idempotency_key", P(idempotency_key), WORDS(w_idkey)},
+    {.name = "failover", P(failover), .set = set_bool},
+    {.name = "failover_max_ejected_percent", P(failover_max_ejected_percent), UINT(0, 100)},
+    {.name = "tcp_user_timeout_ms", P(tcp_user_timeout_ms), UINT(0, BW_MAX_MS)},
+    {.name = "tcp_keepalive", P(tcp_keepalive), .set = set_bool},
+    {.name = "tcp_keepalive_idle_s", P(tcp_keepalive_idle_s), UINT(1, 32767)},
+    {.name = "tcp_keepalive_interval_s", P(tcp_keepalive_interval_s), UINT(1, 32767)},
+    {.name = "tcp_keepalive_count", P(tcp_keepalive_count), UINT(1, 127)},
+    {.name = "connect_rate", P(connect_rate), UINT(0, 1000000)},
+    {.name = "connect_rate_burst", P(connect_rate_burst), UINT(0, 1000000)},
+    {.name = "slow_start_ms", P(slow_start_ms), UINT(0, BW_MAX_MS)},
+    {.name = "retry_after", P(retry_after), .set = set_bool},
+    {.name = "retry_after_max_ms", P(retry_after_max_ms), UINT(0, BW_MAX_MS)},
 };
 
 #define NKEYS ((int)(sizeof keys / sizeof keys[0]))

@@ -31,6 +31,7 @@ static const char *const reason_names[] = {
     [BW_BRK_WHY_FORCED] = "forced",
     [BW_BRK_WHY_UNFORCED] = "unforced",
     [BW_BRK_WHY_RESET] = "reset",
+    [BW_BRK_WHY_RETRY_AFTER] = "retry_after",
 };
 
 const char *bw_event_reason_name(uint32_t reason)

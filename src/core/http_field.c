@@ -10,7 +10,7 @@
 #include "bw_http_frame.h"
 
 enum phase { P_LINE_START, P_NAME, P_VALUE, P_VALUE_CR, P_BLANK_CR };
-enum kind { K_OTHER, K_CL, K_TE, K_UPGRADE, K_KEY };
+enum kind { K_OTHER, K_CL, K_TE, K_UPGRADE, K_KEY, K_RETRY_AFTER };
 enum cl_sub { CL_LEAD, CL_DIGITS, CL_TRAIL };
 
 #define ELEM_NOT_CHUNKED 9
@@ -52,6 +52,8 @@ static enum kind classify(const bw_http_fields *f, const char *key)
         return K_TE;
     if (name_is(f, "upgrade"))
         return K_UPGRADE;
+    if (name_is(f, "retry-after"))
+        return K_RETRY_AFTER;
     return K_OTHER;
 }
 
@@ -126,6 +128,12 @@ static enum bw_http_frame_res line_end(bw_http_fields *f)
     case K_KEY:
         f->flags |= BW_HFF_KEY;
         break;
+    case K_RETRY_AFTER:
+        while (f->ra_len && f->ra_len <= BW_HTTP_RA_MAX &&
+               (f->ra[f->ra_len - 1] == ' ' || f->ra[f->ra_len - 1] == '\t'))
+            f->ra_len--;   /* trailing whitespace */
+        f->flags |= BW_HFF_RETRY_AFTER;
+        break;
     }
     f->phase = P_LINE_START;
     f->line_len = 0;
@@ -156,6 +164,8 @@ static enum bw_http_frame_res name_byte(bw_http_fields *f, uint8_t c, const char
 {
     if (c == ':') {
         f->kind = (uint8_t)classify(f, key);
+        if (f->kind == K_RETRY_AFTER)
+            f->ra_len = 0;   /* of several Retry-After lines, the last counts */
         f->phase = P_VALUE;
         return BW_HF_MORE;
     }
@@ -182,6 +192,12 @@ static enum bw_http_frame_res value_byte(bw_http_fields *f, uint8_t c)
         return BW_HF_BAD;
     if (f->kind == K_TE)
         te_byte(f, c);
+    if (f->kind == K_RETRY_AFTER && !(f->ra_len == 0 && (c == ' ' || c == '\t'))) {
+        if (f->ra_len < BW_HTTP_RA_MAX)
+            f->ra[f->ra_len++] = (char)c;
+        else
+            f->ra_len = BW_HTTP_RA_MAX + 1;
+    }
     return BW_HF_MORE;
 }
 
@@ -202,4 +218,52 @@ enum bw_http_frame_res bw_http_fields_byte(bw_http_fields *f, uint8_t c, const c
         return c == '\n' ? BW_HF_DONE : BW_HF_BAD;
     }
     return BW_HF_BAD;
+}
+
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian; Howard Hinnant's method). */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+/* n digits at s as a number, or -1. */
+static int64_t digits(const char *s, size_t n)
+{
+    int64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+int64_t bw_http_retry_after_secs(const char *v, size_t n, int64_t now_unix)
+{
+    if (n == 0 || n > BW_HTTP_RA_MAX)
+        return -1;
+    if (n <= 10 && digits(v, n) >= 0)
+        return digits(v, n);   /* delay-seconds */
+    /* IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT" */
+    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    if (n != 29 || v[3] != ',' || v[4] != ' ' || v[7] != ' ' || v[11] != ' ' || v[16] != ' ' ||
+        v[19] != ':' || v[22] != ':' || memcmp(v + 25, " GMT", 4) != 0)
+        return -1;
+    int month = -1;
+    for (int i = 0; i < 12; i++)
+        if (memcmp(v + 8, months + 3 * i, 3) == 0)
+            month = i + 1;
+    int64_t day = digits(v + 5, 2), year = digits(v + 12, 4), hh = digits(v + 17, 2),
+            mm = digits(v + 20, 2), ss = digits(v + 23, 2);
+    if (month < 0 || day < 1 || day > 31 || year < 0 || hh < 0 || hh > 23 || mm < 0 ||
+        mm > 59 || ss < 0 || ss > 60)
+        return -1;
+    int64_t at = days_from_civil(year, (unsigned)month, (unsigned)day) * 86400 + hh * 3600 +
+                 mm * 60 + ss;
+    return at > now_unix ? at - now_unix : 0;
 }

@@ -85,9 +85,16 @@ static void start_body(bw_http_resp *st, int kind)
     }
 }
 
-/* A response head ended: on to its body, the next response, or blindness. */
+/* A response head ended: on to its body, the next response, or blindness.
+ * A 429 or 503 keeps its Retry-After for the shell to take. */
 static void head_done(bw_http_resp *st)
 {
+    const bw_http_fields *f = &st->fields;
+    if ((st->status == 429 || st->status == 503) && (f->flags & BW_HFF_RETRY_AFTER) &&
+        f->ra_len > 0 && f->ra_len <= BW_HTTP_RA_MAX) {
+        memcpy(st->ra, f->ra, f->ra_len);
+        st->ra_len = f->ra_len;
+    }
     if (st->status == 101)
         st->phase = S_BLIND;
     else if (st->status < 200)
@@ -244,6 +251,16 @@ size_t bw_http_resp_step(bw_http_resp *st, const uint8_t *buf, size_t len, int *
         }
     }
     return i;
+}
+
+size_t bw_http_resp_take_retry_after(bw_http_resp *st, char *out, size_t outlen)
+{
+    size_t n = st->ra_len <= BW_HTTP_RA_MAX ? st->ra_len : 0;
+    st->ra_len = 0;
+    if (n > outlen)
+        n = outlen;
+    memcpy(out, st->ra, n);
+    return n;
 }
 
 int bw_http_resp_feed(bw_http_resp *st, const uint8_t *buf, size_t len,

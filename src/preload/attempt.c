@@ -27,11 +27,20 @@ int bw_own_send_timeout(int fd, struct timeval *tv)
 }
 
 /* Waits for a connect in progress on fd; returns its errno (0 = connected),
- * ETIMEDOUT when limit_ms (> 0) passed, or EINTR. */
+ * ETIMEDOUT when limit_ms (> 0) passed, or EINTR. A signal whose handler
+ * restarts calls (signals.c) does not end the wait, as it would not end the
+ * kernel's own. */
 static int wait_connected(int fd, int limit_ms)
 {
     struct pollfd p = {.fd = fd, .events = POLLOUT};
-    int n = poll(&p, 1, limit_ms > 0 ? limit_ms : -1);
+    int64_t end = bw_now_ms() + limit_ms;
+    int n;
+    for (;;) {
+        int left = limit_ms > 0 ? (int)(end - bw_now_ms()) : -1;
+        n = bw_real.poll(&p, 1, limit_ms > 0 && left < 0 ? 0 : left);
+        if (n >= 0 || errno != EINTR || !bw_signals_restart())
+            break;
+    }
     if (n < 0)
         return errno;
     if (n == 0)
@@ -48,16 +57,27 @@ static int wait_connected(int fd, int limit_ms)
  * it (three system calls, where switching the socket to non-blocking and
  * polling took six), and the program's value is put back afterwards. On
  * expiry the kernel answers EINPROGRESS and goes on connecting: the attempt
- * is abandoned and reported as ETIMEDOUT.
+ * is abandoned and reported as ETIMEDOUT. A bounded connect is never
+ * restarted by the kernel after a signal; where every handler asks for
+ * SA_RESTART, the shim waits out the rest of the limit itself.
  */
 static int blocking_with_limit(int fd, const struct sockaddr *sa, socklen_t len, int limit_ms,
                                const struct timeval *own, bool *in_progress)
 {
+    int64_t began = bw_now_ms();
     struct timeval tv = {limit_ms / 1000, (limit_ms % 1000) * 1000};
     bool set = bw_real.setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) == 0;
     int err = bw_real.connect(fd, sa, len) == 0 ? 0 : errno;
     if (set)
         bw_real.setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, own, sizeof *own);
+    if (err == EINTR && bw_signals_restart()) {
+        int64_t left = limit_ms - (bw_now_ms() - began);
+        err = wait_connected(fd, left > 0 ? (int)left : 1);
+        if (err == ETIMEDOUT)
+            bw_abandon(fd);
+        if (err != EINTR)
+            return err;
+    }
     if (err == EINPROGRESS && set) {
         bw_abandon(fd);
         return ETIMEDOUT;
@@ -101,9 +121,20 @@ int bw_sleep_ms(uint32_t ms)
 {
     if (ms == 0)
         return 0;
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
-    /* A signal ends the sleep: connect() reports EINTR as it would itself. */
-    int rc = clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL);
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (long)(ms % 1000) * 1000000;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    /* A signal ends the sleep and connect() reports EINTR, as it would
+     * itself, unless every handler restarts calls: then the sleep goes on. */
+    int rc;
+    while ((rc = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL)) == EINTR &&
+           bw_signals_restart())
+        ;
     if (rc != 0) {
         errno = rc;
         return -1;

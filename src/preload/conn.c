@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "pending.h"
 #include "shim.h"
 
 #define POOL_CHUNK 256   /* records mapped at a time */
@@ -34,6 +35,7 @@ static int grow_pool(void)
     for (int i = 0; i < POOL_CHUNK; i++) {
         pthread_mutex_init(&chunk[i].lock, NULL);
         pthread_mutex_init(&chunk[i].rlock, NULL);
+        pthread_mutex_init(&chunk[i].plock, NULL);
         chunk[i].next_free = free_list;
         free_list = &chunk[i];
     }
@@ -71,6 +73,7 @@ void bw_conn_ref(bw_conn *c)
 static void release(bw_conn *c)
 {
     int saved = errno;
+    bw_pend_drop(c);                    /* closed while its retries were pending */
     bw_conn_outcome(c, ECONNABORTED);   /* no-op unless the outcome is still pending */
     bw_conn_release_slot(c);
     errno = saved;
@@ -132,6 +135,7 @@ void bw_conn_pool_atfork_child(void)
         for (int j = 0; j < POOL_CHUNK; j++) {
             pthread_mutex_init(&chunks[i][j].lock, NULL);
             pthread_mutex_init(&chunks[i][j].rlock, NULL);
+            pthread_mutex_init(&chunks[i][j].plock, NULL);
         }
 }
 

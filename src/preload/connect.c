@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -18,8 +19,11 @@
 #include "bw_log.h"
 #include "bw_match.h"
 #include "bw_retry.h"
+#include "connect.h"
+#include "failover.h"
 #include "guard.h"
 #include "record.h"
+#include "pending.h"
 #include "shim.h"
 
 /* True for a TCP (SOCK_STREAM) socket; errno preserved. Sockets made by
@@ -87,7 +91,8 @@ static bw_conn *track(int fd, const bw_config *cfg, long dest, const bw_policy *
         return NULL;   /* out of memory: the program still works, untracked */
     c->policy = policy;
     c->dest_name = dest >= 0 ? cfg->dests[dest].name : "default";
-    memcpy(&c->addr, sa, len < sizeof c->addr ? len : sizeof c->addr);
+    c->addrlen = len < sizeof c->addr ? len : sizeof c->addr;
+    memcpy(&c->addr, sa, c->addrlen);
     c->started_ms = bw_now_ms();
     c->watch_responses = !bw_status_set_empty(&policy->breaker_http_status);
     c->watch_requests = policy->idempotency || c->watch_responses;
@@ -103,6 +108,27 @@ static bw_conn *track(int fd, const bw_config *cfg, long dest, const bw_policy *
     return c;
 }
 
+/* The breaker's word on a first attempt; an open breaker sends the connect to
+ * a healthy sibling address of the same name when failover allows. */
+static int admit_first(bw_conn *c)
+{
+    int err = bw_guard_breaker_admit(c, true);   /* logged below, unless routed around */
+    if (err && bw_failover(c, false))
+        return 0;
+    if (err)
+        bw_guard_note_rejection(c);
+    return err;
+}
+
+/* The breaker's word on a retry, which goes to the next healthy sibling
+ * address when there is one (SPEC section 9), else to the same address. */
+int bw_connect_admit_retry(bw_conn *c)
+{
+    if (bw_failover(c, true))
+        return 0;
+    return bw_guard_breaker_admit(c, true);
+}
+
 /* Fails connect() on purpose: counted, slot given back. */
 static int reject(bw_conn *c, enum bw_counter why, int err)
 {
@@ -114,18 +140,16 @@ static int reject(bw_conn *c, enum bw_counter why, int err)
     return -1;
 }
 
-/* Reports one attempt's outcome to the breaker. With breaker_http_status
- * set, responses are the calls: a good connect is not one of its own (a
- * probe's outcome then comes from its first response). */
-static void record_attempt(bw_conn *c, int err, int64_t began_ms)
+/* With breaker_http_status set, responses are the calls: a good connect is
+ * not one of its own (a probe's outcome then comes from its first response). */
+void bw_connect_record(bw_conn *c, int err, int64_t began_ms)
 {
     if (!err && !bw_status_set_empty(&c->policy->breaker_http_status))
         return;
     bw_guard_breaker_record(c, err == 0, (uint32_t)(bw_now_ms() - began_ms));
 }
 
-/* The connect is over: count it, and give back the slot of a failure. */
-static void finish(bw_conn *c, int err)
+void bw_connect_finish(bw_conn *c, int err)
 {
     atomic_store(&c->outcome_pending, false);
     bw_count(c->entry, err ? BW_CNT_FAILURES : BW_CNT_SUCCESSES, 1);
@@ -139,8 +163,8 @@ void bw_conn_outcome(bw_conn *c, int err)
 {
     if (!atomic_exchange(&c->outcome_pending, false))
         return;   /* already learned, maybe by another thread */
-    record_attempt(c, err, c->started_ms);
-    finish(c, err);
+    bw_connect_record(c, err, c->started_ms);
+    bw_connect_finish(c, err);
 }
 
 static void note_first_attempt(bw_conn *c)
@@ -156,11 +180,15 @@ static void note_first_attempt(bw_conn *c)
 /* Non-blocking connect left to the program (native mode): no waiting, no retry. */
 static int connect_native(int fd, bw_conn *c, const struct sockaddr *sa, socklen_t len)
 {
-    int err = bw_guard_bulkhead_take(c, false);
+    int err = bw_guard_rate_take(c, false, 0);
+    if (!err)
+        err = bw_guard_bulkhead_take(c, false);
     if (err)
         return reject(c, BW_CNT_REJECTED_BULKHEAD, err);
-    if ((err = bw_guard_breaker_admit(c, false)) != 0)
+    if ((err = admit_first(c)) != 0)
         return reject(c, BW_CNT_REJECTED_BREAKER, err);
+    sa = (const struct sockaddr *)&c->addr;   /* a sibling's, after a failover */
+    len = c->addrlen;
     note_first_attempt(c);
     c->started_ms = bw_now_ms();
     c->outcome_pending = true;
@@ -172,6 +200,35 @@ static int connect_native(int fd, bw_conn *c, const struct sockaddr *sa, socklen
         bw_conn_outcome(c, err);
     errno = err;
     return ret;
+}
+
+/*
+ * Non-blocking connect in auto mode: the first attempt is made here and
+ * returned as the kernel gives it; a failure that gets a retry is reported
+ * as EINPROGRESS and retried inside the program's waits (pending.c).
+ */
+static int connect_async(int fd, bw_conn *c, const struct sockaddr *sa, socklen_t len)
+{
+    const bw_policy *p = c->policy;
+    if (p->retries == 0 && p->connect_timeout_ms == 0 && p->deadline_ms == 0)
+        return connect_native(fd, c, sa, len);   /* nothing to retry or bound: the cheaper path */
+    int err = bw_guard_rate_take(c, false, 0);
+    if (!err)
+        err = bw_guard_bulkhead_take(c, false);
+    if (err)
+        return reject(c, BW_CNT_REJECTED_BULKHEAD, err);
+    if ((err = admit_first(c)) != 0)
+        return reject(c, BW_CNT_REJECTED_BREAKER, err);
+    sa = (const struct sockaddr *)&c->addr;   /* a sibling's, after a failover */
+    len = c->addrlen;
+    note_first_attempt(c);
+    c->started_ms = bw_now_ms();
+    if (bw_real.connect(fd, sa, len) == 0) {
+        bw_connect_record(c, 0, c->started_ms);
+        bw_connect_finish(c, 0);
+        return 0;
+    }
+    return bw_pend_start(fd, c, errno);
 }
 
 /* Asks the destination's retry budget for one retry. */
@@ -186,28 +243,46 @@ static bool budget_allows(bw_conn *c)
     return ok;
 }
 
+int64_t bw_connect_retry_delay(bw_conn *c, unsigned n, int err, bw_retry_plan *plan)
+{
+    const bw_policy *p = c->policy;
+    if (!bw_retry_wanted(p, n, err))
+        return -1;
+    if (!budget_allows(c)) {
+        bw_count(c->entry, BW_CNT_RETRIES_DENIED, 1);
+        return -1;
+    }
+    return bw_retry_delay(plan, p, n, bw_now_ms(), bw_rand64());
+}
+
 /*
  * Decides whether failed attempt n is retried, and sleeps the backoff if so.
  * Returns 0 to retry, or the errno connect() ends with.
  */
 static int before_retry(bw_conn *c, unsigned n, int err, bw_retry_plan *plan)
 {
-    const bw_policy *p = c->policy;
-    if (!bw_retry_wanted(p, n, err))
-        return err;
-    if (!budget_allows(c)) {
-        bw_count(c->entry, BW_CNT_RETRIES_DENIED, 1);
-        return err;
-    }
-    int64_t delay = bw_retry_delay(plan, p, n, bw_now_ms(), bw_rand64());
+    int64_t delay = bw_connect_retry_delay(c, n, err, plan);
     if (delay < 0)
-        return err;   /* no time left for another attempt */
+        return err;   /* not retried, or no time left for another attempt */
     if (bw_sleep_ms((uint32_t)delay) != 0)
         return EINTR;
-    if (bw_guard_breaker_admit(c, true) != 0)
+    if (bw_connect_admit_retry(c) != 0)
         return err;   /* the breaker opened meanwhile: stop retrying */
     bw_count(c->entry, BW_CNT_RETRIES, 1);
     return 0;
+}
+
+/* How long a blocking connect may wait for connect_rate: its deadline, its
+ * attempt limit or the program's own SO_SNDTIMEO, the shortest set (-1: none). */
+static int64_t rate_wait_limit(int fd, const bw_policy *p)
+{
+    struct timeval own;
+    int64_t limit = -1, cand[3] = {p->deadline_ms, p->connect_timeout_ms,
+                                   bw_own_send_timeout(fd, &own)};
+    for (int i = 0; i < 3; i++)
+        if (cand[i] > 0 && (limit < 0 || cand[i] < limit))
+            limit = cand[i];
+    return limit;
 }
 
 /*
@@ -219,11 +294,20 @@ static int connect_managed(int fd, bw_conn *c, const struct sockaddr *sa, sockle
 {
     bw_retry_plan plan;
     int64_t t0 = bw_now_ms();
-    int err = bw_guard_bulkhead_take(c, true);
+    int err = bw_guard_rate_take(c, true, rate_wait_limit(fd, c->policy));
+    if (err == EINTR) {   /* a signal while waiting for the rate: nothing was attempted */
+        atomic_store(&c->state, BW_CONN_FAILED);
+        errno = EINTR;
+        return -1;
+    }
+    if (!err)
+        err = bw_guard_bulkhead_take(c, true);
     if (err)
         return reject(c, BW_CNT_REJECTED_BULKHEAD, err);
-    if ((err = bw_guard_breaker_admit(c, false)) != 0)
+    if ((err = admit_first(c)) != 0)
         return reject(c, BW_CNT_REJECTED_BREAKER, err);
+    sa = (const struct sockaddr *)&c->addr;   /* a sibling's, after a failover */
+    len = c->addrlen;
     note_first_attempt(c);
     /* The program's own limit applies to blocking connects only, as in the kernel. */
     struct timeval own = {0, 0};
@@ -246,14 +330,14 @@ static int connect_managed(int fd, bw_conn *c, const struct sockaddr *sa, sockle
             errno = EINPROGRESS;
             return -1;
         }
-        record_attempt(c, err, began);
+        bw_connect_record(c, err, began);
         int failed = err;
         if (err == 0 || (err = before_retry(c, n, err, &plan)) != 0)
             break;
         if (failed != ETIMEDOUT)
             bw_abandon(fd);   /* a timed-out attempt was abandoned already */
     }
-    finish(c, err);
+    bw_connect_finish(c, err);
     if (err == 0)
         return 0;
     errno = err;
@@ -264,7 +348,10 @@ static int connect_managed(int fd, bw_conn *c, const struct sockaddr *sa, sockle
  * program polls for completion. Pass through and learn the outcome. */
 static int connect_again(int fd, bw_conn *c, const struct sockaddr *sa, socklen_t len)
 {
-    int ret = bw_real.connect(fd, sa, len);
+    int ret;
+    if (bw_pend_connect_again(fd, c, &ret))
+        return ret;
+    ret = bw_real.connect(fd, sa, len);
     int err = ret == 0 ? 0 : errno;
     if (err == 0 || err == EISCONN)
         bw_conn_outcome(c, 0);
@@ -272,6 +359,63 @@ static int connect_again(int fd, bw_conn *c, const struct sockaddr *sa, socklen_
         bw_conn_outcome(c, err);
     errno = err;
     return ret;
+}
+
+/*
+ * Dead-peer detection (SPEC section 9): TCP_USER_TIMEOUT and keepalive as the
+ * destination configures them, unless the program set its own. Nothing is
+ * done (no system call) for a destination that configures neither.
+ */
+static void dead_peer_options(int fd, const bw_policy *p)
+{
+    if (!p->tcp_user_timeout_ms && !p->tcp_keepalive)
+        return;
+    int saved = errno;
+    if (p->tcp_user_timeout_ms && !bw_own_user_timeout(fd)) {
+        unsigned ms = p->tcp_user_timeout_ms;
+        bw_real.setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof ms);
+    }
+    if (p->tcp_keepalive && !bw_own_keepalive(fd)) {
+        int on = 1, idle = (int)p->tcp_keepalive_idle_s, intvl = (int)p->tcp_keepalive_interval_s,
+            cnt = (int)p->tcp_keepalive_count;
+        bw_real.setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+        bw_real.setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+        bw_real.setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+        bw_real.setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+    }
+    errno = saved;
+}
+
+/* Says at info, once per process and destination, how its connects are handled. */
+static void log_mode_once(const bw_conn *c, enum bw_nonblocking mode, bool nonblocking)
+{
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static struct { const char *dest; uint8_t kinds; } seen[64];
+    static size_t n_seen;
+    if (!bw_log_enabled(BW_LOG_INFO))
+        return;
+    unsigned kind = nonblocking ? 1u << mode : 1u << 7;
+    bool say = false;
+    pthread_mutex_lock(&lock);
+    size_t i = 0;
+    while (i < n_seen && seen[i].dest != c->dest_name)
+        i++;
+    if (i == n_seen && n_seen < sizeof seen / sizeof seen[0])
+        seen[n_seen++].dest = c->dest_name;
+    if (i < n_seen && !(seen[i].kinds & kind)) {
+        seen[i].kinds |= kind;
+        say = true;
+    }
+    pthread_mutex_unlock(&lock);
+    if (!say)
+        return;
+    static const char *const what[] = {
+        [BW_NB_AUTO] = "non-blocking, retried inside the program's own waits (nonblocking = auto)",
+        [BW_NB_WAIT] = "non-blocking, completed inside connect() (nonblocking = wait)",
+        [BW_NB_NATIVE] = "non-blocking, left to the program: no retries (nonblocking = native)",
+    };
+    bw_log(BW_LOG_INFO, "%s: connects are %s", c->dest_name,
+           nonblocking ? what[mode] : "blocking, retried inside connect()");
 }
 
 int bw_connect(int fd, const struct sockaddr *sa, socklen_t len)
@@ -302,14 +446,16 @@ int bw_connect(int fd, const struct sockaddr *sa, socklen_t len)
         return bw_real.connect(fd, sa, len);
     }
     int saved = errno;
+    dead_peer_options(fd, policy);
     int flags = bw_real.fcntl(fd, F_GETFL);
     bool nonblocking = flags >= 0 && (flags & O_NONBLOCK);
     enum bw_nonblocking mode = policy->nonblocking;
-    if (mode == BW_NB_AUTO)
-        mode = bw_epoll_is_open() ? BW_NB_NATIVE : BW_NB_WAIT;
     errno = saved;
+    log_mode_once(c, nonblocking ? mode : BW_NB_WAIT, nonblocking);
     if (nonblocking && mode == BW_NB_NATIVE)
         return connect_native(fd, c, sa, len);
+    if (nonblocking && mode == BW_NB_AUTO)
+        return connect_async(fd, c, sa, len);
     int ret = connect_managed(fd, c, sa, len, nonblocking);
     if (ret == 0)
         errno = saved;   /* errno is unchanged on success */

@@ -9,6 +9,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/eventfd.h>
@@ -287,10 +289,17 @@ BW_EXPORT int epoll_create1(int flags)
     return fd;
 }
 
-/* Observed only: which sockets carry an SO_SNDTIMEO of the program's own. */
+/* Observed only: which sockets carry an SO_SNDTIMEO, a TCP_USER_TIMEOUT or
+ * keepalive settings of the program's own. */
 BW_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 {
     int ret = bw_real.setsockopt(fd, level, name, val, len);
+    if (ret == 0 && level == IPPROTO_TCP && name == TCP_USER_TIMEOUT)
+        bw_own_user_timeout_mark(fd);
+    if (ret == 0 && ((level == SOL_SOCKET && name == SO_KEEPALIVE) ||
+                     (level == IPPROTO_TCP && (name == TCP_KEEPIDLE || name == TCP_KEEPINTVL ||
+                                               name == TCP_KEEPCNT))))
+        bw_own_keepalive_mark(fd);
     if (ret == 0 && level == SOL_SOCKET && (name == SO_SNDTIMEO
 #ifdef SO_SNDTIMEO_NEW
                                             || name == SO_SNDTIMEO_NEW

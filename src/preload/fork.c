@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "bw_hostcache.h"
+#include "failover.h"
+#include "pending.h"
 #include "shim.h"
 
 static _Atomic pid_t self_pid;
@@ -44,6 +46,9 @@ static void child(void)
     bw_shim_state_atfork_child();
     bw_rand_atfork_child();
     bw_init_atfork_child();
+    bw_pend_atfork_child();
+    bw_epreg_atfork_child();
+    bw_failover_atfork_child();
 }
 
 __attribute__((constructor(101))) static void bw_register_atfork(void)

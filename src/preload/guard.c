@@ -16,6 +16,7 @@
 #include "bw_bulkhead.h"
 #include "bw_log.h"
 #include "bw_proc.h"
+#include "attempt.h"
 #include "guard.h"
 #include "record.h"
 #include "shim.h"
@@ -82,11 +83,54 @@ int bw_guard_breaker_admit(bw_conn *c, bool retry)
     }
     if (d.verdict != BW_ADMIT_REJECT)
         return 0;
-    if (!retry) {   /* a retry not made is no rejection: connect returns the real error */
-        bw_record_rejection(c, BW_REJ_BREAKER);
-        log_rejection(c, "rejected: breaker open");
-    }
+    c->rejected_by_slow_start = d.slow_start;
+    if (!retry)   /* a retry not made is no rejection: connect returns the real error */
+        bw_guard_note_rejection(c);
     return p->breaker_errno;
+}
+
+void bw_guard_note_rejection(bw_conn *c)
+{
+    bw_record_rejection(c, BW_REJ_BREAKER);
+    log_rejection(c, c->rejected_by_slow_start ? "rejected: slow start after the breaker closed"
+                                               : "rejected: breaker open");
+}
+
+void bw_guard_breaker_open_for(bw_conn *c, uint32_t ms)
+{
+    const bw_policy *p = c->policy;
+    bw_entry *e = c->breaker_entry;
+    if (!e || p->breaker == BW_BREAKER_OFF || !lock_entry(e))
+        return;
+    bw_breaker_transition t;
+    bool changed = bw_breaker_open_for(&e->breaker, p, bw_now_ms(), ms, &t);
+    bw_entry_unlock(e);
+    if (changed)
+        log_transition(c, &t);
+}
+
+int bw_guard_rate_take(bw_conn *c, bool may_wait, int64_t wait_limit_ms)
+{
+    const bw_policy *p = c->policy;
+    bw_entry *e = c->dest_entry;
+    if (!p->connect_rate || !e)
+        return 0;
+    int64_t t0 = bw_now_ms();
+    for (;;) {
+        if (!lock_entry(e))
+            return 0;
+        int64_t now = bw_now_ms();
+        int64_t wait = bw_rate_take(&e->rate, p->connect_rate, p->connect_rate_burst, now);
+        bw_entry_unlock(e);
+        if (wait == 0)
+            return 0;
+        if (!may_wait || (wait_limit_ms >= 0 && now + wait - t0 > wait_limit_ms)) {
+            log_rejection(c, "rejected: over connect_rate");
+            return p->bulkhead_errno;
+        }
+        if (bw_sleep_ms((uint32_t)wait) != 0)
+            return EINTR;
+    }
 }
 
 void bw_guard_breaker_record(bw_conn *c, bool ok, uint32_t duration_ms)

@@ -12,6 +12,7 @@
 
 #include "inject.h"
 #include "observe.h"
+#include "pending.h"
 #include "shim.h"
 
 /*
@@ -23,8 +24,19 @@
  */
 #define BW_TRACKED static __attribute__((noinline))
 
+/* A socket whose connect waits for a retry is still connecting to the
+ * program: I/O on it says EAGAIN, as on a socket in SYN_SENT. */
+#define PENDING_AGAIN(c)                                                   \
+    do {                                                                   \
+        if (__builtin_expect(bw_pend_phase_of(c) == BW_PEND_BACKOFF, 0)) { \
+            errno = EAGAIN;                                                \
+            return -1;                                                     \
+        }                                                                  \
+    } while (0)
+
 BW_TRACKED ssize_t send_tracked(int fd, const void *buf, size_t n, int flags, bw_conn *c)
 {
+    PENDING_AGAIN(c);
     if (!c->watch_requests)
         return bw_observed(c, bw_real.send(fd, buf, n, flags));
     struct iovec v = {(void *)buf, n};
@@ -45,6 +57,7 @@ BW_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
     bw_conn *c = bw_fdt_get(fd);
     if (!c || sa)   /* an address on a connected TCP socket: let the kernel answer */
         return bw_real.sendto(fd, buf, n, flags, sa, len);
+    PENDING_AGAIN(c);
     struct iovec v = {(void *)buf, n};
     return bw_inject_send(c, fd, &v, 1, flags, BW_VIA_SEND);
 }
@@ -54,6 +67,7 @@ BW_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
     bw_conn *c = bw_fdt_get(fd);
     if (!c || !msg || msg->msg_name || msg->msg_controllen || msg->msg_iovlen > IOV_MAX)
         return bw_real.sendmsg(fd, msg, flags);
+    PENDING_AGAIN(c);
     if (!c->watch_requests)
         return bw_observed(c, bw_real.sendmsg(fd, msg, flags));
     return bw_inject_send(c, fd, msg->msg_iov, (int)msg->msg_iovlen, flags, BW_VIA_SEND);
@@ -77,6 +91,7 @@ BW_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int n, int flags)
 
 BW_TRACKED ssize_t write_tracked(int fd, const void *buf, size_t n, bw_conn *c)
 {
+    PENDING_AGAIN(c);
     if (!c->watch_requests)
         return bw_observed(c, bw_real.write(fd, buf, n));
     struct iovec v = {(void *)buf, n};
@@ -96,6 +111,7 @@ BW_EXPORT ssize_t writev(int fd, const struct iovec *iov, int n)
     bw_conn *c = bw_fdt_get(fd);
     if (!c || n < 0 || n > IOV_MAX)
         return bw_real.writev(fd, iov, n);
+    PENDING_AGAIN(c);
     if (!c->watch_requests)
         return bw_observed(c, bw_real.writev(fd, iov, n));
     return bw_inject_send(c, fd, iov, n, 0, BW_VIA_WRITE);
@@ -106,6 +122,7 @@ BW_EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t n)
     bw_conn *c = bw_fdt_get(out);
     if (!c)
         return bw_real.sendfile(out, in, off, n);
+    PENDING_AGAIN(c);
     if (!c->watch_requests)
         return bw_observed(c, bw_real.sendfile(out, in, off, n));
     return bw_inject_sendfile(c, out, in, off, n, false);
@@ -116,6 +133,7 @@ BW_EXPORT ssize_t sendfile64(int out, int in, off64_t *off, size_t n)
     bw_conn *c = bw_fdt_get(out);
     if (!c)
         return bw_real.sendfile64(out, in, off, n);
+    PENDING_AGAIN(c);
     if (!c->watch_requests)
         return bw_observed(c, bw_real.sendfile64(out, in, off, n));
     return bw_inject_sendfile(c, out, in, off, n, true);
@@ -123,6 +141,7 @@ BW_EXPORT ssize_t sendfile64(int out, int in, off64_t *off, size_t n)
 
 BW_TRACKED ssize_t recv_tracked(int fd, void *buf, size_t n, int flags, bw_conn *c)
 {
+    PENDING_AGAIN(c);
     ssize_t r = bw_real.recv(fd, buf, n, flags);
     if (!c->watch_responses)
         return bw_observed(c, r);
@@ -144,6 +163,7 @@ BW_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockad
     bw_conn *c = bw_fdt_get(fd);
     if (!c)
         return bw_real.recvfrom(fd, buf, n, flags, sa, len);
+    PENDING_AGAIN(c);
     ssize_t r = bw_real.recvfrom(fd, buf, n, flags, sa, len);
     struct iovec v = {buf, n};
     return bw_observe_read(c, r, errno, &v, 1, flags);
@@ -154,6 +174,7 @@ BW_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
     bw_conn *c = bw_fdt_get(fd);
     if (!c)
         return bw_real.recvmsg(fd, msg, flags);
+    PENDING_AGAIN(c);
     ssize_t r = bw_real.recvmsg(fd, msg, flags);
     if (!msg)
         return r;
@@ -166,6 +187,7 @@ BW_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int n, int flags,
     bw_conn *c = bw_fdt_get(fd);
     if (!c)
         return bw_real.recvmmsg(fd, vec, n, flags, timeout);
+    PENDING_AGAIN(c);
     int r = bw_real.recvmmsg(fd, vec, n, flags, timeout);
     int err = errno;
     if (r <= 0) {
@@ -182,6 +204,7 @@ BW_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int n, int flags,
 
 BW_TRACKED ssize_t read_tracked(int fd, void *buf, size_t n, bw_conn *c)
 {
+    PENDING_AGAIN(c);
     ssize_t r = bw_real.read(fd, buf, n);
     if (!c->watch_responses)
         return bw_observed(c, r);
@@ -202,6 +225,7 @@ BW_EXPORT ssize_t readv(int fd, const struct iovec *iov, int n)
     bw_conn *c = bw_fdt_get(fd);
     if (!c)
         return bw_real.readv(fd, iov, n);
+    PENDING_AGAIN(c);
     ssize_t r = bw_real.readv(fd, iov, n);
     return bw_observe_read(c, r, errno, iov, n, 0);
 }
@@ -235,6 +259,13 @@ BW_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int
 BW_EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 {
     bw_conn *c = bw_fdt_get(fd);
+    int pend_err;
+    if (c && level == SOL_SOCKET && name == SO_ERROR && val && len && *len >= sizeof(int) &&
+        bw_pend_so_error(fd, c, &pend_err)) {
+        *(int *)val = pend_err;   /* 0 while a retry is pending; the final error once */
+        *len = sizeof(int);
+        return 0;
+    }
     int r = bw_real.getsockopt(fd, level, name, val, len);
     if (c && r == 0 && level == SOL_SOCKET && name == SO_ERROR && val && len &&
         *len >= sizeof(int))

@@ -1,6 +1,7 @@
 /* observe.c - learning from I/O results on tracked connections (see observe.h). */
 #include <errno.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "guard.h"
 #include "observe.h"
@@ -37,11 +38,30 @@ static void note_status(bw_conn *c, int status)
     bw_guard_breaker_record(c, !bw_status_set_has(&c->policy->breaker_http_status, status), 0);
 }
 
+/* A 429 or 503 said when to come back: the breaker stays open that long
+ * (capped by retry_after_max_ms). The date form needs the wall clock. */
+static void note_retry_after(bw_conn *c, const char *v, size_t n)
+{
+    const bw_policy *p = c->policy;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t secs = bw_http_retry_after_secs(v, n, now.tv_sec);
+    if (secs < 0 || !p->retry_after)
+        return;
+    int64_t ms = secs * 1000;
+    if (ms > p->retry_after_max_ms)
+        ms = p->retry_after_max_ms;
+    if (ms > 0)
+        bw_guard_breaker_open_for(c, (uint32_t)ms);
+}
+
 /* Feeds received bytes to the response reader; statuses are handled after the lock. */
 static void feed_responses(bw_conn *c, const struct iovec *iov, int n, size_t got)
 {
     int statuses[16];
     int found = 0;
+    char ra[BW_HTTP_RA_MAX];
+    size_t ra_len;
     pthread_mutex_lock(&c->rlock);
     for (int i = 0; i < n && got > 0 && !bw_http_resp_blind(&c->resp); i++) {
         size_t len = iov[i].iov_len < got ? iov[i].iov_len : got;
@@ -58,9 +78,12 @@ static void feed_responses(bw_conn *c, const struct iovec *iov, int n, size_t go
             len -= adv;
         }
     }
+    ra_len = bw_http_resp_take_retry_after(&c->resp, ra, sizeof ra);
     pthread_mutex_unlock(&c->rlock);
     for (int i = 0; i < found; i++)
         note_status(c, statuses[i]);
+    if (ra_len)
+        note_retry_after(c, ra, ra_len);   /* after the status, whose failure it overrides */
 }
 
 ssize_t bw_observe_read(bw_conn *c, ssize_t r, int err, const struct iovec *iov, int n,

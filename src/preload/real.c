@@ -93,6 +93,49 @@ static int fb_timerfd_create(int c, int fl) { return SC(SYS_timerfd_create, c, f
 static int fb_signalfd(int fd, const sigset_t *m, int fl) { return SC(SYS_signalfd4, fd, m, 8, fl, 0, 0); }
 static int fb_memfd_create(const char *n, unsigned fl) { return SC(SYS_memfd_create, n, fl, 0, 0, 0, 0); }
 
+/* The waits: glibc passes the kernel a copy of the timeout and the signal
+ * set's size; so do these. */
+#define SIGSET_BYTES 8
+static int fb_ppoll(struct pollfd *p, nfds_t n, const struct timespec *t, const sigset_t *m)
+{
+    struct timespec copy, *tp = t ? (copy = *t, &copy) : NULL;
+    return SC(SYS_ppoll, p, n, tp, m, SIGSET_BYTES, 0);
+}
+static int fb_poll(struct pollfd *p, nfds_t n, int ms)
+{
+    struct timespec t = {ms / 1000, (long)(ms % 1000) * 1000000};
+    return fb_ppoll(p, n, ms < 0 ? NULL : &t, NULL);
+}
+static int fb_pselect(int n, fd_set *r, fd_set *w, fd_set *e, const struct timespec *t,
+                      const sigset_t *m)
+{
+    struct timespec copy, *tp = t ? (copy = *t, &copy) : NULL;
+    struct { const sigset_t *set; size_t size; } data = {m, SIGSET_BYTES};
+    return SC(SYS_pselect6, n, r, w, e, tp, &data);
+}
+static int fb_select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv)
+{
+    struct timespec t = tv ? (struct timespec){tv->tv_sec, tv->tv_usec * 1000} : (struct timespec){0, 0};
+    return fb_pselect(n, r, w, e, tv ? &t : NULL, NULL);
+}
+static int fb_epoll_pwait(int ep, struct epoll_event *ev, int max, int ms, const sigset_t *m)
+{
+    return SC(SYS_epoll_pwait, ep, ev, max, ms, m, SIGSET_BYTES);
+}
+static int fb_epoll_wait(int ep, struct epoll_event *ev, int max, int ms)
+{
+    return fb_epoll_pwait(ep, ev, max, ms, NULL);
+}
+#ifndef SYS_epoll_pwait2
+#define SYS_epoll_pwait2 441
+#endif
+static int fb_epoll_pwait2(int ep, struct epoll_event *ev, int max, const struct timespec *t,
+                           const sigset_t *m)
+{
+    return SC(SYS_epoll_pwait2, ep, ev, max, t, m, SIGSET_BYTES);
+}
+static int fb_epoll_ctl(int ep, int op, int fd, struct epoll_event *ev) { return SC(SYS_epoll_ctl, ep, op, fd, ev, 0, 0); }
+
 /* Variadic fallbacks: the optional argument is read as a long, as the kernel does. */
 static int fb_fcntl(int fd, int cmd, ...)
 {
@@ -184,6 +227,9 @@ struct bw_real bw_real = {
     .open64 = fb_open, .openat = fb_openat, .openat64 = fb_openat, .pipe = fb_pipe,
     .pipe2 = fb_pipe2, .eventfd = fb_eventfd, .timerfd_create = fb_timerfd_create,
     .signalfd = fb_signalfd, .memfd_create = fb_memfd_create,
+    .poll = fb_poll, .ppoll = fb_ppoll, .select = fb_select, .pselect = fb_pselect,
+    .epoll_wait = fb_epoll_wait, .epoll_pwait = fb_epoll_pwait, .epoll_pwait2 = fb_epoll_pwait2,
+    .epoll_ctl = fb_epoll_ctl,
 };
 
 /* Replaces *slot with the next definition of name, when there is one. */
@@ -224,6 +270,9 @@ void bw_real_resolve(void)
     BIND(pipe, "pipe"); BIND(pipe2, "pipe2"); BIND(eventfd, "eventfd");
     BIND(timerfd_create, "timerfd_create"); BIND(signalfd, "signalfd");
     BIND(memfd_create, "memfd_create");
+    BIND(poll, "poll"); BIND(ppoll, "ppoll"); BIND(select, "select"); BIND(pselect, "pselect");
+    BIND(epoll_wait, "epoll_wait"); BIND(epoll_pwait, "epoll_pwait");
+    BIND(epoll_pwait2, "epoll_pwait2"); BIND(epoll_ctl, "epoll_ctl");
     atomic_store_explicit(&resolve_state, 2, memory_order_release);
     errno = saved;
 }

@@ -10,7 +10,11 @@
 #include <string.h>
 
 #include "bw_hostcache.h"
+#include "bw_names.h"
+#include "failover.h"
 #include "shim.h"
+
+#define LEARN_MAX 64   /* addresses of one answer looked at for failover */
 
 /* True when name is an address literal, not a hostname worth remembering. */
 static bool is_literal(const char *name)
@@ -23,15 +27,24 @@ static void learn_addrinfo(const char *node, const struct addrinfo *ai)
 {
     if (!node || is_literal(node))
         return;
+    const struct sockaddr *all[LEARN_MAX];   /* each address comes once per socket type */
+    unsigned n = 0;
     for (; ai; ai = ai->ai_next)
-        if (ai->ai_addr && (ai->ai_family == AF_INET || ai->ai_family == AF_INET6))
+        if (ai->ai_addr && (ai->ai_family == AF_INET || ai->ai_family == AF_INET6)) {
             bw_hostcache_put(ai->ai_addr, node);
+            if (n < LEARN_MAX)
+                all[n++] = ai->ai_addr;
+        }
+    bw_failover_learn(node, all, n);
 }
 
 static void learn_hostent(const char *name, const struct hostent *h)
 {
     if (!name || !h || !h->h_addr_list || is_literal(name))
         return;
+    struct sockaddr_storage kept[BW_NAMES_ADDRS];
+    const struct sockaddr *all[BW_NAMES_ADDRS];
+    unsigned n = 0;
     for (char **a = h->h_addr_list; *a; a++) {
         struct sockaddr_storage ss;
         memset(&ss, 0, sizeof ss);
@@ -47,7 +60,13 @@ static void learn_hostent(const char *name, const struct hostent *h)
             continue;
         }
         bw_hostcache_put((struct sockaddr *)&ss, name);
+        if (n < BW_NAMES_ADDRS) {
+            kept[n] = ss;
+            all[n] = (const struct sockaddr *)&kept[n];
+            n++;
+        }
     }
+    bw_failover_learn(name, all, n);
 }
 
 BW_EXPORT int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
@@ -58,6 +77,8 @@ BW_EXPORT int getaddrinfo(const char *node, const char *service, const struct ad
     if (ret == 0 && !atomic_load_explicit(&bw_disabled, memory_order_relaxed)) {
         int saved = errno;
         learn_addrinfo(node, *res);
+        if (node && !is_literal(node))
+            bw_failover_sort(node, res);
         errno = saved;
     }
     return ret;

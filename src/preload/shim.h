@@ -28,6 +28,7 @@
 #include "bw_fdtable.h"
 #include "bw_http_req.h"
 #include "bw_http_resp.h"
+#include "bw_retry.h"
 #include "bw_state.h"
 #include "real.h"
 
@@ -42,11 +43,14 @@ enum bw_conn_state {
 typedef struct bw_conn {
     pthread_mutex_t lock;          /* write side; initialised once per pool slot */
     pthread_mutex_t rlock;         /* read side (response reader) */
-    atomic_int refs;               /* first field cleared on reuse: keep the locks above */               /* descriptors referring to this record */
+    pthread_mutex_t plock;         /* the pending-connect fields below (pending.c) */
+    atomic_int refs;               /* descriptors referring to this record; the first
+                                    * field cleared on reuse: keep the locks above */
     struct bw_conn *next_free;
     pid_t owner;                   /* process that made the connection */
     const bw_policy *policy;
     struct sockaddr_storage addr;
+    socklen_t addrlen;
     _Atomic int state;             /* enum bw_conn_state */
     int64_t started_ms;            /* monotonic time the connect began */
     int64_t connect_began_us;      /* monotonic, first attempt: the connect-time histogram */
@@ -60,6 +64,15 @@ typedef struct bw_conn {
     bool slot_untracked;           /* ... counted without an owner (owner table full) */
     atomic_bool outcome_pending;   /* connect in progress: outcome not recorded yet */
     bool io_failure_recorded;      /* one I/O failure per connection reaches the breaker */
+    bool rejected_by_slow_start;   /* the last breaker rejection was slow start's */
+    /* A non-blocking connect whose retries run inside the program's waits
+     * (pending.c), guarded by plock; pend is read without it. */
+    _Atomic uint8_t pend;          /* enum bw_pend_phase */
+    uint8_t pend_attempt;          /* the attempt in flight or next: 0 = the first */
+    int pend_err;                  /* the last attempt's error; the final one in FINAL */
+    int64_t pend_began_ms;         /* when the attempt in flight began */
+    int64_t pend_due_ms;           /* BACKOFF: next attempt; ATTEMPT: its limit (0 = none) */
+    bw_retry_plan pend_plan;
     /* HTTP, guarded by lock: requests seen going out, responses coming in. */
     bool watch_requests;           /* scan the request stream (injection or response pairing) */
     bool watch_responses;          /* breaker_http_status is set */
@@ -85,6 +98,11 @@ bool bw_tcp_known(int fd);
  * is known from its creation and never had one set. */
 void bw_sndtimeo_mark(int fd);
 bool bw_sndtimeo_maybe(int fd);
+/* The program set TCP_USER_TIMEOUT / a keepalive option on fd itself. */
+void bw_own_user_timeout_mark(int fd);
+bool bw_own_user_timeout(int fd);
+void bw_own_keepalive_mark(int fd);
+bool bw_own_keepalive(int fd);
 void bw_fd_facts_forget(int fd);
 void bw_fd_facts_forget_range(unsigned lo, unsigned hi);
 
@@ -136,6 +154,10 @@ void bw_conn_pool_atfork_child(void);
 
 /* getpid(), without a system call: cached, and renewed in a fork child. */
 pid_t bw_self_pid(void);
+
+/* True while every signal handler of the program was installed with
+ * SA_RESTART (signals.c): an interrupted wait of the shim's may go on. */
+bool bw_signals_restart(void);
 
 /* A uniformly random 64-bit value (not for secrets). */
 uint64_t bw_rand64(void);

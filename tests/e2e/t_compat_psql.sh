@@ -4,13 +4,14 @@
 #     started on a free port 1.5 s from now; psql run at once fails without
 #     the shim (connection refused) and succeeds under it with retries = 5,
 #     backoff 400 ms doubling up to 1 s, no jitter (attempts at about 0, 0.4,
-#     1.2, 2.2, 3.2, 4.2 s). libpq connects non-blocking and polls (no epoll),
-#     so the shim completes the connect in wait mode.
+#     1.2, 2.2, 3.2, 4.2 s). libpq connects non-blocking and polls (no epoll):
+#     the retries run inside its own poll, and status counts them (issue 12).
 #     An attempt that lands after postgres listens but before it is ready is
 #     told "the database system is starting up" (the TCP connect succeeded);
 #     that one race of postgres's own is tried again once.
 #  2. Against the running server, queries give identical output in all 5 modes.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/clients/retry_lib.sh"
 PGBIN=/usr/lib/postgresql/15/bin
 [ -x $PGBIN/initdb ] || fail "postgresql missing (tests/deps.sh test installs it)"
 [ "$(id -u)" = 0 ] && id postgres >/dev/null 2>&1 || fail "needs root and the postgres user"
@@ -60,8 +61,10 @@ done
 [ -n "$ok" ] || fail "psql under the shim met 'starting up' twice"
 assert_eq "psql under the shim" 42 "$(cat "$T/shim.out")"
 grep -q '^breakwater\[' "$T/shim.err" && { cat "$T/shim.err" >&2; fail "breakwater logged"; }
+retries=$(status_sum "$T/bw.ini" retries "$PORT")
+[ "$retries" -gt 0 ] || fail "psql under the shim: status shows $retries retries to port $PORT"
 note "without the shim: refused after $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", b-a}') s ($(head -n 1 "$T/plain.err" | cut -c1-90))"
-note "under the shim: 42 after $(awk -v a="$t1" -v b="$t2" 'BEGIN{printf "%.2f", b-a}') s (postgres started at 1.5 s)"
+note "under the shim: 42 after $(awk -v a="$t1" -v b="$t2" 'BEGIN{printf "%.2f", b-a}') s (postgres started at 1.5 s), $retries retries"
 
 # 2. The running server: identical output in every mode.
 BW_CFG=$T/bw.ini

@@ -34,16 +34,17 @@ env -u LD_PRELOAD strace -f -ttt -e trace=connect -o "$T/plain.st" \
 assert_eq "no shim: refused" ECONNREFUSED "$(field "$(cat "$T/plain.out")" errno)"
 assert_eq "no shim: one attempt" 1 "$(conns "$T/plain.st" "$DEAD" | wc -l)"
 
-# Closed port, jitter none: 4 attempts, sleeps of exactly 100, 200, 400 ms.
+# Closed port, jitter none: 4 attempts, sleeps of exactly 100, 200, 400 ms:
+# each gap is its configured value, -5 % / +100 ms (a doubled backoff fails).
 retry_cfg "$T/none.ini" "retries = 3" "backoff_initial_ms = 100" "jitter = none" "breaker = off"
 run none 127.0.0.1
 assert_eq "jitter none: errno" ECONNREFUSED "$ERR"
 same_fd_with_unspec "$T/none.st" "$DEAD" 4
-between "jitter none: total ms" "$MS" 700 3500
+between "jitter none: total ms" "$MS" 665 1000
 read -r g1 g2 g3 <<<"$(attempt_gaps "$T/none.st" "$DEAD")"
-between "jitter none: 1st backoff" "$g1" 95 1000
-between "jitter none: 2nd backoff" "$g2" 195 2000
-between "jitter none: 3rd backoff" "$g3" 395 4000
+between "jitter none: 1st backoff" "$g1" 95 200
+between "jitter none: 2nd backoff" "$g2" 190 300
+between "jitter none: 3rd backoff" "$g3" 380 500
 
 # The defaults but the port (retries 2, full jitter from 100 ms), over IPv6:
 # 3 attempts, at most 100 + 200 ms of sleeping.
@@ -109,4 +110,27 @@ run eintr 127.0.0.1 -a 300
 assert_eq "signal in the backoff: errno" EINTR "$ERR"
 assert_eq "signal in the backoff: attempts" 1 "$N"
 between "signal in the backoff: ms" "$MS" 250 2500
+
+# The same signal with SA_RESTART: the kernel would restart a sleeping call,
+# so the backoff goes on and the retry is made (SPEC section 6).
+retry_cfg "$T/restart.ini" "retries = 1" "backoff_initial_ms = 1000" "backoff_max_ms = 1000" "jitter = none" "breaker = off"
+run restart 127.0.0.1 -a 300 -r
+assert_eq "SA_RESTART signal in the backoff: errno" ECONNREFUSED "$ERR"
+assert_eq "SA_RESTART signal in the backoff: attempts" 2 "$N"
+between "SA_RESTART signal in the backoff: ms" "$MS" 950 2500
+grep -q "fired" "$T/restart.err" && fail "restart: $(cat "$T/restart.err")"
+
+# ... and during a blocking attempt bounded by connect_timeout_ms, against a
+# server that never answers: the attempt runs to its limit (ETIMEDOUT at
+# ~1000 ms), where the bound's send timeout would have made it EINTR at 300.
+start_server BH "$SUPPORT/bw_faultd" --max-seconds 60 blackhole
+retry_cfg "$T/restart_bh.ini" "retries = 0" "connect_timeout_ms = 1000" "breaker = off"
+BREAKWATER_CONFIG="$T/restart_bh.ini" shim "$T/retry_client" -a 300 -r 127.0.0.1 "$BH" >"$T/rbh.out" 2>"$T/rbh.err"
+LINE=$(cat "$T/rbh.out")
+note "SA_RESTART during a bounded attempt: $LINE"
+assert_eq "SA_RESTART during a bounded attempt: errno" ETIMEDOUT "$(field "$LINE" errno)"
+between "SA_RESTART during a bounded attempt: ms" "$(field "$LINE" ms)" 950 2500
+# Without SA_RESTART the same alarm gives EINTR at 300 ms, as the kernel would.
+BREAKWATER_CONFIG="$T/restart_bh.ini" shim "$T/retry_client" -a 300 127.0.0.1 "$BH" >"$T/ibh.out" 2>"$T/ibh.err"
+assert_eq "plain signal during a bounded attempt: errno" EINTR "$(field "$(cat "$T/ibh.out")" errno)"
 echo "ok"

@@ -881,6 +881,82 @@ static void test_policy_reload_rebuilds_window(void)
     CU_ASSERT_EQUAL(bw_breaker_counts_at(&b, 0).failures, 1);
 }
 
+/* Admits at now with rnd = 0, 1, ..., 999 on copies of b; returns how many pass. */
+static int admitted_per_mille(const bw_breaker *b, const bw_policy *p, int64_t now)
+{
+    int n = 0;
+    for (uint32_t r = 0; r < 1000; r++) {
+        bw_breaker c = *b;
+        bw_breaker_decision d;
+        if (bw_breaker_admit(&c, p, now, r, &d) == BW_ADMIT_ALLOW)
+            n++;
+        else
+            CU_ASSERT_TRUE(d.slow_start);
+    }
+    return n;
+}
+
+static void test_slow_start_ramp(void)
+{
+    bw_breaker b;
+    bw_policy p = pol();
+    p.slow_start_ms = 2000;
+    bw_breaker_init(&b);
+    CU_ASSERT_EQUAL(admitted_per_mille(&b, &p, 1000), 1000);   /* never opened: full rate */
+    trip_at(&b, &p, 1000);
+    bw_breaker_transition t;
+    CU_ASSERT_TRUE(rec(&b, &p, 7000, false, probe(&b, &p, 7000), &t));
+    CU_ASSERT_EQUAL(t.to, BW_BRK_CLOSED);
+    /* From 10 % at the close, linearly to 100 % at slow_start_ms. */
+    CU_ASSERT_EQUAL(admitted_per_mille(&b, &p, 7000), 100);
+    CU_ASSERT_EQUAL(admitted_per_mille(&b, &p, 8000), 550);
+    CU_ASSERT_EQUAL(admitted_per_mille(&b, &p, 8999), 999);
+    CU_ASSERT_EQUAL(admitted_per_mille(&b, &p, 9000), 1000);
+    /* slow_start_ms = 0: full rate at once; an operator's reset: no ramp. */
+    p.slow_start_ms = 0;
+    CU_ASSERT_EQUAL(admitted_per_mille(&b, &p, 7000), 1000);
+    p.slow_start_ms = 2000;
+    bw_breaker_reset(&b, &p, 7500, NULL);
+    CU_ASSERT_EQUAL(admitted_per_mille(&b, &p, 7500), 1000);
+    /* dry-run reports what slow start would reject, and rejects nothing. */
+    trip_at(&b, &p, 10000);
+    CU_ASSERT_TRUE(rec(&b, &p, 16000, false, probe(&b, &p, 16000), &t));
+    p.breaker = BW_BREAKER_DRYRUN;
+    bw_breaker_decision d;
+    CU_ASSERT_EQUAL(bw_breaker_admit(&b, &p, 16000, 999, &d), BW_ADMIT_ALLOW);
+    CU_ASSERT_TRUE(d.would_reject);
+}
+
+static void test_open_for_retry_after(void)
+{
+    bw_breaker b;
+    bw_policy p = pol();
+    bw_breaker_transition t;
+    bw_breaker_decision d;
+    bw_breaker_init(&b);
+    CU_ASSERT_TRUE(bw_breaker_open_for(&b, &p, 1000, 2000, &t));
+    CU_ASSERT_EQUAL(t.from, BW_BRK_CLOSED);
+    CU_ASSERT_EQUAL(t.to, BW_BRK_OPEN);
+    CU_ASSERT_EQUAL(t.reason, BW_BRK_WHY_RETRY_AFTER);
+    CU_ASSERT_EQUAL(t.open_ms, 2000);
+    CU_ASSERT_EQUAL(bw_breaker_admit(&b, &p, 2999, MID, &d), BW_ADMIT_REJECT);
+    CU_ASSERT_EQUAL(d.open_left_ms, 1);
+    CU_ASSERT_EQUAL(bw_breaker_admit(&b, &p, 3000, MID, &d), BW_ADMIT_PROBE);
+    /* While open, the server's word sets the end, shorter or longer. */
+    bw_breaker_init(&b);
+    trip_at(&b, &p, 0);   /* open for 5000 */
+    CU_ASSERT_FALSE(bw_breaker_open_for(&b, &p, 100, 1000, &t));
+    CU_ASSERT_EQUAL(bw_breaker_admit(&b, &p, 1100, MID, &d), BW_ADMIT_PROBE);
+    /* Forced or off: no effect. */
+    bw_breaker_init(&b);
+    bw_breaker_force(&b, &p, 0, MID, BW_FORCE_CLOSED, NULL);
+    CU_ASSERT_FALSE(bw_breaker_open_for(&b, &p, 0, 1000, &t));
+    CU_ASSERT_EQUAL(bw_breaker_admit(&b, &p, 1, MID, &d), BW_ADMIT_ALLOW);
+    p.breaker = BW_BREAKER_OFF;
+    bw_breaker_init(&b);
+    CU_ASSERT_FALSE(bw_breaker_open_for(&b, &p, 0, 1000, &t));
+}
+
 static void test_corrupt_struct_is_contained(void)
 {
     bw_policy p = pol();
@@ -957,6 +1033,8 @@ static const bw_test_case machine_cases[] = {
     {"forced closed admits through failures", test_forced_closed_admits_through_failures},
     {"force over open and half_open", test_force_over_open_and_half_open},
     {"reset", test_reset},
+    {"slow start ramp", test_slow_start_ramp},
+    {"open for Retry-After", test_open_for_retry_after},
     {"breaker off", test_breaker_off},
     {"transition counters", test_transition_counters},
     {"corrupt struct is contained", test_corrupt_struct_is_contained},

@@ -491,7 +491,7 @@ static void test_edit_distance(void)
     CU_ASSERT_EQUAL(bw_config_key_closest("retires"), bw_config_key_index("retries"));
     CU_ASSERT_EQUAL(bw_config_key_closest("log_levle"), bw_config_key_index("log_level"));
     CU_ASSERT_EQUAL(bw_config_key_index("nope"), -1);
-    CU_ASSERT_EQUAL(bw_config_nkeys(), 45);
+    CU_ASSERT_EQUAL(bw_config_nkeys(), 57);
 }
 
 /* ---- defaults ---- */
@@ -511,6 +511,18 @@ static void test_policy_defaults(void)
     CU_ASSERT_EQUAL(p.jitter, BW_JITTER_FULL);
     CU_ASSERT_EQUAL(p.deadline_ms, 0);
     CU_ASSERT_EQUAL(p.nonblocking, BW_NB_AUTO);
+    CU_ASSERT_EQUAL(p.tcp_user_timeout_ms, 0);
+    CU_ASSERT_FALSE(p.tcp_keepalive);
+    CU_ASSERT_EQUAL(p.tcp_keepalive_idle_s, 60);
+    CU_ASSERT_EQUAL(p.tcp_keepalive_interval_s, 10);
+    CU_ASSERT_EQUAL(p.tcp_keepalive_count, 5);
+    CU_ASSERT_EQUAL(p.connect_rate, 0);
+    CU_ASSERT_EQUAL(p.connect_rate_burst, 0);
+    CU_ASSERT_EQUAL(p.slow_start_ms, 0);
+    CU_ASSERT_TRUE(p.failover);
+    CU_ASSERT_EQUAL(p.failover_max_ejected_percent, 50);
+    CU_ASSERT_TRUE(p.retry_after);
+    CU_ASSERT_EQUAL(p.retry_after_max_ms, 60000);
     CU_ASSERT_EQUAL(p.retry_budget_percent, 20);
     CU_ASSERT_EQUAL(p.retry_budget_min_per_sec, 10);
     CU_ASSERT_EQUAL(p.breaker, BW_BREAKER_ON);

@@ -268,6 +268,63 @@ static void test_long_line(void)
     free(in);
 }
 
+/* Feeds s one byte at a time; returns the Retry-After taken afterwards in out. */
+static size_t ra_after(const char *s, char *out, size_t outlen)
+{
+    bw_http_resp r;
+    bw_http_resp_init(&r);
+    for (size_t i = 0; s[i]; i++) {
+        int status;
+        bw_http_resp_step(&r, (const uint8_t *)s + i, 1, &status);
+    }
+    return bw_http_resp_take_retry_after(&r, out, outlen);
+}
+
+static void test_retry_after(void)
+{
+    char v[64];
+    size_t n = ra_after("HTTP/1.1 503 Busy\r\nRetry-After:  120 \r\nContent-Length: 0\r\n\r\n", v, sizeof v);
+    CU_ASSERT_EQUAL(n, 3);
+    CU_ASSERT_EQUAL(memcmp(v, "120", 3), 0);
+    /* 429, a date, case-insensitive name; the last of two lines counts. */
+    n = ra_after("HTTP/1.1 429 Slow\r\nretry-after: 1\r\nRETRY-AFTER: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
+                 "Content-Length: 2\r\n\r\nab", v, sizeof v);
+    CU_ASSERT_EQUAL(n, 29);
+    CU_ASSERT_EQUAL(memcmp(v, "Sun, 06 Nov 1994 08:49:37 GMT", 29), 0);
+    /* Not for other statuses, not before the head ends, and given once. */
+    CU_ASSERT_EQUAL(ra_after("HTTP/1.1 500 X\r\nRetry-After: 5\r\nContent-Length: 0\r\n\r\n", v, 64), 0);
+    CU_ASSERT_EQUAL(ra_after("HTTP/1.1 503 X\r\nRetry-After: 5\r\n", v, 64), 0);
+    bw_http_resp r;
+    bw_http_resp_init(&r);
+    int st[4];
+    const char *two = "HTTP/1.1 503 X\r\nRetry-After: 7\r\nContent-Length: 0\r\n\r\n";
+    bw_http_resp_feed(&r, (const uint8_t *)two, strlen(two), st, 4);
+    CU_ASSERT_EQUAL(bw_http_resp_take_retry_after(&r, v, sizeof v), 1);
+    CU_ASSERT_EQUAL(bw_http_resp_take_retry_after(&r, v, sizeof v), 0);
+    /* Too long to be a Retry-After: dropped. A trailer is no header. */
+    CU_ASSERT_EQUAL(ra_after("HTTP/1.1 503 X\r\nRetry-After: 123456789012345678901234567890123\r\n"
+                             "Content-Length: 0\r\n\r\n", v, 64), 0);
+    CU_ASSERT_EQUAL(ra_after("HTTP/1.1 503 X\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nRetry-After: 9\r\n\r\n",
+                             v, 64), 0);
+}
+
+static void test_retry_after_values(void)
+{
+    int64_t now = 784111777;   /* Sun, 06 Nov 1994 08:49:37 GMT */
+    CU_ASSERT_EQUAL(bw_http_retry_after_secs("120", 3, now), 120);
+    CU_ASSERT_EQUAL(bw_http_retry_after_secs("0", 1, now), 0);
+    CU_ASSERT_EQUAL(bw_http_retry_after_secs("Sun, 06 Nov 1994 08:49:37 GMT", 29, now - 2), 2);
+    CU_ASSERT_EQUAL(bw_http_retry_after_secs("Sun, 06 Nov 1994 08:49:37 GMT", 29, now + 5), 0);
+    CU_ASSERT_EQUAL(bw_http_retry_after_secs("Tue, 01 Dec 2026 07:00:00 GMT", 29, 1796108400 - 60), 60);
+    CU_ASSERT_EQUAL(bw_http_retry_after_secs("Wed, 29 Feb 2024 00:00:00 GMT", 29, 1709164800), 0);
+    CU_ASSERT_EQUAL(bw_http_retry_after_secs("Thu, 01 Mar 2024 00:00:00 GMT", 29, 1709164800), 86400);
+    CU_ASSERT_EQUAL(bw_http_retry_after_secs("-1", 2, now), -1);
+    CU_ASSERT_EQUAL(bw_http_retry_after_secs("1.5", 3, now), -1);
+    CU_ASSERT_EQUAL(bw_http_retry_after_secs("", 0, now), -1);
+    CU_ASSERT_EQUAL(bw_http_retry_after_secs("Sun, 06 Foo 1994 08:49:37 GMT", 29, now), -1);
+    CU_ASSERT_EQUAL(bw_http_retry_after_secs("Sunday, 06-Nov-94 08:49:37 GMT", 30, now), -1);
+}
+
 static void test_state_size(void)
 {
     CU_ASSERT(sizeof(bw_http_resp) < 512);
@@ -396,6 +453,8 @@ static const bw_test_case api_cases[] = {
     {"request queue wraps", test_queue_wraps},
     {"feed into an array", test_feed_array},
     {"state is small", test_state_size},
+    {"Retry-After of 429 and 503", test_retry_after},
+    {"Retry-After values", test_retry_after_values},
     {NULL, NULL},
 };
 

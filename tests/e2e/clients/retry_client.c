@@ -2,13 +2,15 @@
  * retry_client - connects to HOST PORT the way a plain C program does, and
  * reports how each connect() ended, for the connect-retry tests (t_retry_*).
  *
- *   retry_client [-t THREADS] [-s SNDTIMEO_MS] [-a ALARM_MS] [-n] HOST PORT
+ *   retry_client [-t THREADS] [-s SNDTIMEO_MS] [-a ALARM_MS] [-r] [-n] HOST PORT
  *
  * Every thread (default 1) makes one socket and one connect() call and prints
  *   "connect ok fd=N ms=M" or "connect fail fd=N errno=NAME ms=M"
  * -s sets SO_SNDTIMEO on the socket first (the program's own connect limit).
  * -a arms a SIGALRM after ALARM_MS whose handler is installed WITHOUT
  *    SA_RESTART, so a connect() blocked when it fires returns EINTR.
+ * -r installs that handler WITH SA_RESTART: the kernel restarts the call, and
+ *    so must the shim.
  * -n makes the socket non-blocking and, on EINPROGRESS, waits with poll()
  *    and reads SO_ERROR (printed as "connect inprogress ... then=NAME").
  * Exit status: 0 when every connect succeeded, 1 otherwise, 2 on usage errors.
@@ -31,7 +33,8 @@
 
 static struct sockaddr_storage g_addr;
 static socklen_t g_addrlen;
-static int g_sndtimeo_ms, g_nonblock;
+static int g_sndtimeo_ms, g_nonblock, g_restart;
+static atomic_int g_alarms;
 static atomic_int g_failed;
 static pthread_mutex_t g_out = PTHREAD_MUTEX_INITIALIZER;
 
@@ -51,6 +54,7 @@ static const char *errname(int e)
 static void on_alarm(int sig)
 {
     (void)sig;   /* only there to interrupt the blocked call */
+    atomic_fetch_add(&g_alarms, 1);
 }
 
 /* One socket, one connect(); prints its outcome. */
@@ -103,12 +107,13 @@ static void *one_connect(void *arg)
 int main(int argc, char **argv)
 {
     int threads = 1, alarm_ms = 0, opt;
-    while ((opt = getopt(argc, argv, "t:s:a:n")) != -1) {
+    while ((opt = getopt(argc, argv, "t:s:a:rn")) != -1) {
         switch (opt) {
         case 't': threads = atoi(optarg); break;
         case 's': g_sndtimeo_ms = atoi(optarg); break;
         case 'a': alarm_ms = atoi(optarg); break;
         case 'n': g_nonblock = 1; break;
+        case 'r': g_restart = 1; break;
         default: goto usage;
         }
     }
@@ -134,7 +139,7 @@ int main(int argc, char **argv)
         memset(&sa, 0, sizeof sa);
         sa.sa_handler = on_alarm;
         sigemptyset(&sa.sa_mask);
-        sa.sa_flags = 0;   /* no SA_RESTART: the blocked call must see EINTR */
+        sa.sa_flags = g_restart ? SA_RESTART : 0;   /* without: the blocked call sees EINTR */
         sigaction(SIGALRM, &sa, NULL);
         struct itimerval it = {{0, 0}, {alarm_ms / 1000, (alarm_ms % 1000) * 1000}};
         setitimer(ITIMER_REAL, &it, NULL);
@@ -151,8 +156,10 @@ int main(int argc, char **argv)
         for (int i = 0; i < threads; i++)
             pthread_join(tid[i], NULL);
     }
+    if (alarm_ms > 0 && atomic_load(&g_alarms) != 1)
+        fprintf(stderr, "retry_client: the alarm fired %d times, not once\n", atomic_load(&g_alarms));
     return atomic_load(&g_failed) ? 1 : 0;
 usage:
-    fprintf(stderr, "usage: retry_client [-t THREADS] [-s SNDTIMEO_MS] [-a ALARM_MS] [-n] HOST PORT\n");
+    fprintf(stderr, "usage: retry_client [-t THREADS] [-s SNDTIMEO_MS] [-a ALARM_MS] [-r] [-n] HOST PORT\n");
     return 2;
 }

@@ -65,3 +65,12 @@ d = json.load(sys.stdin)
 print(sum(a[sys.argv[1]] for x in d["destinations"] for a in x["addresses"]
           if a["address"].endswith(":" + sys.argv[2])))' "$2" "$3"
 }
+
+# rt_prefix: sets RT to a command prefix that runs a timing-sensitive program
+# under SCHED_FIFO when the machine allows it, so that a busy machine's run
+# queue (load 15 on 2 cores delays a wake-up by 300 ms) is not counted as the
+# shim's lateness; the shim's own work still runs, and counts, in the program.
+rt_prefix() {
+    RT=()
+    if chrt -f 10 true 2>/dev/null; then RT=(chrt -f 10); else note "no SCHED_FIFO here: plain scheduling"; fi
+}

@@ -1,0 +1,342 @@
+/*
+ * pending.c - non-blocking connects retried inside the program's waits
+ * (see pending.h). Every phase change happens with the record's plock held;
+ * waits only try that lock, so a wait never blocks on another thread's step.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+
+#include "attempt.h"
+#include "connect.h"
+#include "guard.h"
+#include "pending.h"
+
+atomic_int bw_pend_count;
+
+/* Pending connects (ATTEMPT or BACKOFF), for waits on an epoll instance,
+ * which learn descriptors only from the events they return. */
+struct pend_ref {
+    int fd;
+    bw_conn *c;
+};
+static pthread_mutex_t list_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct pend_ref *list;
+static size_t list_len, list_cap;
+
+static bool active(int phase)
+{
+    return phase == BW_PEND_ATTEMPT || phase == BW_PEND_BACKOFF;
+}
+
+/* Adds (fd, c) to the list; false when out of memory. */
+static bool list_add(int fd, bw_conn *c)
+{
+    pthread_mutex_lock(&list_lock);
+    if (list_len == list_cap) {
+        size_t cap = list_cap ? list_cap * 2 : 16;
+        struct pend_ref *n = realloc(list, cap * sizeof *n);
+        if (!n) {
+            pthread_mutex_unlock(&list_lock);
+            return false;
+        }
+        list = n;
+        list_cap = cap;
+    }
+    list[list_len++] = (struct pend_ref){fd, c};
+    pthread_mutex_unlock(&list_lock);
+    return true;
+}
+
+static void list_del(bw_conn *c)
+{
+    pthread_mutex_lock(&list_lock);
+    for (size_t i = 0; i < list_len; i++)
+        if (list[i].c == c) {
+            list[i] = list[--list_len];
+            break;
+        }
+    pthread_mutex_unlock(&list_lock);
+}
+
+/* Sets c's phase, keeping the count and the list; plock held. */
+static void set_phase(int fd, bw_conn *c, int phase)
+{
+    int old = atomic_load_explicit(&c->pend, memory_order_relaxed);
+    atomic_store_explicit(&c->pend, (uint8_t)phase, memory_order_release);
+    if (active(old) && !active(phase)) {
+        list_del(c);
+        atomic_fetch_sub(&bw_pend_count, 1);
+    } else if (!active(old) && active(phase)) {
+        atomic_fetch_add(&bw_pend_count, 1);
+        list_add(fd, c);
+    }
+}
+
+/* An attempt is in flight from now_ms: its time limit is connect_timeout_ms
+ * and what is left of the deadline. */
+static void attempt_started(int fd, bw_conn *c, int64_t now_ms)
+{
+    bool own_binds;
+    int64_t limit = bw_retry_attempt_limit(&c->pend_plan, c->policy, now_ms, &own_binds);
+    c->pend_began_ms = now_ms;
+    c->started_ms = now_ms;
+    c->pend_due_ms = limit > 0 ? now_ms + limit : 0;
+    set_phase(fd, c, BW_PEND_ATTEMPT);
+}
+
+/* The connect is over with err: FINAL keeps a failure for the program's SO_ERROR. */
+static void end(int fd, bw_conn *c, int err)
+{
+    c->pend_err = err;
+    bw_connect_finish(c, err);
+    set_phase(fd, c, err ? BW_PEND_FINAL : BW_PEND_NONE);
+    bw_epreg_resume(fd);   /* a failure shows as the kernel shows it; a success as it is */
+    if (!err)
+        bw_epreg_forget(fd);
+}
+
+/* The attempt in flight failed with err: a retry after a backoff, or the end. */
+static int after_failure(int fd, bw_conn *c, int err, int64_t now_ms)
+{
+    bw_connect_record(c, err, c->pend_began_ms);
+    int64_t delay = bw_connect_retry_delay(c, c->pend_attempt, err, &c->pend_plan);
+    if (delay < 0) {
+        end(fd, c, err);
+        return BW_PEND_FINAL;
+    }
+    c->pend_err = err;
+    c->pend_due_ms = now_ms + delay;
+    set_phase(fd, c, BW_PEND_BACKOFF);
+    bw_epreg_suspend(fd);
+    return BW_PEND_BACKOFF;
+}
+
+/* The backoff is over: the next attempt on the same socket. */
+static int retry(int fd, bw_conn *c, int64_t now_ms)
+{
+    if (bw_connect_admit_retry(c) != 0) {
+        end(fd, c, c->pend_err);   /* the breaker opened meanwhile: stop retrying */
+        return BW_PEND_FINAL;
+    }
+    bw_count(c->entry, BW_CNT_RETRIES, 1);
+    c->pend_attempt++;
+    if (c->pend_err != ETIMEDOUT)
+        bw_abandon(fd);   /* a timed-out attempt was abandoned already */
+    c->pend_began_ms = now_ms;
+    int saved = errno;
+    int err = bw_real.connect(fd, (const struct sockaddr *)&c->addr, c->addrlen) == 0 ? 0 : errno;
+    errno = saved;
+    if (err == EINPROGRESS) {
+        attempt_started(fd, c, now_ms);
+        bw_epreg_resume(fd);
+        return BW_PEND_ATTEMPT;
+    }
+    if (err == 0) {
+        bw_connect_record(c, 0, now_ms);
+        end(fd, c, 0);
+        return BW_PEND_NONE;
+    }
+    return after_failure(fd, c, err, now_ms);
+}
+
+/* Steps c at now_ms until it waits for the kernel or the clock; plock held. */
+static int advance_locked(int fd, bw_conn *c, int64_t now_ms)
+{
+    for (int guard = 0; guard < 512; guard++) {
+        int phase = atomic_load_explicit(&c->pend, memory_order_relaxed);
+        if (phase == BW_PEND_BACKOFF && now_ms >= c->pend_due_ms) {
+            retry(fd, c, now_ms);
+        } else if (phase == BW_PEND_ATTEMPT && c->pend_due_ms && now_ms >= c->pend_due_ms) {
+            bw_abandon(fd);   /* connect_timeout_ms (or the deadline) ran out */
+            after_failure(fd, c, ETIMEDOUT, now_ms);
+        } else {
+            return phase;
+        }
+    }
+    return atomic_load_explicit(&c->pend, memory_order_relaxed);
+}
+
+int bw_pend_start(int fd, bw_conn *c, int err)
+{
+    int64_t now = bw_now_ms();
+    pthread_mutex_lock(&c->plock);
+    bw_retry_plan_init(&c->pend_plan, c->policy, c->started_ms, 0);
+    c->pend_attempt = 0;
+    int ret = -1;
+    if (err == EINPROGRESS) {
+        attempt_started(fd, c, c->started_ms);
+        atomic_store(&c->state, BW_CONN_CONNECTING);
+    } else {
+        c->pend_began_ms = c->started_ms;
+        if (after_failure(fd, c, err, now) == BW_PEND_BACKOFF) {
+            atomic_store(&c->state, BW_CONN_CONNECTING);
+            err = EINPROGRESS;   /* the retry runs in the program's wait */
+        } else {
+            set_phase(fd, c, BW_PEND_NONE);   /* no retry: the kernel's own answer */
+        }
+    }
+    pthread_mutex_unlock(&c->plock);
+    errno = err;
+    return ret;
+}
+
+int bw_pend_advance(int fd, bw_conn *c, int64_t now_ms)
+{
+    return advance_locked(fd, c, now_ms);
+}
+
+/* The kernel's view of the attempt in flight: 0 connected, EINPROGRESS still
+ * connecting, else its error (read, and so cleared, from SO_ERROR). */
+static int attempt_outcome(int fd)
+{
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (bw_real.getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+        return errno;
+    if (err)
+        return err;
+    struct sockaddr_storage ss;
+    len = sizeof ss;
+    return getpeername(fd, (struct sockaddr *)&ss, &len) == 0 ? 0 : EINPROGRESS;
+}
+
+bool bw_pend_check(int fd, bw_conn *c, int64_t now_ms)
+{
+    if (atomic_load_explicit(&c->pend, memory_order_relaxed) != BW_PEND_ATTEMPT)
+        return atomic_load_explicit(&c->pend, memory_order_relaxed) != BW_PEND_BACKOFF;
+    int saved = errno;
+    int err = attempt_outcome(fd);
+    errno = saved;
+    if (err == EINPROGRESS)
+        return false;
+    if (err == 0) {
+        bw_connect_record(c, 0, c->pend_began_ms);
+        end(fd, c, 0);
+        return true;
+    }
+    return after_failure(fd, c, err, now_ms) == BW_PEND_FINAL;
+}
+
+int64_t bw_pend_next_ms(bw_conn *c)
+{
+    int phase = atomic_load_explicit(&c->pend, memory_order_relaxed);
+    if (phase == BW_PEND_BACKOFF || (phase == BW_PEND_ATTEMPT && c->pend_due_ms))
+        return c->pend_due_ms;
+    return INT64_MAX;
+}
+
+bool bw_pend_so_error(int fd, bw_conn *c, int *val)
+{
+    if (bw_pend_phase_of(c) == BW_PEND_NONE)
+        return false;
+    pthread_mutex_lock(&c->plock);
+    int64_t now = bw_now_ms();
+    int phase = advance_locked(fd, c, now);
+    if (phase == BW_PEND_ATTEMPT) {
+        bw_pend_check(fd, c, now);
+        phase = atomic_load_explicit(&c->pend, memory_order_relaxed);
+    }
+    bool mine = phase != BW_PEND_NONE;
+    if (phase == BW_PEND_FINAL) {
+        *val = c->pend_err;   /* told once, as the kernel tells it */
+        set_phase(fd, c, BW_PEND_NONE);
+    } else if (mine) {
+        *val = 0;             /* still connecting, or a retry is pending */
+    }
+    pthread_mutex_unlock(&c->plock);
+    return mine;
+}
+
+bool bw_pend_connect_again(int fd, bw_conn *c, int *ret)
+{
+    if (bw_pend_phase_of(c) == BW_PEND_NONE)
+        return false;
+    pthread_mutex_lock(&c->plock);
+    int64_t now = bw_now_ms();
+    int phase = advance_locked(fd, c, now);
+    if (phase == BW_PEND_ATTEMPT && bw_pend_check(fd, c, now))
+        phase = atomic_load_explicit(&c->pend, memory_order_relaxed);
+    int err;
+    switch (phase) {
+    case BW_PEND_NONE:
+        /* Connected: the kernel's own answer to a connect() now (0 the first time). */
+        err = bw_real.connect(fd, (const struct sockaddr *)&c->addr, c->addrlen) == 0 ? 0 : errno;
+        break;
+    case BW_PEND_FINAL:
+        err = c->pend_err;
+        set_phase(fd, c, BW_PEND_NONE);
+        break;
+    default:
+        err = EALREADY;
+        break;
+    }
+    pthread_mutex_unlock(&c->plock);
+    *ret = err ? -1 : 0;
+    errno = err;
+    return true;
+}
+
+void bw_pend_drop(bw_conn *c)
+{
+    if (bw_pend_phase_of(c) == BW_PEND_NONE)
+        return;
+    pthread_mutex_lock(&c->plock);
+    int phase = atomic_load_explicit(&c->pend, memory_order_relaxed);
+    if (phase == BW_PEND_ATTEMPT) {
+        /* Given up by the program before an outcome: a failure, as in native mode. */
+        bw_connect_record(c, ECONNABORTED, c->pend_began_ms);
+        bw_connect_finish(c, ECONNABORTED);
+    } else if (phase == BW_PEND_BACKOFF) {
+        bw_connect_finish(c, c->pend_err);   /* the failed attempt was recorded */
+    }
+    set_phase(-1, c, BW_PEND_NONE);
+    pthread_mutex_unlock(&c->plock);
+}
+
+void bw_pend_atfork_child(void)
+{
+    /* The parent goes on with its connects; the child's copies are left to it
+     * as they are, with no retry of the child's own. */
+    pthread_mutex_init(&list_lock, NULL);
+    for (size_t i = 0; i < list_len; i++)
+        atomic_store(&list[i].c->pend, BW_PEND_NONE);
+    list_len = 0;
+    atomic_store(&bw_pend_count, 0);
+}
+
+int bw_pend_in_epoll(int epfd, int *fds, int max)
+{
+    int n = 0;
+    pthread_mutex_lock(&list_lock);
+    for (size_t i = 0; i < list_len && n < max; i++)
+        if (bw_epreg_epfd(list[i].fd) == epfd)
+            fds[n++] = list[i].fd;
+    pthread_mutex_unlock(&list_lock);
+    return n;
+}
+
+bw_conn *bw_pend_grab(int fd)
+{
+    bw_conn *c = bw_fdt_get(fd);
+    if (!c || bw_pend_phase_of(c) == BW_PEND_NONE)
+        return NULL;
+    bw_conn_ref(c);
+    if (pthread_mutex_trylock(&c->plock) != 0) {
+        bw_conn_unref(c);
+        return NULL;
+    }
+    if (bw_pend_phase_of(c) == BW_PEND_NONE) {
+        pthread_mutex_unlock(&c->plock);
+        bw_conn_unref(c);
+        return NULL;
+    }
+    return c;
+}
+
+void bw_pend_release(bw_conn *c)
+{
+    pthread_mutex_unlock(&c->plock);
+    bw_conn_unref(c);
+}
