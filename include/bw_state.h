@@ -39,7 +39,7 @@
 
 #define BW_STATE_MAGIC 0x3174537761657242ULL   /* "BreawSt1" */
 /* The layout version: bump it with every change to the structs below (2:
- * the events ring and the connect-time histograms). */
+ * the events ring, the connect-time histograms, the failover counter). */
 #define BW_STATE_VERSION 2
 #define BW_STATE_ENTRIES 4096
 
@@ -53,6 +53,7 @@ enum bw_counter {
     BW_CNT_RETRIES_DENIED,
     BW_CNT_IDEMPOTENCY_KEYS,
     BW_CNT_HTTP_1XX, BW_CNT_HTTP_2XX, BW_CNT_HTTP_3XX, BW_CNT_HTTP_4XX, BW_CNT_HTTP_5XX,
+    BW_CNT_FAILOVERS,         /* connects sent from this address to a sibling */
     BW_CNT_N
 };
 

@@ -194,16 +194,17 @@ static void connect_duration(FILE *out, const bw_view *v)
     }
 }
 
-/* Declared for the failover of SPEC §9, which this build does not have. */
+/* breakwater_failovers_total: connects sent to another address of the
+ * same name, per destination (the sum over the addresses they left). */
 static void failovers(FILE *out, const bw_view *v)
 {
     family(out, "breakwater_failovers_total", "counter",
-           "Connects sent to another address of the same name (no failover yet: always 0).");
+           "Connects sent to another address of the same name (failover).");
     for (size_t i = 0; i < v->n_dests; i++) {
         fputs("breakwater_failovers_total{destination=\"", out);
         label_value(out, v->dests[i].name);
         fputc('"', out);
-        sample_end(out, 0);
+        sample_end(out, bw_view_sum(&v->dests[i], BW_CNT_FAILOVERS));
     }
 }
 

@@ -47,9 +47,10 @@ static const struct command commands[] = {
     {"events", bw_cmd_events, "breakwater events [-c FILE] [--follow] [--json]",
      "Prints the last state changes kept in the shared state (up to 1,024), oldest\n"
      "first, one line each: \"TIME [PID] MESSAGE\", TIME in UTC. Kinds: breaker\n"
-     "transitions with their reason, bulkhead saturation (at most one a second per\n"
-     "bulkhead), connects rejected (one event per address, cause and second,\n"
-     "counting every rejection of that second), config reloads and reload errors.\n"
+     "transitions with their reason, failovers, bulkhead saturation (at most one a\n"
+     "second per bulkhead), connects rejected (one event per address, cause and\n"
+     "second, counting every rejection of that second), config reloads and reload\n"
+     "errors.\n"
      "--follow (-f) then waits for new events and prints each within 200 ms, until\n"
      "interrupted. --json prints one JSON object per line (see breakwater(1)).\n"},
     {"top", bw_cmd_top, "breakwater top [-c FILE] [--count N]",
