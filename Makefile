@@ -2,11 +2,14 @@
 
 VERSION  := 0.1.0
 PREFIX   ?= /usr/local
+LIBDIR   ?= $(PREFIX)/lib/breakwater
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 CC       ?= cc
 BUILD    ?= build
 CFLAGS   ?= -O2 -g
 BW_CFLAGS := -std=gnu11 -Wall -Wextra -fPIC -fvisibility=hidden -fexceptions -D_GNU_SOURCE \
-             -DBW_VERSION='"$(VERSION)"' -Iinclude -pthread $(CFLAGS) $(EXTRA_CFLAGS)
+             -DBW_VERSION='"$(VERSION)"' -DBW_MULTIARCH='"$(MULTIARCH)"' \
+             -Iinclude -pthread $(CPPFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
 LDLIBS_SO := -linih -ldl -pthread
 LDLIBS_UNIT := -lcunit -linih -lm -pthread
 
@@ -26,7 +29,7 @@ LIB  := $(BUILD)/libbreakwater.so
 CLI  := $(BUILD)/breakwater
 CORE := $(BUILD)/libbwcore.a
 
-.PHONY: all test unit e2e demo bench install clean deps check-deps fuzz sanitize valgrind
+.PHONY: all test unit e2e demo bench install install-files deb clean deps check-deps fuzz sanitize valgrind
 all: check-deps $(LIB) $(CLI)
 
 # Build and test dependencies: installed when root, else the apt-get line is printed.
@@ -43,11 +46,11 @@ $(CORE): $(CORE_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 $(LIB): $(PRELOAD_OBJ) $(CORE)
-	$(CC) $(BW_CFLAGS) -shared -Wl,-z,defs -Wl,-soname,libbreakwater.so \
+	$(CC) $(BW_CFLAGS) $(LDFLAGS) -shared -Wl,-z,defs -Wl,-soname,libbreakwater.so \
 	    -o $@ $(PRELOAD_OBJ) $(CORE) $(LDLIBS_SO)
 
 $(CLI): $(CLI_OBJ) $(CORE)
-	$(CC) $(BW_CFLAGS) -o $@ $(CLI_OBJ) $(CORE) $(LDLIBS_SO)
+	$(CC) $(BW_CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(CORE) $(LDLIBS_SO)
 
 $(BUILD)/tests/unit/%: tests/unit/%.c tests/unit/bw_test.h $(CORE)
 	@mkdir -p $(dir $@)
@@ -81,16 +84,30 @@ demo: all $(SUPPORT_BIN)
 bench: all $(SUPPORT_BIN)
 	@BUILD=$(abspath $(BUILD)) bash tests/bench/run.sh
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/lib/breakwater $(DESTDIR)$(PREFIX)/bin \
+install: all install-files
+
+# LIBDIR: where the library goes ($(PREFIX)/lib/breakwater; the Debian package
+# uses the multiarch directory). `breakwater run` looks in both, relative to
+# its own executable. The systemd drop-in names the library where it went.
+install-files:
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PREFIX)/bin \
 	    $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 \
 	    $(DESTDIR)$(PREFIX)/share/doc/breakwater
-	install -m 0755 $(LIB) $(DESTDIR)$(PREFIX)/lib/breakwater/libbreakwater.so
+	install -m 0644 $(LIB) $(DESTDIR)$(LIBDIR)/libbreakwater.so
 	install -m 0755 $(CLI) $(DESTDIR)$(PREFIX)/bin/breakwater
 	install -m 0644 conf/breakwater.ini $(DESTDIR)$(PREFIX)/share/doc/breakwater/breakwater.ini.example
-	install -m 0644 conf/systemd/breakwater.conf $(DESTDIR)$(PREFIX)/share/doc/breakwater/systemd-dropin.conf
+	sed 's|/usr/local/lib/breakwater/|$(LIBDIR)/|' conf/systemd/breakwater.conf \
+	    >$(DESTDIR)$(PREFIX)/share/doc/breakwater/systemd-dropin.conf
+	chmod 0644 $(DESTDIR)$(PREFIX)/share/doc/breakwater/systemd-dropin.conf
 	install -m 0644 man/breakwater.1 $(DESTDIR)$(PREFIX)/share/man/man1/breakwater.1
 	install -m 0644 man/breakwater.ini.5 $(DESTDIR)$(PREFIX)/share/man/man5/breakwater.ini.5
+
+# The Debian package (debian/): build-deb/breakwater_$(VERSION)_amd64.deb.
+deb:
+	@sh tests/deps.sh deb
+	dpkg-buildpackage -us -uc -b
+	mkdir -p build-deb && mv ../breakwater_$(VERSION)_* ../breakwater-dbgsym_$(VERSION)_* build-deb/
+	@ls build-deb/*.deb
 
 clean:
 	rm -rf $(BUILD)

@@ -8,6 +8,8 @@
  * hashing (destination name, address). Entries are created on first use and
  * never removed, so a pointer to one stays valid for the life of the mapping.
  *
+ * The header also holds the ring of recent events (bw_events.h).
+ *
  * Concurrency: each entry has a robust, process-shared mutex (a process
  * killed while holding it leaves it recoverable: the next locker gets
  * EOWNERDEAD and takes over; the data it guards is bounds-checked by its own
@@ -31,6 +33,8 @@
 #include "bw_budget.h"
 #include "bw_bulkhead.h"
 #include "bw_config.h"
+#include "bw_events.h"
+#include "bw_histogram.h"
 #include "bw_rate.h"
 
 #define BW_STATE_MAGIC 0x3174537761657242ULL   /* "BreawSt1" */
@@ -43,11 +47,12 @@
  * side keeps shared breakers and bulkheads (SPEC §7). Builds before 0.2 used
  * layout 1 under the name without the suffix. The override is for tests that
  * build a library of another layout version side by side with this one.
+ * 2: the events ring, the connect-time histograms, the failover counter.
  */
 #ifdef BW_STATE_LAYOUT_VERSION_OVERRIDE
 #define BW_STATE_VERSION BW_STATE_LAYOUT_VERSION_OVERRIDE
 #else
-#define BW_STATE_VERSION 1
+#define BW_STATE_VERSION 2
 #endif
 #define BW_STATE_ENTRIES 4096
 
@@ -61,6 +66,7 @@ enum bw_counter {
     BW_CNT_RETRIES_DENIED,
     BW_CNT_IDEMPOTENCY_KEYS,
     BW_CNT_HTTP_1XX, BW_CNT_HTTP_2XX, BW_CNT_HTTP_3XX, BW_CNT_HTTP_4XX, BW_CNT_HTTP_5XX,
+    BW_CNT_FAILOVERS,         /* connects sent from this address to a sibling */
     BW_CNT_N
 };
 
@@ -81,6 +87,10 @@ typedef struct bw_entry {
     bw_bulkhead bulkhead;
     bw_budget budget;
     uint64_t counters[BW_CNT_N];     /* atomic adds, no lock */
+    bw_histogram connect_time;       /* destination entries: connect() durations */
+    uint64_t ev_reject_gate[2];      /* per enum bw_reject_cause (bw_event_rejection) */
+    uint32_t ev_reject_pending[2];
+    uint64_t ev_full_gate;           /* bulkhead saturation, once a second */
 } bw_entry;
 
 typedef struct bw_state_header {
@@ -93,6 +103,7 @@ typedef struct bw_state_header {
     pthread_mutex_t insert_lock;
     uint32_t used;
     char config_path[PATH_MAX];
+    bw_event_ring events;            /* lock-free; see bw_events.h */
 } bw_state_header;
 
 typedef struct bw_state {
@@ -177,6 +188,14 @@ void bw_state_reinit_locks(bw_state *st);
 
 /* Formats the address of an entry as "IP:PORT" / "[IP6]:PORT". */
 void bw_entry_format_addr(const bw_entry *e, char *out, size_t outlen);
+
+/* The same for a key's parts; "-" for a family that is neither. */
+void bw_format_key_addr(uint8_t family, const uint8_t addr[16], uint16_t port, char *out,
+                        size_t outlen);
+
+/* Where an entry is, for an event: its destination, and its address when
+ * it is an address entry. */
+void bw_entry_where(const bw_entry *e, bw_event_where *w);
 
 /* 64-bit FNV-1a, also used for the state file name. */
 uint64_t bw_hash64(const void *data, size_t len, uint64_t seed);

@@ -1,5 +1,5 @@
 #!/bin/sh
-# deps.sh build|test - make sure what the build or the tests need is here.
+# deps.sh build|deb|test - make sure what the build or the tests need is here.
 # Each need is "probe:package": a command name, or a path that must exist.
 # Missing ones are installed with apt-get when running as root; otherwise the
 # exact apt-get line is printed and the script fails.
@@ -7,6 +7,7 @@ mode=$1
 case $mode in
 build) needs="cc:gcc make:make /usr/include/ini.h:libinih-dev
               /usr/include/CUnit/CUnit.h:libcunit1-dev" ;;
+deb)   needs="dpkg-buildpackage:dpkg-dev dh:debhelper lintian:lintian" ;;
 test)  needs="curl:curl wget:wget /usr/bin/python3:python3 node:nodejs javac:default-jdk-headless
               openssl:openssl /usr/include/openssl/ssl.h:libssl-dev /usr/include/gnutls/gnutls.h:libgnutls28-dev
               clang:clang /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a:libclang-rt-14-dev
@@ -21,8 +22,9 @@ test)  needs="curl:curl wget:wget /usr/bin/python3:python3 node:nodejs javac:def
               /usr/share/perl5/LWP/UserAgent.pm:libwww-perl ruby:ruby
               /usr/sbin/php-fpm8.2:php8.2-fpm socat:socat memcached:memcached memcstat:libmemcached-tools
               ssh:openssh-client /usr/sbin/sshd:openssh-server git:git
-              /usr/sbin/mariadbd:mariadb-server mariadb:mariadb-client" ;;
-*) echo "usage: deps.sh build|test" >&2; exit 2 ;;
+              /usr/sbin/mariadbd:mariadb-server mariadb:mariadb-client
+              dpkg-buildpackage:dpkg-dev dh:debhelper lintian:lintian tmux:tmux sudo:sudo" ;;
+*) echo "usage: deps.sh build|deb|test" >&2; exit 2 ;;
 esac
 missing=""
 for n in $needs; do

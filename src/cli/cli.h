@@ -12,6 +12,14 @@ int bw_cmd_metrics(int argc, char **argv);
 int bw_cmd_reset(int argc, char **argv);
 int bw_cmd_force(int argc, char **argv);
 int bw_cmd_doctor(int argc, char **argv);
+int bw_cmd_events(int argc, char **argv);
+int bw_cmd_top(int argc, char **argv);
+int bw_cmd_install_preload(int argc, char **argv);
+int bw_cmd_uninstall_preload(int argc, char **argv);
+
+/* The library `run` preloads (see cmd_run.c): 0 and its path in out
+ * (PATH_MAX bytes), or -1 when it is nowhere to be found. */
+int bw_find_library(char *out);
 
 /* Prints the help of one command (or the overview for NULL); returns 0, or 2 if unknown. */
 int bw_cli_help(const char *command, FILE *out);

@@ -9,6 +9,7 @@
 #define FORCE_USAGE "breakwater force [-c FILE] DEST open|closed|auto"
 
 struct force_run {
+    bw_view *v;                /* for the events */
     enum bw_breaker_force mode;
     int64_t now;
     int failed;
@@ -25,9 +26,12 @@ static void force_one(bw_view_dest *d, bw_view_addr *a, bw_entry *e, void *ctx)
         r->failed++;
         return;
     }
-    bw_breaker_force(&e->breaker, d->policy, r->now, bw_view_rand(), r->mode, NULL);
+    bw_breaker_transition t;
+    bool changed = bw_breaker_force(&e->breaker, d->policy, r->now, bw_view_rand(), r->mode, &t);
     enum bw_breaker_state s = bw_breaker_state(&e->breaker, d->policy);
     bw_entry_unlock(e);
+    if (changed)
+        bw_view_note_transition(r->v, e, &t);
     bw_view_put_safe(stdout, d->name);
     printf(" %s: breaker %s\n", bw_view_target_addr(a), bw_breaker_state_name(s));
 }
@@ -38,7 +42,8 @@ int bw_cmd_force(int argc, char **argv)
     int npos;
     if (bw_view_args(argc, argv, FORCE_USAGE, &config, NULL, pos, 2, &npos) != 0)
         return 2;
-    struct force_run r = {BW_FORCE_AUTO, 0, 0};
+    bw_view v;
+    struct force_run r = {&v, BW_FORCE_AUTO, 0, 0};
     if (npos == 2 && strcmp(pos[1], "open") == 0)
         r.mode = BW_FORCE_OPEN;
     else if (npos == 2 && strcmp(pos[1], "closed") == 0)
@@ -49,7 +54,6 @@ int bw_cmd_force(int argc, char **argv)
                               : "the mode is one of open, closed, auto", FORCE_USAGE);
         return 2;
     }
-    bw_view v;
     int rc = bw_view_open_to_change(config, &v, "force");
     if (rc == 0) {
         r.now = bw_view_now_ms();

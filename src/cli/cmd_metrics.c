@@ -159,6 +159,55 @@ static void http_responses(FILE *out, const bw_view *v)
             }
 }
 
+/* A histogram's le label: the bound in seconds, as Prometheus writes it. */
+static void bucket_bound(FILE *out, unsigned i)
+{
+    if (i == BW_HIST_BOUNDS)
+        fputs("+Inf", out);
+    else
+        fprintf(out, "%g", bw_hist_bounds_us[i] / 1e6);
+}
+
+/* breakwater_connect_duration_seconds: one histogram per destination. */
+static void connect_duration(FILE *out, const bw_view *v)
+{
+    const char *name = "breakwater_connect_duration_seconds";
+    family(out, name, "histogram",
+           "Time connect() took to its outcome, first attempt to last (retries included).");
+    for (size_t i = 0; i < v->n_dests; i++) {
+        const bw_view_dest *d = &v->dests[i];
+        for (unsigned b = 0; b <= BW_HIST_BOUNDS; b++) {
+            fprintf(out, "%s_bucket{destination=\"", name);
+            label_value(out, d->name);
+            fputs("\",le=\"", out);
+            bucket_bound(out, b);
+            fputc('"', out);
+            sample_end(out, d->connect_time[b]);
+        }
+        fprintf(out, "%s_sum{destination=\"", name);
+        label_value(out, d->name);
+        fprintf(out, "\"} %.6f\n", d->connect_time_sum_us / 1e6);
+        fprintf(out, "%s_count{destination=\"", name);
+        label_value(out, d->name);
+        fputc('"', out);
+        sample_end(out, d->connect_time[BW_HIST_BOUNDS]);
+    }
+}
+
+/* breakwater_failovers_total: connects sent to another address of the
+ * same name, per destination (the sum over the addresses they left). */
+static void failovers(FILE *out, const bw_view *v)
+{
+    family(out, "breakwater_failovers_total", "counter",
+           "Connects sent to another address of the same name (failover).");
+    for (size_t i = 0; i < v->n_dests; i++) {
+        fputs("breakwater_failovers_total{destination=\"", out);
+        label_value(out, v->dests[i].name);
+        fputc('"', out);
+        sample_end(out, bw_view_sum(&v->dests[i], BW_CNT_FAILOVERS));
+    }
+}
+
 static void print_metrics(FILE *out, const bw_view *v)
 {
     connects(out, v);
@@ -181,6 +230,8 @@ static void print_metrics(FILE *out, const bw_view *v)
     family(out, "breakwater_idempotency_keys_total", "counter", "Idempotency keys added to requests.");
     per_address(out, v, "breakwater_idempotency_keys_total", BW_CNT_IDEMPOTENCY_KEYS);
     http_responses(out, v);
+    connect_duration(out, v);
+    failovers(out, v);
 }
 
 int bw_cmd_metrics(int argc, char **argv)

@@ -9,6 +9,7 @@
 #define RESET_USAGE "breakwater reset [-c FILE] [DEST]"
 
 struct reset_run {
+    bw_view *v;                /* for the events */
     int64_t now;
     int failed;
 };
@@ -29,9 +30,12 @@ static void reset_one(bw_view_dest *d, bw_view_addr *a, bw_entry *e, void *ctx)
         r->failed++;
         return;
     }
-    bw_breaker_reset(&e->breaker, d->policy, r->now, NULL);
+    bw_breaker_transition t;
+    bool changed = bw_breaker_reset(&e->breaker, d->policy, r->now, &t);
     enum bw_breaker_state s = bw_breaker_state(&e->breaker, d->policy);
     bw_entry_unlock(e);
+    if (changed)
+        bw_view_note_transition(r->v, e, &t);
     printf("breaker %s\n", bw_breaker_state_name(s));
 }
 
@@ -65,7 +69,7 @@ int bw_cmd_reset(int argc, char **argv)
     bw_view v;
     int rc = bw_view_open_to_change(config, &v, "reset");
     if (rc == 0) {
-        struct reset_run r = {bw_view_now_ms(), 0};
+        struct reset_run r = {&v, bw_view_now_ms(), 0};
         if (bw_view_each_target(&v, dest, reset_one, &r) == 0 && dest) {
             bw_cli_error("reset: no destination or address '%s' in the shared state of %s",
                          dest, bw_view_config_name(&v));

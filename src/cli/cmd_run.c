@@ -11,15 +11,18 @@
 #include "elf_probe.h"
 
 /*
- * Finds libbreakwater.so: BREAKWATER_LIBRARY if set (for packagers), else next
- * to this executable (the build tree), else ../lib/breakwater/ from it (an
- * installed tree). Returns 0 and fills out, or -1.
+ * Finds libbreakwater.so: BREAKWATER_LIBRARY if set (for packagers), else
+ * next to this executable (the build tree), else, relative to it,
+ * ../lib/breakwater/ (make install) or ../lib/MULTIARCH/ (the Debian
+ * package: /usr/bin/breakwater and /usr/lib/x86_64-linux-gnu/). Relative
+ * to the executable, so a tree installed under any root or DESTDIR finds
+ * its own library. Returns 0 and fills out (PATH_MAX bytes), or -1.
  */
-static int find_library(char *out, size_t outlen)
+int bw_find_library(char *out)
 {
     const char *env = getenv("BREAKWATER_LIBRARY");
     if (env && env[0]) {
-        snprintf(out, outlen, "%s", env);
+        snprintf(out, PATH_MAX, "%s", env);
         return access(out, R_OK) == 0 ? 0 : -1;
     }
     char self[PATH_MAX];
@@ -29,14 +32,14 @@ static int find_library(char *out, size_t outlen)
     self[n] = '\0';
     const char *dir = dirname(self);
     static const char *const candidates[] = {"%s/libbreakwater.so",
-                                             "%s/../lib/breakwater/libbreakwater.so"};
+                                             "%s/../lib/breakwater/libbreakwater.so",
+                                             "%s/../lib/" BW_MULTIARCH "/libbreakwater.so"};
     for (size_t i = 0; i < sizeof candidates / sizeof candidates[0]; i++) {
         char path[PATH_MAX];
         snprintf(path, sizeof path, candidates[i], dir);
         if (access(path, R_OK) == 0 && realpath(path, out))
             return 0;
     }
-    (void)outlen;
     return -1;
 }
 
@@ -64,8 +67,9 @@ int bw_cmd_run(int argc, char **argv)
     if (i < 0)
         return 2;
     char lib[PATH_MAX];
-    if (find_library(lib, sizeof lib) != 0) {
-        bw_cli_error("run: cannot find libbreakwater.so next to this program or in ../lib/breakwater");
+    if (bw_find_library(lib) != 0) {
+        bw_cli_error("run: cannot find libbreakwater.so next to this program or in "
+                     "../lib/breakwater or ../lib/" BW_MULTIARCH);
         return 1;
     }
     if (config) {

@@ -9,27 +9,11 @@
 
 #define STATUS_USAGE "breakwater status [-c FILE] [--json]"
 
-/* A JSON string. Bytes outside printable ASCII are escaped as \u00XX (read
- * as Latin-1): a hostile file's name then still makes valid JSON. */
-static void json_str(FILE *out, const char *s)
-{
-    fputc('"', out);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(out, "\\%c", *p);
-        else if (*p < 0x20 || *p >= 0x7f)
-            fprintf(out, "\\u%04x", *p);
-        else
-            fputc(*p, out);
-    }
-    fputc('"', out);
-}
-
 static void json_addr(FILE *out, const bw_view_dest *d, const bw_view_addr *a)
 {
     const bw_view_brk *b = bw_view_breaker_of(d, a);
     fputs("{\"address\": ", out);
-    json_str(out, a->text);
+    bw_view_json_str(out, a->text);
     fprintf(out, ", \"breaker\": \"%s\", \"failure_rate\": %.4f, \"window_calls\": %u, ",
             bw_breaker_state_name(b->state), b->failure_rate, b->window_calls);
     fprintf(out, "\"connects\": %llu, \"failures\": %llu, \"retries\": %llu, "
@@ -53,7 +37,7 @@ static void json_state_files(FILE *out, const bw_view *v)
     fputs(",\n \"state_files\": [", out);
     for (size_t i = 0; i < n; i++) {
         fputs(i ? ", {\"path\": " : "{\"path\": ", out);
-        json_str(out, files[i].path);
+        bw_view_json_str(out, files[i].path);
         fprintf(out, ", \"layout_version\": %d, \"this_build\": %s, \"processes\": %zu, \"pids\": [",
                 files[i].version, files[i].this_build ? "true" : "false", files[i].n_pids);
         for (size_t j = 0; j < files[i].n_pids && j < BW_STATE_FILE_PIDS; j++)
@@ -78,21 +62,37 @@ static void table_state_files(FILE *out, const bw_view *v)
     }
 }
 
+/* The connect-time histogram: cumulative counts by upper bound in seconds
+ * (as the metrics' le labels), their sum and count. */
+static void json_histogram(FILE *out, const bw_view_dest *d)
+{
+    fputs("{\"buckets\": {", out);
+    for (unsigned b = 0; b <= BW_HIST_BOUNDS; b++) {
+        if (b < BW_HIST_BOUNDS)
+            fprintf(out, "%s\"%g\": %llu", b ? ", " : "", bw_hist_bounds_us[b] / 1e6,
+                    (unsigned long long)d->connect_time[b]);
+        else
+            fprintf(out, ", \"+Inf\": %llu", (unsigned long long)d->connect_time[b]);
+    }
+    fprintf(out, "}, \"sum\": %.6f, \"count\": %llu}", d->connect_time_sum_us / 1e6,
+            (unsigned long long)d->connect_time[BW_HIST_BOUNDS]);
+}
+
 static void print_json(FILE *out, const bw_view *v)
 {
     fputs("{\"config\": ", out);
     if (v->cfg->path[0])
-        json_str(out, v->cfg->path);
+        bw_view_json_str(out, v->cfg->path);
     else
         fputs("null", out);
     fputs(", \"state_file\": ", out);
-    json_str(out, v->state_path);
+    bw_view_json_str(out, v->state_path);
     json_state_files(out, v);
     fputs(",\n \"destinations\": [", out);
     for (size_t i = 0; i < v->n_dests; i++) {
         const bw_view_dest *d = &v->dests[i];
         fputs(i ? ",\n  {\"name\": " : "\n  {\"name\": ", out);
-        json_str(out, d->name);
+        bw_view_json_str(out, d->name);
         fprintf(out, ", \"active\": %u, \"max_connections\": %u, \"rejected_bulkhead\": %llu,\n"
                      "   \"addresses\": [",
                 bw_view_active(d), d->policy->max_connections,
@@ -101,7 +101,9 @@ static void print_json(FILE *out, const bw_view *v)
             fputs(j ? ",\n    " : "\n    ", out);
             json_addr(out, d, &d->addrs[j]);
         }
-        fputs("]}", out);
+        fputs("],\n   \"connect_duration_seconds\": ", out);
+        json_histogram(out, d);
+        fputs("}", out);
     }
     fputs("]}\n", out);
 }
@@ -152,7 +154,7 @@ int bw_cmd_status(int argc, char **argv)
     if (rc == BW_VIEW_PROCESS) {
         if (json) {
             fputs("{\"config\": ", stdout);
-            json_str(stdout, v.cfg->path);
+            bw_view_json_str(stdout, v.cfg->path);
             fputs(", \"state\": \"process\", \"destinations\": []}\n", stdout);
         } else {
             printf("%s has state = process: each process keeps its own state; "

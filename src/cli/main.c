@@ -51,6 +51,37 @@ static const struct command commands[] = {
      "loaded with RTLD_DEEPBIND; and for each ARG naming a destination (a URL or\n"
      "HOST:PORT) the config section it would match. Exits 0 when PROGRAM can be\n"
      "covered, 1 when it cannot (or cannot be read).\n"},
+    {"events", bw_cmd_events, "breakwater events [-c FILE] [--follow] [--json]",
+     "Prints the last state changes kept in the shared state (up to 1,024), oldest\n"
+     "first, one line each: \"TIME [PID] MESSAGE\", TIME in UTC. Kinds: breaker\n"
+     "transitions with their reason, failovers, bulkhead saturation (at most one a\n"
+     "second per bulkhead), connects rejected (one event per address, cause and\n"
+     "second, counting every rejection of that second), config reloads and reload\n"
+     "errors.\n"
+     "--follow (-f) then waits for new events and prints each within 200 ms, until\n"
+     "interrupted. --json prints one JSON object per line (see breakwater(1)).\n"},
+    {"top", bw_cmd_top, "breakwater top [-c FILE] [--count N]",
+     "A live table of every destination and address, refreshed every second:\n"
+     "breaker state, active connections against max_connections (\"-\" when\n"
+     "unlimited; on the destination's row or the address's, as bulkhead_scope\n"
+     "says), and connects, failures, retries and rejections per second. On a\n"
+     "terminal it fills the window (rows that do not fit are counted in a last\n"
+     "line); q or Ctrl-C ends it. When standard output is not a terminal it\n"
+     "measures for one second, prints one plain-text table and exits; --count N\n"
+     "prints N tables, one a second (on a terminal: stops after N refreshes).\n"},
+    {"install-preload", bw_cmd_install_preload, "breakwater install-preload [--library PATH]",
+     "Host-wide mode: adds the library (the one 'run' uses, or PATH) to\n"
+     "/etc/ld.so.preload, so every program started afterwards loads it: setuid\n"
+     "programs and those started by sudo or systemd with a scrubbed environment\n"
+     "included; they read /etc/breakwater.ini. Root only. Nothing is written\n"
+     "unless the library and every directory above it can be changed by root\n"
+     "only, /etc/breakwater.ini (if present) is valid, and a test process with\n"
+     "the library preloaded starts, maps it and exits 0; the file is then\n"
+     "replaced atomically. Running it again changes nothing.\n"},
+    {"uninstall-preload", bw_cmd_uninstall_preload, "breakwater uninstall-preload",
+     "Takes every libbreakwater.so entry out of /etc/ld.so.preload (atomically;\n"
+     "other entries stay; a file left empty is removed). Programs started\n"
+     "afterwards run without the shim; running ones keep it until they exit.\n"},
     {NULL, NULL, NULL, NULL},
 };
 

@@ -62,6 +62,50 @@ void bw_view_put_safe(FILE *out, const char *s)
     }
 }
 
+void bw_view_json_str(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(out, "\\%c", *p);
+        else if (*p < 0x20 || *p >= 0x7f)
+            fprintf(out, "\\u%04x", *p);
+        else
+            fputc(*p, out);
+    }
+    fputc('"', out);
+}
+
+int64_t bw_view_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void bw_view_note_transition(bw_view *v, const bw_entry *e, const bw_breaker_transition *t)
+{
+    bw_event_where w;
+    bw_entry_where(e, &w);
+    bw_event_add_breaker(&v->st.hdr->events, &w, t, bw_view_wall_ms(), (int32_t)getpid());
+}
+
+const char *bw_view_take_option(int *argc, char **argv, const char *name, bool has_value)
+{
+    for (int i = 1; i < *argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            break;
+        if (strcmp(argv[i], name) != 0 || (has_value && i + 1 >= *argc))
+            continue;
+        const char *found = has_value ? argv[i + 1] : argv[i];
+        int drop = has_value ? 2 : 1;
+        memmove(&argv[i], &argv[i + drop], (size_t)(*argc - i - drop + 1) * sizeof *argv);
+        *argc -= drop;
+        return found;
+    }
+    return NULL;
+}
+
 int bw_view_args(int argc, char **argv, const char *usage, const char **config, bool *json,
                  const char **pos, int max, int *npos)
 {
@@ -168,11 +212,25 @@ int bw_view_open(const char *given, bw_view *v)
     return 0;
 }
 
-void bw_view_close(bw_view *v)
+/* Frees the snapshot in v->dests. */
+static void drop_snapshot(bw_view *v)
 {
     for (size_t i = 0; i < v->n_dests; i++)
         free(v->dests[i].addrs);
     free(v->dests);
+    v->dests = NULL;
+    v->n_dests = 0;
+}
+
+int bw_view_rebuild(bw_view *v)
+{
+    drop_snapshot(v);
+    return bw_view_build(v);
+}
+
+void bw_view_close(bw_view *v)
+{
+    drop_snapshot(v);
     if (v->mapped)
         munmap(v->st.hdr, v->st.size);
     bw_config_free(v->cfg);
@@ -304,6 +362,7 @@ int bw_view_build(bw_view *v)
             if (!d->e) {
                 d->e = e;
                 read_entry(e, d->policy, now, &d->brk, &d->active);
+                bw_hist_read(&e->connect_time, d->connect_time, &d->connect_time_sum_us);
             }
         } else if (add_addr(d, e, now) != 0) {
             goto oom;

@@ -18,6 +18,7 @@
 
 #include "bw_breaker.h"
 #include "bw_config.h"
+#include "bw_histogram.h"
 #include "bw_state.h"
 
 /* One breaker as status shows it, read at one instant. */
@@ -44,6 +45,8 @@ typedef struct bw_view_dest {
     bw_entry *e;                  /* destination entry; NULL if the file has none */
     bw_view_brk brk;              /* the destination-scope breaker */
     uint32_t active;              /* the destination-scope bulkhead */
+    uint64_t connect_time[BW_HIST_BOUNDS + 1];   /* cumulative (bw_hist_read) */
+    uint64_t connect_time_sum_us;
     bw_view_addr *addrs;
     size_t n_addrs, cap;
 } bw_view_dest;
@@ -75,6 +78,9 @@ int bw_view_open(const char *given, bw_view *v);
  * after printing why (out of memory).
  */
 int bw_view_build(bw_view *v);
+
+/* Drops the snapshot and takes a new one (bw_view_build). */
+int bw_view_rebuild(bw_view *v);
 
 void bw_view_close(bw_view *v);
 
@@ -111,6 +117,24 @@ uint32_t bw_view_rand(void);
  * name from a hostile file cannot inject control characters.
  */
 void bw_view_put_safe(FILE *out, const char *s);
+
+/* A JSON string. Bytes outside printable ASCII are escaped as \u00XX (read
+ * as Latin-1): a hostile file's name then still makes valid JSON. */
+void bw_view_json_str(FILE *out, const char *s);
+
+/* CLOCK_REALTIME in milliseconds, the events' clock. */
+int64_t bw_view_wall_ms(void);
+
+/* Adds an operator's breaker transition on entry e to the events. */
+void bw_view_note_transition(bw_view *v, const bw_entry *e, const bw_breaker_transition *t);
+
+/*
+ * Takes option name (with its value when has_value) out of argv (before
+ * any "--"), for the options of one command that bw_view_args does not
+ * know. Returns the value (has_value) or the option itself, or NULL when
+ * absent; *argc and argv (NULL-terminated) lose what was taken.
+ */
+const char *bw_view_take_option(int *argc, char **argv, const char *name, bool has_value);
 
 /*
  * Parses the options of the state commands: -c FILE, and --json when json

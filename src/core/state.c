@@ -218,6 +218,10 @@ static bw_entry *insert(bw_state *st, const struct key *k, size_t start)
         bw_budget_init(&e->budget);
         memset(&e->bulkhead, 0, sizeof e->bulkhead);
         memset(e->counters, 0, sizeof e->counters);
+        memset(&e->connect_time, 0, sizeof e->connect_time);
+        memset(e->ev_reject_gate, 0, sizeof e->ev_reject_gate);
+        memset(e->ev_reject_pending, 0, sizeof e->ev_reject_pending);
+        e->ev_full_gate = 0;
         __atomic_store_n(&e->ready, READY_OK, __ATOMIC_RELEASE);
         st->hdr->used++;
         return e;
@@ -293,16 +297,31 @@ void bw_state_reinit_locks(bw_state *st)
             init_lock(&st->entries[i].lock, st->shared);
 }
 
-void bw_entry_format_addr(const bw_entry *e, char *out, size_t outlen)
+void bw_format_key_addr(uint8_t family, const uint8_t addr[16], uint16_t port, char *out,
+                        size_t outlen)
 {
     char ip[INET6_ADDRSTRLEN] = "";
-    if (e->family == AF_INET) {
-        inet_ntop(AF_INET, e->addr, ip, sizeof ip);
-        snprintf(out, outlen, "%s:%u", ip, e->port);
-    } else if (e->family == AF_INET6) {
-        inet_ntop(AF_INET6, e->addr, ip, sizeof ip);
-        snprintf(out, outlen, "[%s]:%u", ip, e->port);
+    if (family == AF_INET) {
+        inet_ntop(AF_INET, addr, ip, sizeof ip);
+        snprintf(out, outlen, "%s:%u", ip, port);
+    } else if (family == AF_INET6) {
+        inet_ntop(AF_INET6, addr, ip, sizeof ip);
+        snprintf(out, outlen, "[%s]:%u", ip, port);
     } else {
         snprintf(out, outlen, "-");
     }
+}
+
+void bw_entry_format_addr(const bw_entry *e, char *out, size_t outlen)
+{
+    bw_format_key_addr(e->family, e->addr, e->port, out, outlen);
+}
+
+void bw_entry_where(const bw_entry *e, bw_event_where *w)
+{
+    memcpy(w->dest, e->dest, sizeof w->dest);
+    w->dest[sizeof w->dest - 1] = '\0';
+    w->family = e->kind == BW_ENTRY_ADDRESS ? e->family : 0;
+    memcpy(w->addr, e->addr, sizeof w->addr);
+    w->port = e->port;
 }

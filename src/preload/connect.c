@@ -23,6 +23,7 @@
 #include "connect.h"
 #include "failover.h"
 #include "guard.h"
+#include "record.h"
 #include "pending.h"
 #include "shim.h"
 
@@ -154,6 +155,7 @@ void bw_connect_finish(bw_conn *c, int err)
 {
     atomic_store(&c->outcome_pending, false);
     bw_count(c->entry, err ? BW_CNT_FAILURES : BW_CNT_SUCCESSES, 1);
+    bw_record_connect_time(c);
     atomic_store(&c->state, err ? BW_CONN_FAILED : BW_CONN_CONNECTED);
     if (err)
         bw_conn_release_slot(c);
@@ -169,6 +171,7 @@ void bw_conn_outcome(bw_conn *c, int err)
 
 static void note_first_attempt(bw_conn *c)
 {
+    c->connect_began_us = bw_now_us();
     bw_count(c->entry, BW_CNT_CONNECTS, 1);
     if (c->dest_entry && bw_entry_lock(c->dest_entry) == 0) {
         bw_budget_note_first(&c->dest_entry->budget, bw_now_ms());

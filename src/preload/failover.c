@@ -19,6 +19,7 @@
 #include "bw_match.h"
 #include "bw_names.h"
 #include "failover.h"
+#include "record.h"
 #include "guard.h"
 
 #define NAMES_TTL_MS 60000   /* the resolver gives no TTL: an answer is kept a minute */
@@ -216,6 +217,7 @@ bool bw_failover(bw_conn *c, bool retry)
                 bw_count(orig_entry, BW_CNT_CONNECTS, (uint64_t)-1);
                 bw_count(c->entry, BW_CNT_CONNECTS, 1);
             }
+            bw_record_failover(c, orig_entry);
             log_failover(c, host, (const struct sockaddr *)&orig);
             return true;
         }

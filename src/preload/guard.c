@@ -19,6 +19,7 @@
 #include "bw_proc.h"
 #include "attempt.h"
 #include "guard.h"
+#include "record.h"
 #include "shim.h"
 
 static bw_ratelimit reject_log_limit;
@@ -50,8 +51,10 @@ static void unlock_entry(bw_entry *e, int cancel_state)
     pthread_setcancelstate(cancel_state, NULL);
 }
 
+/* Records a transition in the events and logs it. */
 static void log_transition(const bw_conn *c, const bw_breaker_transition *t)
 {
+    bw_record_transition(c, t);
     if (!bw_log_enabled(BW_LOG_WARN))
         return;
     char addr[64], text[512];
@@ -104,6 +107,7 @@ int bw_guard_breaker_admit(bw_conn *c, bool retry)
 
 void bw_guard_note_rejection(bw_conn *c)
 {
+    bw_record_rejection(c, BW_REJ_BREAKER);
     log_rejection(c, c->rejected_by_slow_start ? "rejected: slow start after the breaker closed"
                                                : "rejected: breaker open");
 }
@@ -295,6 +299,8 @@ int bw_guard_bulkhead_take(bw_conn *c, bool may_wait)
     whoami(&pid, &start);
     bw_passfd_reconcile();   /* slots of sockets handed to other processes and closed there */
     enum bw_bh_result r = try_slot(e, p->max_connections, pid, start, false, 0);
+    if (r == BW_BH_REJECTED)
+        bw_record_bulkhead_full(c, p->max_connections);
     if (r == BW_BH_REJECTED && may_wait && p->bulkhead_wait_ms > 0) {
         int64_t deadline = bw_now_ms() + p->bulkhead_wait_ms;
         struct queued q = {e, 0};
@@ -331,6 +337,7 @@ int bw_guard_bulkhead_take(bw_conn *c, bool may_wait)
         c->slot_untracked = r == BW_BH_UNTRACKED;
         return 0;
     }
+    bw_record_rejection(c, BW_REJ_BULKHEAD);
     log_rejection(c, "rejected: bulkhead full");
     return p->bulkhead_errno;
 }

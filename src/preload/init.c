@@ -22,6 +22,7 @@
 
 #include "bw_hostcache.h"
 #include "bw_log.h"
+#include "record.h"
 #include "shim.h"
 
 #define BW_SYSTEM_CONFIG "/etc/breakwater.ini"
@@ -158,6 +159,8 @@ static const bw_config *load(const char *path, bool at_start)
     bw_log(BW_LOG_ERROR, "%s%s; %s", fe.count ? fe.text : path,
            fe.count > 1 ? " (and more errors: run 'breakwater check')" : "",
            at_start ? "intercepting nothing" : "keeping the previous config");
+    if (!at_start)
+        bw_record_config(BW_EV_CONFIG_ERROR, fe.count ? fe.text : path, (uint32_t)fe.count);
     return NULL;
 }
 

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 
 #include "bw_log.h"
+#include "record.h"
 #include "shim.h"
 
 #define BW_RELOAD_INLINE_MAX (256 * 1024)
@@ -76,6 +77,7 @@ static void reload(int64_t mtime_ns, bool in_thread)
     bw_init_apply_log(fresh);
     bw_log(BW_LOG_INFO, "reloaded %s: %zu destinations in %lld ms%s", bw_init_config_path(),
            fresh->n_dests, (long long)took, in_thread ? ", off the connect path" : "");
+    bw_record_config(BW_EV_RELOAD, bw_init_config_path(), (uint32_t)fresh->n_dests);
     if (!in_thread && took >= BW_RELOAD_SLOW_MS && !slow_reported) {
         slow_reported = true;
         bw_log(BW_LOG_WARN, "reloading %s (%zu destinations) held up a connect for %lld ms",

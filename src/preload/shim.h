@@ -108,6 +108,7 @@ typedef struct bw_conn {
     socklen_t addrlen;
     _Atomic int state;             /* enum bw_conn_state */
     int64_t started_ms;            /* monotonic time the connect began */
+    int64_t connect_began_us;      /* monotonic, first attempt: the connect-time histogram */
     const char *dest_name;         /* section name, "default" when none */
     bw_entry *entry;               /* this address's state (NULL: stateless) */
     bw_entry *breaker_entry;       /* per breaker_scope */
@@ -244,6 +245,8 @@ int bw_connect(int fd, const struct sockaddr *sa, socklen_t len);
 /* The state region of cfg (shared file or private), NULL when unusable. */
 bw_state *bw_shim_state(const bw_config *cfg);
 void bw_shim_state_atfork_child(void);
+/* The state region if it is mapped already, else NULL (never maps it). */
+bw_state *bw_shim_state_mapped(void);
 
 /* SIGBUS guard over a mapped shared state file (state_guard.c): a fault
  * inside [base, base + size) is repaired with a zero page and noted. */

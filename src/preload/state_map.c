@@ -114,6 +114,11 @@ bw_state *bw_shim_state(const bw_config *cfg)
     return ok == 0 ? &regions[0] : NULL;
 }
 
+bw_state *bw_shim_state_mapped(void)
+{
+    return atomic_load_explicit(&state_ready, memory_order_acquire) == 2 ? atomic_load_explicit(&active, memory_order_acquire) : NULL;
+}
+
 static bool is_self(int32_t pid, uint64_t start, void *ctx)
 {
     (void)start;

@@ -84,6 +84,16 @@ assert_eq "java under the shim: every call" 6 "$(grep -c '^ok 200' "$T/java.out"
 # (the JVM's sockets are IPv6: the addresses are IPv4-mapped)
 grep -Eq "svc \[::ffff:127\.0\.0\.2\]:$PORT: failover to \[::ffff:127\.0\.0\.3\]:$PORT, another address of svc.bwtest" "$T/java.err" ||
     { cat "$T/java.err" >&2; fail "java: no failover line at info"; }
+# Each routing around is counted (breakwater_failovers_total) and is an event.
+nfo=$("$BW_CLI" metrics -c "$T/java.ini" | sed -n 's/^breakwater_failovers_total{destination="svc"} //p')
+[ "${nfo:-0}" -ge 1 ] || fail "java: breakwater_failovers_total is '${nfo:-}'"
+"$BW_CLI" events -c "$T/java.ini" --json | "$PYTHON3" -c '
+import json, sys
+ev = [json.loads(l) for l in sys.stdin if json.loads(l)["kind"] == "failover"]
+assert len(ev) == int(sys.argv[1]), (len(ev), sys.argv[1])
+e = ev[0]
+assert (e["destination"], e["address"], e["to_address"]) == ("svc", "127.0.0.2:" + sys.argv[2], "127.0.0.3:" + sys.argv[2]), e
+' "$nfo" "$PORT" || fail "java: failover events do not match breakwater_failovers_total ($nfo)"
 # The dead address saw only the attempts before its breaker opened.
 d=$(per_addr java | grep -o "127.0.0.2:[0-9]*/[0-9]*")
 assert_eq "java: attempts on the dead address" "127.0.0.2:2/2" "$d"

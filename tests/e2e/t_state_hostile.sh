@@ -42,6 +42,17 @@ with open(path, "r+b") as fh:
             e[80] = 2          # AF_INET
         fh.seek(header_size + i * entry_size)
         fh.write(e)
+    # The events ring ends the header (after config_path, at offset 4176):
+    # every slot claims a complete event of random contents.
+    ring, nev = 4176, 1024
+    ev_size, rest = divmod(header_size - ring - 8, nev)
+    assert rest == 0, "the events ring is not where this test expects it"
+    fh.seek(ring)
+    fh.write(struct.pack("<Q", nev + 5))
+    for i in range(nev):
+        n = i if i >= 5 else i + nev
+        fh.seek(ring + 8 + i * ev_size)
+        fh.write(struct.pack("<Q", 2 * n + 2) + os.urandom(ev_size - 8))
 PY
         ;;
     esac
@@ -77,9 +88,18 @@ timeout 60 "$BW_CLI" metrics -c "$g" >"$T/g.prom" 2>/dev/null; rc=$?
 [ $rc -le 1 ] || fail "garbage: metrics exit $rc"
 [ $rc -eq 0 ] && { "$PYTHON3" "$CLIENTS/prom_check.py" <"$T/g.prom" >"$T/g.check" ||
     fail "garbage: metrics invalid: $(cat "$T/g.check")"; }
+timeout 60 "$BW_CLI" events -c "$g" >"$T/g.events" 2>&1; rc=$?
+assert_eq "garbage: events exit" 0 $rc
+assert_eq "garbage: events lines" 1024 "$(wc -l <"$T/g.events")"
+timeout 60 "$BW_CLI" events -c "$g" --json >"$T/g.events.json" 2>&1; rc=$?
+assert_eq "garbage: events --json exit" 0 $rc
+"$PYTHON3" -c '
+import json, sys
+n = sum(1 for line in open(sys.argv[1]) if json.loads(line))
+assert n == 1024, n' "$T/g.events.json" || fail "garbage: events --json is not JSON lines"
 timeout 60 "$BW_CLI" reset -c "$g" >/dev/null 2>&1; rc=$?
 [ $rc -le 1 ] || fail "garbage: reset exit $rc"
-note "garbage entries: status, metrics, reset exit 0/1, JSON and exposition stay valid"
+note "garbage entries and events: status, metrics, events, reset exit 0/1, JSON and exposition stay valid"
 
 # Entries the shim itself uses, with their lock words spoiled: a mutex kind
 # glibc would abort on, and a lock "held" by a thread that will never release

@@ -3,7 +3,9 @@
 # with a reason on the first problem, else prints "ok FAMILIES SAMPLES".
 # Checks: HELP and TYPE once per family and before its samples; valid metric
 # and label names; label values with only \\ \" \n escapes; numeric values;
-# each family's samples contiguous; no duplicate series; counters end in _total.
+# each family's samples contiguous; no duplicate series; counters end in _total;
+# a histogram's samples are NAME_bucket (with an le label: increasing bounds,
+# non-decreasing counts, +Inf last), NAME_sum and NAME_count (= its +Inf bucket).
 import re, sys
 
 NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
@@ -18,7 +20,7 @@ def fail(n, msg, line):
     print("line %d: %s: %r" % (n, msg, line))
     sys.exit(1)
 
-helps, types, done, seen = {}, {}, set(), set()
+helps, types, done, seen, hist = {}, {}, set(), set(), {}
 current = None
 samples = 0
 text = sys.stdin.read()
@@ -54,6 +56,13 @@ for n, line in enumerate(text.split("\n")[:-1], 1):
     if not m:
         fail(n, "malformed sample", line)
     name, labels, value = m.groups()
+    suffix = None
+    for suf in ("_bucket", "_sum", "_count"):
+        base = name[:-len(suf)]
+        if name.endswith(suf) and types.get(base) == "histogram":
+            name, suffix = base, suf
+    if types.get(name) == "histogram" and suffix is None:
+        fail(n, "histogram sample without _bucket, _sum or _count", line)
     if name not in types or name not in helps:
         fail(n, "sample before its HELP and TYPE", line)
     if name in done or name != current:
@@ -64,7 +73,25 @@ for n, line in enumerate(text.split("\n")[:-1], 1):
     keys = [k for k, _ in pairs]
     if len(set(keys)) != len(keys):
         fail(n, "repeated label name", line)
-    series = (name, tuple(sorted(pairs)))
+    if suffix:
+        others = tuple(sorted(p for p in pairs if p[0] != "le"))
+        h = hist.setdefault((name, others), {"bounds": [], "counts": [], "count": None})
+        if suffix == "_bucket":
+            les = [v for k, v in pairs if k == "le"]
+            if not les:
+                fail(n, "bucket without le", line)
+            bound = float(les[0].strip('"'))
+            if h["bounds"] and bound <= h["bounds"][-1]:
+                fail(n, "bucket bounds not increasing", line)
+            if h["counts"] and float(value) < h["counts"][-1]:
+                fail(n, "bucket counts decrease", line)
+            h["bounds"].append(bound)
+            h["counts"].append(float(value))
+        elif suffix == "_count":
+            h["count"] = float(value)
+        if suffix != "_bucket" and any(k == "le" for k, _ in pairs):
+            fail(n, "le label outside a bucket", line)
+    series = (name, suffix, tuple(sorted(pairs)))
     if series in seen:
         fail(n, "duplicate series", line)
     seen.add(series)
@@ -72,4 +99,9 @@ for n, line in enumerate(text.split("\n")[:-1], 1):
 for fam in types:
     if fam not in helps:
         fail(0, "TYPE without HELP", fam)
+for (fam, labels), h in hist.items():
+    if not h["bounds"] or h["bounds"][-1] != float("inf"):
+        fail(0, "histogram without a last +Inf bucket", fam)
+    if h["count"] is None or h["count"] != h["counts"][-1]:
+        fail(0, "histogram _count differs from its +Inf bucket", fam)
 print("ok", len(types), samples)

@@ -1,0 +1,131 @@
+/*
+ * bw_events.h - the last state changes, in a ring kept in the state region
+ * (SPEC §9 `breakwater events`): breaker transitions with their reason,
+ * bulkhead saturation, connects rejected (one event per address, cause and
+ * second, whose count grows while the second lasts), config reloads and
+ * errors, and failovers (kind reserved for the failover feature).
+ *
+ * Writers never block and never wait for each other: a writer claims a
+ * sequence number with one atomic add and fills that slot under a per-slot
+ * sequence word (odd while being written, like a seqlock), so the hot path
+ * costs a few atomic instructions and no lock. Readers copy a slot and keep
+ * the copy only when its sequence word was complete and unchanged around the
+ * copy. A writer lapped by 1,024 others mid-write can leave a mixed slot; a
+ * reader treats every field as untrusted anyway (the file may be hostile):
+ * kinds, states and names are checked or bounded before use.
+ *
+ * Pure: times (wall clock, ms) and pids come in as arguments.
+ */
+#ifndef BW_EVENTS_H
+#define BW_EVENTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bw_breaker.h"
+#include "bw_config.h"
+
+#define BW_EVENTS_N 1024
+#define BW_EVENT_TEXT 160
+
+enum bw_event_kind {
+    BW_EV_NONE = 0,
+    BW_EV_BREAKER = 1,        /* transition */
+    BW_EV_BULKHEAD_FULL = 2,  /* active, max: a connect found the limit reached */
+    BW_EV_REJECTIONS = 3,     /* count connects rejected for cause in one second */
+    BW_EV_RELOAD = 4,         /* text: the config; count: its destinations */
+    BW_EV_CONFIG_ERROR = 5,   /* text: the first error; the previous config stays */
+    BW_EV_FAILOVER = 6,       /* reserved: address -> to (for failover, SPEC §9) */
+    BW_EV_NKINDS
+};
+
+enum bw_reject_cause { BW_REJ_BREAKER = 0, BW_REJ_BULKHEAD = 1 };
+
+/* Where an event happened: a destination and, for address-scoped ones, an
+ * address (family 0: the whole destination). */
+typedef struct bw_event_where {
+    char dest[BW_MAX_NAME];
+    uint8_t family;           /* AF_INET, AF_INET6, or 0 */
+    uint8_t addr[16];
+    uint16_t port;            /* host byte order */
+} bw_event_where;
+
+typedef struct bw_event {
+    uint64_t seq;             /* atomic: 2n+1 writing event n, 2n+2 done, 0 never */
+    int64_t time_ms;          /* wall clock, ms since the epoch */
+    uint32_t kind;            /* enum bw_event_kind */
+    int32_t pid;
+    bw_event_where at;
+    bw_event_where to;        /* failover target */
+    uint32_t count;           /* atomic for BW_EV_REJECTIONS: grows in place */
+    uint32_t cause;           /* enum bw_reject_cause */
+    uint32_t active, max;
+    bw_breaker_transition transition;
+    char text[BW_EVENT_TEXT];
+} bw_event;
+
+typedef struct bw_event_ring {
+    uint64_t next;            /* atomic: events ever claimed */
+    bw_event ev[BW_EVENTS_N];
+} bw_event_ring;
+
+/*
+ * Claims the next event: returns its slot, cleared, with kind, time and pid
+ * set and its sequence word saying "being written"; *n gets its number. The
+ * caller fills the rest and calls bw_event_publish(slot, *n).
+ */
+bw_event *bw_event_begin(bw_event_ring *r, enum bw_event_kind kind, int64_t time_ms,
+                         int32_t pid, uint64_t *n);
+
+/* Makes event n (filled by the caller) visible to readers. */
+void bw_event_publish(bw_event *e, uint64_t n);
+
+/* Events ever claimed: the next event's number. */
+uint64_t bw_event_next(const bw_event_ring *r);
+
+enum bw_event_read_result { BW_EVR_OK = 0, BW_EVR_PENDING, BW_EVR_GONE };
+
+/*
+ * Copies event n into out: BW_EVR_OK; BW_EVR_PENDING when it is not (yet)
+ * complete; BW_EVR_GONE when newer events overwrote it. Strings in out are
+ * NUL-terminated whatever the ring held.
+ */
+enum bw_event_read_result bw_event_read(const bw_event_ring *r, uint64_t n, bw_event *out);
+
+/* Adds a breaker transition event. */
+void bw_event_add_breaker(bw_event_ring *r, const bw_event_where *at,
+                          const bw_breaker_transition *t, int64_t time_ms, int32_t pid);
+
+/*
+ * Rejection summaries: one event per address, cause and second. gate is
+ * the address's word for that cause (second and event number), pending its
+ * overflow count: a rejection either adds one to this second's event, or
+ * (the first of a new second) writes a new event, or, while another thread
+ * writes that event, is kept in pending for the next one. Never waits.
+ */
+void bw_event_rejection(bw_event_ring *r, uint64_t *gate, uint32_t *pending,
+                        const bw_event_where *at, enum bw_reject_cause cause, int64_t time_ms,
+                        int32_t pid);
+
+/*
+ * True once per second of time_ms for the word gate (an atomic
+ * compare-and-swap): rate-limits events such as bulkhead saturation.
+ */
+bool bw_event_once_per_second(uint64_t *gate, int64_t time_ms);
+
+/* Name of a kind ("breaker", "bulkhead_full", ...); "?" when invalid. */
+const char *bw_event_kind_name(uint32_t kind);
+
+/* Name of a transition's reason ("failure_rate", "probes_ok", ...). */
+const char *bw_event_reason_name(uint32_t reason);
+
+/*
+ * The event's message without time or pid, as the logs word it:
+ * "payments 10.0.0.5:443 breaker open: 6 of 10 calls failed (60% >= 50%);
+ * next probe in 5000 ms". addr is the formatted address ("*" for a whole
+ * destination), to the failover target's. Returns what snprintf returns.
+ */
+int bw_event_format(char *buf, size_t size, const bw_event *e, const char *addr, const char *to);
+
+#endif

@@ -1,0 +1,30 @@
+/* record.h - the shim's events and connect-time histograms (see record.c). */
+#ifndef BW_RECORD_H
+#define BW_RECORD_H
+
+#include <stdint.h>
+
+#include "bw_breaker.h"
+#include "bw_events.h"
+#include "shim.h"
+
+/* Each records into the mapped state region, or does nothing when there is
+ * none yet. None blocks or takes a lock: a few atomic instructions. */
+void bw_record_transition(const bw_conn *c, const bw_breaker_transition *t);
+void bw_record_rejection(const bw_conn *c, enum bw_reject_cause cause);
+/* The bulkhead of c was found full (at most one event a second per bulkhead). */
+void bw_record_bulkhead_full(const bw_conn *c, uint32_t max);
+/* c was sent from the address of entry from to its current address. */
+void bw_record_failover(const bw_conn *c, bw_entry *from);
+/* A config reload (kind BW_EV_RELOAD: text the file, count its destinations)
+ * or a reload that failed (BW_EV_CONFIG_ERROR: text the first error). */
+void bw_record_config(enum bw_event_kind kind, const char *text, uint32_t count);
+
+/* Monotonic microseconds. */
+int64_t bw_now_us(void);
+
+/* connect() of c reached its outcome: its duration since its first attempt
+ * goes into the destination's histogram. */
+void bw_record_connect_time(const bw_conn *c);
+
+#endif
