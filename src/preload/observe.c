@@ -25,6 +25,7 @@ void bw_observe_result(bw_conn *c, ssize_t r, int err)
 
 void bw_observe_inside(bw_conn *c, ssize_t r, int err)
 {
+    bw_tls_note(c);   /* a TLS call in progress on this thread wrote or read here */
     if (r >= 0) {
         if (atomic_load_explicit(&c->outcome_pending, memory_order_relaxed))
             bw_conn_outcome(c, 0);
