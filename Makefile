@@ -41,6 +41,11 @@ $(BUILD)/obj/%.o: %.c $(wildcard include/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(BW_CFLAGS) -MMD -c $< -o $@
 
+# The signal-installer hooks run while a sanitizer runtime preloaded before the
+# shim is still starting (TSan installs its handlers through them): they must
+# not carry TSan's own function-entry instrumentation.
+$(BUILD)/obj/src/preload/signals.o: BW_CFLAGS += -fno-sanitize=thread
+
 $(CORE): $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
