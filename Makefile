@@ -45,6 +45,7 @@ $(BUILD)/obj/%.o: %.c $(wildcard include/*.h)
 # shim is still starting (TSan installs its handlers through them): they must
 # not carry TSan's own function-entry instrumentation.
 $(BUILD)/obj/src/preload/signals.o: BW_CFLAGS += -fno-sanitize=thread
+$(BUILD)/obj/src/preload/signals.o: Makefile
 
 $(CORE): $(CORE_OBJ)
 	@mkdir -p $(dir $@)
