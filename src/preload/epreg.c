@@ -227,7 +227,17 @@ void bw_epreg_forget_range(unsigned lo, unsigned hi)
     pthread_mutex_unlock(&reg_lock);
 }
 
+void bw_epreg_atfork_prepare(void)
+{
+    pthread_mutex_lock(&reg_lock);
+}
+
+void bw_epreg_atfork_parent(void)
+{
+    pthread_mutex_unlock(&reg_lock);
+}
+
 void bw_epreg_atfork_child(void)
 {
-    pthread_mutex_init(&reg_lock, NULL);
+    pthread_mutex_unlock(&reg_lock);   /* taken in prepare by this very thread */
 }

@@ -99,9 +99,19 @@ void bw_failover_learn(const char *name, const struct sockaddr *const *addrs, un
     pthread_mutex_unlock(&names_lock);
 }
 
+void bw_failover_atfork_prepare(void)
+{
+    pthread_mutex_lock(&names_lock);
+}
+
+void bw_failover_atfork_parent(void)
+{
+    pthread_mutex_unlock(&names_lock);
+}
+
 void bw_failover_atfork_child(void)
 {
-    pthread_mutex_init(&names_lock, NULL);
+    pthread_mutex_unlock(&names_lock);   /* taken in prepare by this very thread */
 }
 
 /* True when the breaker of address sa in dest keeps calls out (open,

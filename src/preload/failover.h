@@ -24,7 +24,9 @@ bool bw_failover(bw_conn *c, bool retry);
 struct addrinfo;
 void bw_failover_sort(const char *name, struct addrinfo **res);
 
-/* Fork child: the name table's lock made usable again. */
+/* Fork: the name table's lock, taken in prepare, released after. */
+void bw_failover_atfork_prepare(void);
+void bw_failover_atfork_parent(void);
 void bw_failover_atfork_child(void);
 
 #endif

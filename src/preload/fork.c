@@ -32,10 +32,16 @@ static void prepare(void)
     bw_hostcache_atfork_prepare();
     bw_conn_pool_lock();
     bw_tls_atfork_prepare();
+    bw_failover_atfork_prepare();
+    bw_pend_atfork_prepare();   /* before the registrations: the order pending.c takes them */
+    bw_epreg_atfork_prepare();
 }
 
 static void parent(void)
 {
+    bw_epreg_atfork_parent();
+    bw_pend_atfork_parent();
+    bw_failover_atfork_parent();
     bw_tls_atfork_parent();
     bw_conn_pool_unlock();
     bw_hostcache_atfork_parent();

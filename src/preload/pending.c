@@ -313,11 +313,22 @@ void bw_pend_drop(bw_conn *c)
     pthread_mutex_unlock(&c->plock);
 }
 
+void bw_pend_atfork_prepare(void)
+{
+    pthread_mutex_lock(&list_lock);
+}
+
+void bw_pend_atfork_parent(void)
+{
+    pthread_mutex_unlock(&list_lock);
+}
+
 void bw_pend_atfork_child(void)
 {
     /* The parent goes on with its connects; the child's copies are left to it
-     * as they are, with no retry of the child's own. */
-    pthread_mutex_init(&list_lock, NULL);
+     * as they are, with no retry of the child's own. list_lock was taken in
+     * prepare by the thread the child runs on: released, not re-initialised. */
+    pthread_mutex_unlock(&list_lock);
     for (size_t i = 0; i < list_len; i++)
         atomic_store(&list[i].c->pend, BW_PEND_NONE);
     list_len = 0;

@@ -82,7 +82,10 @@ bool bw_pend_connect_again(int fd, bw_conn *c, int *ret);
 /* The connection is gone (its last descriptor closed): ends a pending connect. */
 void bw_pend_drop(bw_conn *c);
 
-/* Fork child: pending connects belong to the parent; the child forgets them. */
+/* Fork: prepare takes the list's lock; the parent releases it; the child
+ * releases it and forgets the pending connects (they belong to the parent). */
+void bw_pend_atfork_prepare(void);
+void bw_pend_atfork_parent(void);
 void bw_pend_atfork_child(void);
 
 /* Up to max descriptors with a pending connect registered in epoll instance epfd. */
@@ -114,7 +117,9 @@ void bw_epreg_rearm(int fd);
 void bw_epreg_forget(int fd);
 /* An epoll instance was closed: registrations in it are dropped. */
 void bw_epreg_forget_epoll(int epfd);
-/* Fork child: the registration table's lock made usable again. */
+/* Fork: the registration table's lock, taken in prepare, released after. */
+void bw_epreg_atfork_prepare(void);
+void bw_epreg_atfork_parent(void);
 void bw_epreg_atfork_child(void);
 /* Descriptors lo..hi were closed. */
 void bw_epreg_forget_range(unsigned lo, unsigned hi);
