@@ -213,8 +213,9 @@ BW_EXPORT int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *t
 /* ---- select, pselect ---- */
 
 struct fdsets {
-    fd_set *set[3];     /* the program's read, write, except sets (NULL: none) */
-    fd_set in[3];       /* what it asked for */
+    fd_set *set[3];     /* the shim's copies of the read, write, except sets (NULL: none) */
+    fd_set in[3];       /* what the program asked for */
+    fd_set out[3];      /* what set[] points at: the program's sets may alias each other */
 };
 
 static bool in_any(const struct fdsets *s, int fd)
@@ -256,17 +257,29 @@ static int select_real(int nfds, struct fdsets *s, int64_t wake, const sigset_t 
     return bw_real.select(nfds, s->set[0], s->set[1], s->set[2], wake == FOREVER ? NULL : &tv);
 }
 
-/* select or pselect (ps) of the program, ending at end: poll_managed's way,
- * with a socket in backoff left out of the sets for the slice. */
+/*
+ * select or pselect (ps) of the program, ending at end: poll_managed's way,
+ * with a socket in backoff left out of the sets for the slice. The real
+ * call gets three sets of the shim's own: a program may pass one set twice
+ * (perl's IO::Socket::IP waits with select(undef, $v, $v, $t)), and the
+ * kernel, writing the except result over the write result there, would
+ * hide a failed attempt from the hook while counting it in the return
+ * value. The results go back into the program's sets in the kernel's
+ * order (read, write, except), so aliased sets end as they would without
+ * the shim.
+ */
 static int select_managed(int nfds, fd_set *r, fd_set *w, fd_set *e, int64_t end,
                           const sigset_t *mask, bool ps)
 {
-    struct fdsets s = {.set = {r, w, e}};
+    fd_set *prog[3] = {r, w, e};
+    struct fdsets s;
     if (nfds > FD_SETSIZE)
         nfds = FD_SETSIZE;
-    for (int k = 0; k < 3; k++)
-        if (s.set[k])
-            s.in[k] = *s.set[k];
+    for (int k = 0; k < 3; k++) {
+        s.set[k] = prog[k] ? &s.out[k] : NULL;
+        if (prog[k])
+            s.in[k] = *prog[k];
+    }
     int ret;
     for (;;) {
         int64_t wake = end;
@@ -294,6 +307,9 @@ static int select_managed(int nfds, fd_set *r, fd_set *w, fd_set *e, int64_t end
         if (ret != 0 || !managed || now_ns() >= end)
             break;
     }
+    for (int k = 0; k < 3; k++)
+        if (prog[k] && ret >= 0)
+            *prog[k] = s.out[k];   /* on an error the kernel leaves the sets as they were */
     return ret;
 }
 
