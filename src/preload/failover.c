@@ -18,6 +18,7 @@
 #include "bw_log.h"
 #include "bw_match.h"
 #include "bw_names.h"
+#include "bw_sibling.h"
 #include "failover.h"
 #include "record.h"
 #include "guard.h"
@@ -173,16 +174,8 @@ bool bw_failover(bw_conn *c, bool retry)
     pthread_mutex_unlock(&names_lock);
     if (!to_name_addr(cur, &me))
         return false;
-    /* Siblings of the same family, in the resolver's order; where c is among them. */
     bw_name_addr sib[BW_NAMES_ADDRS];
-    unsigned n = 0, at = 0;
-    for (unsigned i = 0; i < n_all; i++) {
-        if (all[i].family != me.family)
-            continue;
-        if (memcmp(&all[i], &me, sizeof me) == 0)
-            at = n;
-        sib[n++] = all[i];
-    }
+    unsigned at, n = bw_sibling_list(all, n_all, &me, sib, &at);
     bw_cfg_ref *ref;
     const bw_config *cfg = bw_shim_config_hold(&ref);
     bw_state *st = cfg ? bw_shim_state(cfg) : NULL;
@@ -195,19 +188,15 @@ bool bw_failover(bw_conn *c, bool retry)
     socklen_t len[BW_NAMES_ADDRS];
     bool is_out[BW_NAMES_ADDRS];
     bw_entry *ent[BW_NAMES_ADDRS];
-    unsigned out = 0;
     uint16_t port = port_of(cur);
     bool mapped = cur->sa_family == AF_INET6 && me.family == AF_INET;
     for (unsigned i = 0; i < n; i++) {
         len[i] = to_sockaddr(&sib[i], port, mapped, &ss[i]);
         ent[i] = NULL;
-        is_out[i] = i == at ? !retry
-                            : ejected(st, p, c->dest_name, (const struct sockaddr *)&ss[i], &ent[i]);
-        out += is_out[i];
+        is_out[i] = i != at && ejected(st, p, c->dest_name, (const struct sockaddr *)&ss[i], &ent[i]);
     }
-    /* Routing around this address keeps the name within its ejection limit;
-     * a retry is no ejection of the address it leaves. */
-    if (!retry && out * 100 > p->failover_max_ejected_percent * n) {
+    unsigned out, order[BW_NAMES_ADDRS];
+    if (!bw_sibling_may_move(is_out, n, at, retry, p->failover_max_ejected_percent, &out)) {
         bw_log(BW_LOG_DEBUG, "%s: no failover: %u of %u addresses of %s ejected, over %u%%",
                c->dest_name, out, n, host, p->failover_max_ejected_percent);
         return false;
@@ -215,10 +204,9 @@ bool bw_failover(bw_conn *c, bool retry)
     struct sockaddr_storage orig = c->addr;
     socklen_t orig_len = c->addrlen;
     bw_entry *orig_entry = c->entry, *orig_breaker = c->breaker_entry;
-    for (unsigned i = 1; i < n; i++) {
-        unsigned k = (at + i) % n;
-        if (is_out[k])
-            continue;
+    unsigned n_try = bw_sibling_order(is_out, n, at, order);
+    for (unsigned i = 0; i < n_try; i++) {
+        unsigned k = order[i];
         move_to(c, st, &ss[k], len[k], ent[k]);
         if (bw_guard_breaker_admit(c, true) == 0) {
             if (retry) {
