@@ -48,11 +48,12 @@
  * layout 1 under the name without the suffix. The override is for tests that
  * build a library of another layout version side by side with this one.
  * 2: the events ring, the connect-time histograms, the failover counter.
+ * 3: the 429 counter.
  */
 #ifdef BW_STATE_LAYOUT_VERSION_OVERRIDE
 #define BW_STATE_VERSION BW_STATE_LAYOUT_VERSION_OVERRIDE
 #else
-#define BW_STATE_VERSION 2
+#define BW_STATE_VERSION 3
 #endif
 #define BW_STATE_ENTRIES 4096
 
@@ -67,6 +68,7 @@ enum bw_counter {
     BW_CNT_IDEMPOTENCY_KEYS,
     BW_CNT_HTTP_1XX, BW_CNT_HTTP_2XX, BW_CNT_HTTP_3XX, BW_CNT_HTTP_4XX, BW_CNT_HTTP_5XX,
     BW_CNT_FAILOVERS,         /* connects sent from this address to a sibling */
+    BW_CNT_RATE_LIMITED,      /* HTTP 429 responses: the server throttled, apart from failures */
     BW_CNT_N
 };
 

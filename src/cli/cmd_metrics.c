@@ -230,6 +230,9 @@ static void print_metrics(FILE *out, const bw_view *v)
     family(out, "breakwater_idempotency_keys_total", "counter", "Idempotency keys added to requests.");
     per_address(out, v, "breakwater_idempotency_keys_total", BW_CNT_IDEMPOTENCY_KEYS);
     http_responses(out, v);
+    family(out, "breakwater_rate_limited_total", "counter",
+           "HTTP 429 (Too Many Requests) responses seen, apart from failures.");
+    per_address(out, v, "breakwater_rate_limited_total", BW_CNT_RATE_LIMITED);
     connect_duration(out, v);
     failovers(out, v);
 }

@@ -40,12 +40,15 @@ void bw_observe_inside(bw_conn *c, ssize_t r, int err)
     errno = err;
 }
 
-/* Counts one response and reports it to the breaker when statuses are judged. */
+/* Counts one response and reports it to the breaker when statuses are judged.
+ * A 429 (the server throttles this client) is also counted on its own. */
 static void note_status(bw_conn *c, int status)
 {
     int cls = status / 100;
     if (cls >= 1 && cls <= 5)
         bw_count(c->entry, BW_CNT_HTTP_1XX + (cls - 1), 1);
+    if (status == 429)
+        bw_count(c->entry, BW_CNT_RATE_LIMITED, 1);
     if (cls == 1)
         return;
     bw_guard_breaker_record(c, !bw_status_set_has(&c->policy->breaker_http_status, status), 0);
