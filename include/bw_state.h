@@ -8,7 +8,9 @@
  * hashing (destination name, address). Entries are created on first use and
  * never removed, so a pointer to one stays valid for the life of the mapping.
  *
- * The header also holds the ring of recent events (bw_events.h).
+ * The header also holds the ring of recent events (bw_events.h) and the
+ * addresses each hostname resolved to (bw_state_names.h), so that every
+ * process of the config knows a name's siblings for failover.
  *
  * Concurrency: each entry has a robust, process-shared mutex (a process
  * killed while holding it leaves it recoverable: the next locker gets
@@ -35,6 +37,7 @@
 #include "bw_config.h"
 #include "bw_events.h"
 #include "bw_histogram.h"
+#include "bw_names.h"
 #include "bw_rate.h"
 
 #define BW_STATE_MAGIC 0x3174537761657242ULL   /* "BreawSt1" */
@@ -48,7 +51,7 @@
  * layout 1 under the name without the suffix. The override is for tests that
  * build a library of another layout version side by side with this one.
  * 2: the events ring, the connect-time histograms, the failover counter.
- * 3: the 429 counter.
+ * 3: the 429 counter; the name table and its lock in the header.
  */
 #ifdef BW_STATE_LAYOUT_VERSION_OVERRIDE
 #define BW_STATE_VERSION BW_STATE_LAYOUT_VERSION_OVERRIDE
@@ -106,6 +109,8 @@ typedef struct bw_state_header {
     uint32_t used;
     char config_path[PATH_MAX];
     bw_event_ring events;            /* lock-free; see bw_events.h */
+    pthread_mutex_t names_lock;      /* robust, like an entry's; see bw_state_names.h */
+    bw_names names;
 } bw_state_header;
 
 typedef struct bw_state {
@@ -148,6 +153,10 @@ int bw_entry_lock(bw_entry *e);
 /* bw_entry_lock waiting at most wait_ms (bw_entry_lock waits 2 s). After a
  * lock of this process once timed out, every lock fails at once. */
 int bw_entry_lock_for(bw_entry *e, int wait_ms);
+
+/* The same for another robust mutex of the region (made by it, read from
+ * a file that may be hostile). */
+int bw_state_mutex_lock(pthread_mutex_t *m, int wait_ms);
 
 /* True once a lock timed out in this process (see bw_entry_lock_for). */
 bool bw_state_locks_stuck(void);

@@ -55,6 +55,7 @@ int bw_state_format(void *mem, size_t size, size_t n, bool shared, const char *c
     h->total_size = bw_state_size(n);
     snprintf(h->config_path, sizeof h->config_path, "%s", config_path ? config_path : "");
     init_lock(&h->insert_lock, shared);
+    init_lock(&h->names_lock, shared);
     /* Entry locks are made when an entry is first used: formatting touches
      * only the header, so an idle table costs no memory. */
     return 0;
@@ -271,14 +272,19 @@ bool bw_state_locks_stuck(void)
 
 int bw_entry_lock_for(bw_entry *e, int wait_ms)
 {
+    return bw_state_mutex_lock(&e->lock, wait_ms);
+}
+
+int bw_state_mutex_lock(pthread_mutex_t *m, int wait_ms)
+{
     if (atomic_load_explicit(&stuck, memory_order_relaxed))
         return -1;
-    int rc = lock_untrusted(&e->lock, wait_ms);
+    int rc = lock_untrusted(m, wait_ms);
     if (rc == ETIMEDOUT)
         atomic_store(&stuck, true);
     if (rc == EOWNERDEAD) {
         /* The holder died mid-update; the modules bounds-check what it left. */
-        pthread_mutex_consistent(&e->lock);
+        pthread_mutex_consistent(m);
         rc = 0;
     }
     return rc == 0 ? 0 : -1;
@@ -292,6 +298,7 @@ void bw_entry_unlock(bw_entry *e)
 void bw_state_reinit_locks(bw_state *st)
 {
     init_lock(&st->hdr->insert_lock, st->shared);
+    init_lock(&st->hdr->names_lock, st->shared);
     for (size_t i = 0; i < st->n_entries; i++)
         if (__atomic_load_n(&st->entries[i].ready, __ATOMIC_ACQUIRE) == READY_OK)
             init_lock(&st->entries[i].lock, st->shared);

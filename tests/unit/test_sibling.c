@@ -4,25 +4,7 @@
 
 #include "bw_sibling.h"
 #include "bw_test.h"
-
-static bw_name_addr v4(uint8_t last)
-{
-    bw_name_addr a;
-    memset(&a, 0, sizeof a);
-    a.family = AF_INET;
-    a.addr[0] = 127;
-    a.addr[3] = last;
-    return a;
-}
-
-static bw_name_addr v6(uint8_t last)
-{
-    bw_name_addr a;
-    memset(&a, 0, sizeof a);
-    a.family = AF_INET6;
-    a.addr[15] = last;
-    return a;
-}
+#include "name_addr.h"
 
 static void test_list_same_family_in_order(void)
 {
