@@ -200,7 +200,8 @@ static int wait_once(enum api api, int ep, int sock, int pipe_r, bool want_sock,
             *extra = rc - seen;
         return rc;
     }
-    if (api == A_SELECT_ALIAS) {
+    if (api == A_SELECT || api == A_PSELECT || api == A_SELECT_ALIAS) {
+        bool alias = api == A_SELECT_ALIAS;
         fd_set r, w;
         FD_ZERO(&r);
         FD_ZERO(&w);
@@ -211,34 +212,16 @@ static int wait_once(enum api api, int ep, int sock, int pipe_r, bool want_sock,
         int nfds = (sock > pipe_r ? sock : pipe_r) + 1;
         /* glibc declares the sets restrict; perl passes one twice all the same */
         int (*sel)(int, fd_set *, fd_set *, fd_set *, struct timeval *) = select;
-        rc = sel(nfds, &r, &w, &w, &tv);
-        if (rc > 0) {
-            *pipe_ev = want_pipe && FD_ISSET(pipe_r, &r);
-            *sock_ev = want_sock && rc > *pipe_ev;   /* its bit is gone: what is left of the count */
-            *extra = rc - *sock_ev - *pipe_ev;
-            for (int fd = 0; fd < nfds; fd++)
-                if (FD_ISSET(fd, &r) && fd != pipe_r)
-                    (*extra)++;
-        }
-        return rc;
-    }
-    if (api == A_SELECT || api == A_PSELECT) {
-        fd_set r, w;
-        FD_ZERO(&r);
-        FD_ZERO(&w);
-        if (want_sock)
-            FD_SET(sock, &w);
-        if (want_pipe)
-            FD_SET(pipe_r, &r);
-        int nfds = (sock > pipe_r ? sock : pipe_r) + 1;
-        rc = api == A_SELECT ? select(nfds, &r, &w, NULL, &tv)
+        rc = alias ? sel(nfds, &r, &w, &w, &tv)
+           : api == A_SELECT ? select(nfds, &r, &w, NULL, &tv)
                              : pselect(nfds, &r, &w, NULL, &ts, &none);
         if (rc > 0) {
-            *sock_ev = want_sock && FD_ISSET(sock, &w);
             *pipe_ev = want_pipe && FD_ISSET(pipe_r, &r);
+            /* aliased, the socket's bit is gone: what is left of the count tells */
+            *sock_ev = want_sock && (alias ? rc > *pipe_ev : FD_ISSET(sock, &w));
             *extra = rc - *sock_ev - *pipe_ev;
             for (int fd = 0; fd < nfds; fd++)
-                if ((FD_ISSET(fd, &r) && fd != pipe_r) || (FD_ISSET(fd, &w) && fd != sock))
+                if ((FD_ISSET(fd, &r) && fd != pipe_r) || (!alias && FD_ISSET(fd, &w) && fd != sock))
                     (*extra)++;
         }
         return rc;
