@@ -45,6 +45,9 @@
  *   vfork           vfork; the child closes sN's descriptors with close(),
  *                   then close_range(3, ~0U, 0), and execs /bin/true
  *                   -> "vfork child exit S"
+ *   clone           the same as vfork with the program's own
+ *                   clone(CLONE_VM | CLONE_VFORK | SIGCHLD)
+ *                   -> "clone child exit S"
  *   spawn           posix_spawn of /bin/true with file actions closing
  *                   every open socket -> "spawn child exit S"
  *   cloexec N       sets FD_CLOEXEC on sN
@@ -83,6 +86,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -476,22 +480,49 @@ static int reap(pid_t pid)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static void do_vfork(void)
+/* What a vfork-like child does: closes every socket, then everything from
+ * 3 up, and execs /bin/true. */
+struct child_job {
+    int fds[MAX_SOCKS], n;
+};
+
+static int child_main(void *p)
 {
-    int fds[MAX_SOCKS], n = 0;
+    struct child_job *j = p;
+    for (int k = 0; k < j->n; k++)
+        close(j->fds[k]);
+    close_range(3, ~0U, 0);
+    execl("/bin/true", "true", (char *)NULL);
+    _exit(127);
+}
+
+static void child_job_init(struct child_job *j)
+{
+    j->n = 0;
     for (int k = 0; k < g_nsocks; k++)
         if (g_fds[k] >= 0)
-            fds[n++] = g_fds[k];
+            j->fds[j->n++] = g_fds[k];
     fflush(stdout);
+}
+
+static void do_vfork(void)
+{
+    struct child_job j;
+    child_job_init(&j);
     pid_t pid = vfork();
-    if (pid == 0) {
-        for (int k = 0; k < n; k++)
-            close(fds[k]);
-        close_range(3, ~0U, 0);
-        execl("/bin/true", "true", (char *)NULL);
-        _exit(127);
-    }
+    if (pid == 0)
+        child_main(&j);
     say("vfork child exit %d", pid < 0 ? -1 : reap(pid));
+}
+
+/* The program's own clone(CLONE_VM | CLONE_VFORK), on a stack of its own. */
+static void do_clone(void)
+{
+    static char stack[256 * 1024] __attribute__((aligned(16)));
+    struct child_job j;
+    child_job_init(&j);
+    pid_t pid = clone(child_main, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &j);
+    say("clone child exit %d", pid < 0 ? -1 : reap(pid));
 }
 
 static void do_spawn(void)
@@ -841,6 +872,8 @@ int main(int argc, char **argv)
             g_spare = socket(AF_INET, SOCK_STREAM, 0);
         } else if (!strcmp(c, "vfork")) {
             do_vfork();
+        } else if (!strcmp(c, "clone")) {
+            do_clone();
         } else if (!strcmp(c, "spawn")) {
             do_spawn();
         } else if (!strcmp(c, "cloexec")) {
