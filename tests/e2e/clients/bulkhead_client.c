@@ -60,6 +60,12 @@
  *                   no socket) that takes descriptors over a UNIX socket
  *   pass N          sends sN's descriptor to the helper (SCM_RIGHTS)
  *   passclose       the helper closes every descriptor it got -> "helper closed K"
+ *   passlinger MS   (before passhelper) once this process is gone, the helper
+ *                   keeps what it got for MS more, then -> "helper done"
+ *   forkhold N MS   forks a child that keeps sN (and all it inherits) open
+ *                   for MS, then closes it -> "forkhold child done"; this
+ *                   process goes on at once
+ *   mark WORD       -> "WORD" (a point the test can wait for)
  *   cancel P MS K   a thread connects to 127.0.0.1:P (0: PORT) with a
  *                   cleanup handler closing sK (-1: none); MS later it is
  *                   cancelled and joined -> "cancel joined cancelled|finished"
@@ -558,6 +564,7 @@ static void do_exec(char **argv, int argc, int next)
 
 static int g_helper = -1;          /* our end of the helper's socketpair */
 static pid_t g_helper_pid;
+static long g_helper_linger_ms;    /* how long the helper outlives us */
 
 /* The helper: keeps descriptors sent with 'p', closes them all at 'c'. */
 static void helper_main(int sock)
@@ -569,8 +576,15 @@ static void helper_main(int sock)
         struct iovec v = {&op, 1};
         struct msghdr m = {.msg_iov = &v, .msg_iovlen = 1, .msg_control = &ctl,
                            .msg_controllen = sizeof ctl};
-        if (recvmsg(sock, &m, 0) != 1)
+        if (recvmsg(sock, &m, 0) != 1) {
+            if (g_helper_linger_ms > 0) {   /* the sender is gone; we still hold its sockets */
+                sleep_ms(g_helper_linger_ms);
+                for (int i = 0; i < n; i++)
+                    close(fds[i]);
+                say("helper done");
+            }
             _exit(0);
+        }
         struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
         if (op == 'p' && cm && cm->cmsg_type == SCM_RIGHTS && n < MAX_SOCKS)
             memcpy(&fds[n++], CMSG_DATA(cm), sizeof(int));
@@ -598,6 +612,21 @@ static void pass_helper(void)
     }
     close(sv[1]);
     g_helper = sv[0];
+}
+
+/* A fork child keeps sN open for ms after this process closed its copy. */
+static void fork_hold(int n, long ms)
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        sleep_ms(ms);
+        close(g_fds[n]);
+        say("forkhold child done");
+        _exit(0);
+    }
+    if (pid < 0)
+        exit(2);
 }
 
 /* Sends op (with fd when >= 0) to the helper; returns its one-byte reply. */
@@ -908,6 +937,15 @@ int main(int argc, char **argv)
         } else if (!strcmp(c, "pass")) {
             n = fd_of(arg), i++;
             to_helper('p', g_fds[n]);
+        } else if (!strcmp(c, "passlinger")) {
+            g_helper_linger_ms = atol(arg), i++;
+        } else if (!strcmp(c, "forkhold")) {
+            if (i + 2 >= argc)
+                return 2;
+            fork_hold(fd_of(arg), atol(argv[i + 2]));
+            i += 2;
+        } else if (!strcmp(c, "mark")) {
+            say("%s", arg), i++;
         } else if (!strcmp(c, "passclose")) {
             say("helper closed %d", to_helper('c', -1));
         } else if (!strcmp(c, "sigwrite")) {
