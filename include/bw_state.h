@@ -48,12 +48,13 @@
  * layout 1 under the name without the suffix. The override is for tests that
  * build a library of another layout version side by side with this one.
  * 2: the events ring, the connect-time histograms, the failover counter.
- * 3: bulkhead slots held by sockets (passed or inherited, bw_bulkhead.h).
+ * 3: (the 429 counter, the name table in the header: another branch's.)
+ * 4: bulkhead slots held by sockets (passed or inherited, bw_bulkhead.h).
  */
 #ifdef BW_STATE_LAYOUT_VERSION_OVERRIDE
 #define BW_STATE_VERSION BW_STATE_LAYOUT_VERSION_OVERRIDE
 #else
-#define BW_STATE_VERSION 3
+#define BW_STATE_VERSION 4
 #endif
 #define BW_STATE_ENTRIES 4096
 

@@ -6,7 +6,8 @@
  * process that connected it. A socket that may live on elsewhere is noted
  * (its addresses and inode) when that becomes possible: when it is sent in
  * an SCM_RIGHTS message (bw_passfd_note), or when the process forks
- * (bw_passfd_forking). When this process then closes its last descriptor
+ * (bw_passfd_forking: every connected socket, three system calls each,
+ * once per connection). When this process then closes its last descriptor
  * of it, its slot is handed over to the socket itself in the bulkhead
  * (bw_bulkhead.h, "Sockets"): it stays counted whichever process lives or
  * dies, until a process that finds the bulkhead full (a connect about to
@@ -20,7 +21,6 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 
 #include "bw_sys.h"
 #include "guard.h"
@@ -31,12 +31,8 @@ static void note_one(int fd, bw_conn *c)
 {
     if (atomic_load(&c->passed))
         return;
-    struct stat st;
-    socklen_t ll = sizeof c->pass_local, pl = sizeof c->pass_peer;
-    if (fstat(fd, &st) != 0 || getsockname(fd, (struct sockaddr *)&c->pass_local, &ll) != 0 ||
-        getpeername(fd, (struct sockaddr *)&c->pass_peer, &pl) != 0)
+    if (bw_sys_tcp_identity(fd, &c->pass_inode, &c->pass_local, &c->pass_peer) != 0)
         return;   /* not connected (yet): nothing to keep for it */
-    c->pass_inode = st.st_ino;
     atomic_store(&c->passed, true);
 }
 
@@ -63,16 +59,18 @@ void bw_passfd_note(const struct msghdr *msg)
     bw_leave();
 }
 
+/* Other threads may be connecting or closing meanwhile: only the record's
+ * atomic fields are read here (whether it holds a slot is bw_passfd_keep's
+ * question, asked when its last descriptor is gone). Each connection is
+ * noted once, whatever the number of forks. */
 void bw_passfd_forking(void)
 {
     if (!bw_enter())
         return;
     int saved = errno;
-    pid_t self = bw_self_pid();
     for (int fd = bw_fdt_next(0, ~0U); fd >= 0; fd = bw_fdt_next((unsigned)fd + 1, ~0U)) {
         bw_conn *c = bw_fdt_get(fd);
-        if (c && c->holds_slot && c->bulkhead_entry && c->owner == self &&
-            c->policy->max_connections)
+        if (c && atomic_load(&c->state) == BW_CONN_CONNECTED)
             note_one(fd, c);
     }
     errno = saved;
