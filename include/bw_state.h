@@ -51,12 +51,14 @@
  * layout 1 under the name without the suffix. The override is for tests that
  * build a library of another layout version side by side with this one.
  * 2: the events ring, the connect-time histograms, the failover counter.
- * 3: the 429 counter; the name table and its lock in the header.
+ * 3: the 429 counter; the name table and its lock in the header (never
+ *    released alone: merged into 4).
+ * 4: bulkhead slots held by sockets (passed or inherited, bw_bulkhead.h).
  */
 #ifdef BW_STATE_LAYOUT_VERSION_OVERRIDE
 #define BW_STATE_VERSION BW_STATE_LAYOUT_VERSION_OVERRIDE
 #else
-#define BW_STATE_VERSION 3
+#define BW_STATE_VERSION 4
 #endif
 #define BW_STATE_ENTRIES 4096
 

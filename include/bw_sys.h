@@ -39,6 +39,14 @@ struct sockaddr_storage;
 int bw_sys_tcp_held(const struct sockaddr_storage *local, const struct sockaddr_storage *peer,
                     uint64_t inode);
 
+/*
+ * Who the connected socket fd is, for bw_sys_tcp_held: its inode and its
+ * local and peer addresses. 0, or -1 (errno set) when fd is no connected
+ * socket. Raw system calls: safe while other threads use fd.
+ */
+int bw_sys_tcp_identity(int fd, uint64_t *inode, struct sockaddr_storage *local,
+                        struct sockaddr_storage *peer);
+
 /* clock_gettime(clock) (through the vDSO: no hook exists for it). */
 void bw_sys_clock(clockid_t clock, struct timespec *ts);
 

@@ -42,8 +42,9 @@ TSAN_FLAGS="-fsanitize=thread"
 ASAN_E2E="t_transparency_python t_transparency_echo t_transparency_node t_config_runtime
           t_ctor t_fork_threads t_idempotency_prop t_compat_python_httpclient
           t_compat_python_asyncio t_compat_nginx t_compat_redis t_tls_idempotency_prop
-          t_config_reload_memory t_state_storage t_proc_children t_proc_stress"
-TSAN_E2E="t_fork_threads t_proc_threads t_proc_children t_proc_stress"
+          t_config_reload_memory t_state_storage t_proc_children t_proc_stress t_proc_reentry
+          t_proc_holders"
+TSAN_E2E="t_fork_threads t_proc_threads t_proc_children t_proc_stress t_proc_reentry t_proc_holders"
 # t_config_reload_memory and t_soak are out of the TSan list: TSan reports
 # warnings in them (the config reload path; the pending-connect list in the
 # soak's forked workers) not yet looked into; both run under ASan or plainly.

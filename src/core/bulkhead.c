@@ -48,7 +48,7 @@ void bw_bulkhead_init(bw_bulkhead *b)
 
 uint32_t bw_bulkhead_active(const bw_bulkhead *b)
 {
-    uint64_t n = b->untracked;
+    uint64_t n = (uint64_t)b->untracked + bw_bulkhead_socket_slots(b);
 
     for (unsigned i = 0; i < BW_BULKHEAD_OWNERS; i++)
         n += b->owners[i].slots;
@@ -333,4 +333,61 @@ uint32_t bw_bulkhead_owned(const bw_bulkhead *b, int32_t pid, uint64_t start_tim
             n = add_sat(n, o->slots);
     }
     return n;
+}
+
+/* ---- sockets holding slots ---- */
+
+uint32_t bw_bulkhead_socket_slots(const bw_bulkhead *b)
+{
+    uint32_t n = 0;
+    for (unsigned i = 0; i < BW_BULKHEAD_SOCKETS; i++)
+        n += b->sockets[i].inode != 0;
+    return n;
+}
+
+bool bw_bulkhead_hand_to_socket(bw_bulkhead *b, int32_t pid, uint64_t start_time,
+                                bool untracked, const bw_bulkhead_sock *id)
+{
+    if (id->inode == 0)
+        return false;
+    bw_bulkhead_sock *free_entry = NULL;
+    for (unsigned i = 0; i < BW_BULKHEAD_SOCKETS && !free_entry; i++)
+        if (b->sockets[i].inode == 0)
+            free_entry = &b->sockets[i];
+    if (!free_entry)
+        return false;
+    if (untracked) {
+        if (b->untracked == 0)
+            return false;
+        b->untracked--;
+    } else {
+        bw_bulkhead_owner *o = find_owner(b, pid, start_time);
+        if (!o)
+            return false;
+        o->slots--;
+    }
+    *free_entry = *id;   /* the count stays: no waiter can be admitted by this */
+    return true;
+}
+
+unsigned bw_bulkhead_sockets(const bw_bulkhead *b, bw_bulkhead_sock *out, unsigned max)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < BW_BULKHEAD_SOCKETS && n < max; i++)
+        if (b->sockets[i].inode != 0)
+            out[n++] = b->sockets[i];
+    return n;
+}
+
+bool bw_bulkhead_drop_socket(bw_bulkhead *b, const bw_bulkhead_sock *id)
+{
+    if (id->inode == 0)
+        return false;
+    for (unsigned i = 0; i < BW_BULKHEAD_SOCKETS; i++)
+        if (memcmp(&b->sockets[i], id, sizeof *id) == 0) {
+            memset(&b->sockets[i], 0, sizeof b->sockets[i]);
+            bump_seq(b);
+            return true;
+        }
+    return false;
 }

@@ -29,6 +29,7 @@ pid_t bw_self_pid(void)
 
 static void prepare(void)
 {
+    bw_passfd_forking();   /* first: it takes no lock of these */
     bw_hostcache_atfork_prepare();
     bw_conn_pool_lock();
     bw_tls_atfork_prepare();
@@ -54,7 +55,6 @@ static void child(void)
     bw_hostcache_atfork_child();
     bw_shim_state_atfork_child();
     bw_rand_atfork_child();
-    bw_passfd_atfork_child();
     bw_init_atfork_child();
     bw_pend_atfork_child();
     bw_epreg_atfork_child();

@@ -200,11 +200,14 @@ static void wait_seq(bw_bulkhead *b, uint32_t seen, int64_t ms)
 /* try_slot's answer when the entry cannot be locked. */
 #define UNLOCKABLE ((enum bw_bh_result) - 1)
 
-/* The owners and waiters of a bulkhead, copied out under its lock. */
+/* The owners and waiters of a bulkhead, and the sockets holding slots,
+ * copied out under its lock. */
 struct owner_list {
     unsigned n;
     int32_t pid[BW_BULKHEAD_OWNERS + BW_BULKHEAD_WAITERS];
     uint64_t start[BW_BULKHEAD_OWNERS + BW_BULKHEAD_WAITERS];
+    unsigned n_socks;
+    bw_bulkhead_sock socks[BW_BULKHEAD_SOCKETS];
 };
 
 /* A bw_bulkhead_alive_fn that only copies (pid, start) out: every owner
@@ -223,11 +226,12 @@ static bool copy_owner(int32_t pid, uint64_t start, void *ctx)
 }
 
 /*
- * Gives back the slots and tickets of owners in l that are dead. Their
- * liveness (kill 0, /proc/PID/stat, by raw system calls) is checked with
- * no lock held; a (pid, start time) found dead can take nothing more, so
- * dropping it afterwards, under the lock, is safe. Returns how many owners
- * were dead.
+ * Gives back the slots and tickets of owners in l that are dead, and the
+ * slots of sockets in l closed everywhere. Their liveness (kill 0,
+ * /proc/PID/stat, sock_diag, by raw system calls) is checked with no lock
+ * held; a (pid, start time) found dead can take nothing more, and a socket
+ * closed everywhere never opens again, so dropping them afterwards, under
+ * the lock, is safe. Returns how many were dead.
  */
 static unsigned drop_dead(bw_entry *e, const struct owner_list *l)
 {
@@ -237,13 +241,18 @@ static unsigned drop_dead(bw_entry *e, const struct owner_list *l)
             dead.pid[dead.n] = l->pid[i];
             dead.start[dead.n++] = l->start[i];
         }
+    for (unsigned i = 0; i < l->n_socks; i++)
+        if (bw_passfd_closed(&l->socks[i]))
+            dead.socks[dead.n_socks++] = l->socks[i];
     int cs;
-    if (dead.n == 0 || !lock_entry(e, &cs))
+    if (dead.n + dead.n_socks == 0 || !lock_entry(e, &cs))
         return 0;
     for (unsigned i = 0; i < dead.n; i++)
         bw_bulkhead_drop_owner(&e->bulkhead, dead.pid[i], dead.start[i]);
+    for (unsigned i = 0; i < dead.n_socks; i++)
+        bw_bulkhead_drop_socket(&e->bulkhead, &dead.socks[i]);
     unlock_entry(e, cs);
-    return dead.n;
+    return dead.n + dead.n_socks;
 }
 
 /* One try at a slot; when the bulkhead is full, the slots of dead
@@ -262,8 +271,10 @@ static enum bw_bh_result try_slot(bw_entry *e, uint32_t max, int32_t pid, uint64
         struct owner_list owners = {0};
         bool reclaim = !bw_bh_admitted(r) && round == 0 &&
                        bw_bulkhead_should_reclaim(&e->bulkhead, max);
-        if (reclaim)
+        if (reclaim) {
             bw_bulkhead_reclaim(&e->bulkhead, copy_owner, &owners);
+            owners.n_socks = bw_bulkhead_sockets(&e->bulkhead, owners.socks, BW_BULKHEAD_SOCKETS);
+        }
         unlock_entry(e, cs);
         if (!reclaim || drop_dead(e, &owners) == 0)
             break;
@@ -297,7 +308,6 @@ int bw_guard_bulkhead_take(bw_conn *c, bool may_wait)
     int32_t pid;
     uint64_t start;
     whoami(&pid, &start);
-    bw_passfd_reconcile();   /* slots of sockets handed to other processes and closed there */
     enum bw_bh_result r = try_slot(e, p->max_connections, pid, start, false, 0);
     if (r == BW_BH_REJECTED)
         bw_record_bulkhead_full(c, p->max_connections);
@@ -396,6 +406,20 @@ void bw_conn_release_slot(bw_conn *c)
         return;
     c->holds_slot = false;
     bw_guard_slot_give_back(e, c->slot_untracked, c->owner);
+}
+
+bool bw_guard_slot_hand_over(bw_entry *e, bool untracked, int32_t owner,
+                             const bw_bulkhead_sock *id)
+{
+    int32_t pid;
+    uint64_t start;
+    whoami(&pid, &start);
+    int cs;
+    if (pid != owner || !lock_entry(e, &cs))
+        return false;
+    bool ok = bw_bulkhead_hand_to_socket(&e->bulkhead, pid, start, untracked, id);
+    unlock_entry(e, cs);
+    return ok;
 }
 
 void bw_guard_slot_give_back(bw_entry *e, bool untracked, int32_t owner)

@@ -31,6 +31,12 @@ void bw_guard_bulkhead_retake(bw_conn *c);
  * a fork child), waking waiters. */
 void bw_guard_slot_give_back(bw_entry *e, bool untracked, int32_t owner);
 
+/* Hands one slot of e's bulkhead held for owner over to the socket id
+ * (passfd.c); false, changing nothing, in another process than the owner
+ * or when the bulkhead has no room for it. */
+bool bw_guard_slot_hand_over(bw_entry *e, bool untracked, int32_t owner,
+                             const bw_bulkhead_sock *id);
+
 /* After an exec (inherit.c): c, a connection the old image left open,
  * takes over one of the slots this process already holds in its bulkhead
  * beyond the adopted ones already counted there. True when it did. */

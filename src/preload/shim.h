@@ -257,15 +257,16 @@ bool bw_state_guard_tripped(void);
  * (native mode): records it in breaker and counters once. */
 void bw_conn_outcome(bw_conn *c, int err);
 
-/* Sockets handed to other processes (passfd.c). bw_passfd_note: a
- * sendmsg() of the program carries msg's SCM_RIGHTS descriptors away.
+/* Sockets that may live on in another process (passfd.c). bw_passfd_note:
+ * a sendmsg() of the program carries msg's SCM_RIGHTS descriptors away.
+ * bw_passfd_forking: the process forks; its child keeps every socket.
  * bw_passfd_keep: c's last descriptor here is gone; true when its slot was
- * kept for the socket that lives on elsewhere. bw_passfd_reconcile: gives
- * back the kept slots of sockets closed everywhere now. */
+ * handed over to the socket, which may live on elsewhere. bw_passfd_closed:
+ * a socket holding a slot is closed everywhere now (asked of the kernel). */
 void bw_passfd_note(const struct msghdr *msg);
+void bw_passfd_forking(void);
 bool bw_passfd_keep(bw_conn *c);
-void bw_passfd_reconcile(void);
-void bw_passfd_atfork_child(void);
+bool bw_passfd_closed(const bw_bulkhead_sock *id);
 
 /* Gives back c's bulkhead slot, if it holds one. */
 void bw_conn_release_slot(bw_conn *c);

@@ -11,9 +11,17 @@
  * socket in backoff is left out of the wait. Every other descriptor's events
  * are returned as soon as the real call returns them, and the wait as a
  * whole never outlasts the program's timeout.
+ *
+ * Re-entry (reentry.c): the bookkeeping between slices (the pending list,
+ * the records' plocks, the epoll registrations) runs inside the shim
+ * (bw_enter) with cancellation off; the real wait runs outside it, as the
+ * program's own cancellation point. A wait that may not enter (called by
+ * a signal handler that interrupted the shim, or in a vfork child) is the
+ * real call, unsliced.
  */
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -51,6 +59,24 @@ static int64_t end_of_ts(const struct timespec *t)
     if (t->tv_sec > INT32_MAX)
         return FOREVER;
     return now_ns() + (int64_t)t->tv_sec * 1000000000LL + t->tv_nsec;
+}
+
+/* Enters the shim for a wait's bookkeeping, with cancellation off (*cs:
+ * the state to restore). False: this thread may not enter now. */
+static bool book_begin(int *cs)
+{
+    if (!bw_enter())
+        return false;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, cs);
+    return true;
+}
+
+static void book_end(int cs)
+{
+    int err = errno;
+    bw_leave();
+    pthread_setcancelstate(cs, NULL);
+    errno = err;
 }
 
 /* Moves c (fd's, grabbed) forward; folds its next due time into *wake. Returns the phase. */
@@ -118,11 +144,15 @@ static int poll_managed(struct pollfd *fds, nfds_t n, int64_t end, const sigset_
     nfds_t inline_idx[HIDE_INLINE], *hidden = inline_idx;
     if (n > HIDE_INLINE && !(hidden = malloc(n * sizeof *hidden)))
         return poll_real(fds, n, end, mask, pp);
-    int ret;
+    int ret, cs;
     for (;;) {
         int64_t wake = end;
         nfds_t nh = 0;
         bool managed = false;
+        if (!book_begin(&cs)) {
+            ret = poll_real(fds, n, end, mask, pp);
+            break;
+        }
         for (nfds_t i = 0; i < n; i++) {
             bw_conn *c = fds[i].fd >= 0 ? bw_pend_grab(fds[i].fd) : NULL;
             if (!c)
@@ -135,18 +165,21 @@ static int poll_managed(struct pollfd *fds, nfds_t n, int64_t end, const sigset_
             }
             bw_pend_release(c);
         }
+        book_end(cs);
         ret = poll_real(fds, n, managed ? wake : end, mask, pp);
         int err = errno;
         for (nfds_t k = 0; k < nh; k++) {
             fds[hidden[k]].fd = -2 - fds[hidden[k]].fd;
             fds[hidden[k]].revents = 0;
         }
-        if (ret > 0)
+        if (ret > 0 && book_begin(&cs)) {
             for (nfds_t i = 0; i < n; i++)
                 if (fds[i].revents && fds[i].fd >= 0 && !shown(fds[i].fd)) {
                     fds[i].revents = 0;
                     ret--;
                 }
+            book_end(cs);
+        }
         errno = err;
         if (ret != 0 || !managed || now_ns() >= end)
             break;
@@ -280,13 +313,17 @@ static int select_managed(int nfds, fd_set *r, fd_set *w, fd_set *e, int64_t end
         if (prog[k])
             s.in[k] = *prog[k];
     }
-    int ret;
+    int ret, cs;
     for (;;) {
         int64_t wake = end;
         bool managed = false;
         for (int k = 0; k < 3; k++)
             if (s.set[k])
                 *s.set[k] = s.in[k];
+        if (!book_begin(&cs)) {
+            ret = select_real(nfds, &s, end, mask, ps);
+            break;
+        }
         for (int fd = 0; fd < nfds; fd++) {
             bw_conn *c = in_any(&s, fd) ? bw_pend_grab(fd) : NULL;
             if (!c)
@@ -297,12 +334,15 @@ static int select_managed(int nfds, fd_set *r, fd_set *w, fd_set *e, int64_t end
                 clear_out(&s, fd);
             bw_pend_release(c);
         }
+        book_end(cs);
         ret = select_real(nfds, &s, managed ? wake : end, mask, ps);
         int err = errno;
-        if (ret > 0)
+        if (ret > 0 && book_begin(&cs)) {
             for (int fd = 0; fd < nfds; fd++)
                 if (reported(&s, fd) && !shown(fd))
                     ret -= clear_out(&s, fd);
+            book_end(cs);
+        }
         errno = err;
         if (ret != 0 || !managed || now_ns() >= end)
             break;
@@ -416,8 +456,12 @@ static int epoll_managed(enum epoll_kind kind, int epfd, struct epoll_event *ev,
                          int64_t end, const sigset_t *mask)
 {
     int fds[EPOLL_PENDING_MAX];
-    int ret;
+    int ret, cs;
     for (;;) {
+        if (!book_begin(&cs)) {
+            ret = epoll_real(kind, epfd, ev, max, end, mask);
+            break;
+        }
         int nfds = bw_pend_in_epoll(epfd, fds, EPOLL_PENDING_MAX);
         int64_t wake = end;
         bool managed = false;
@@ -429,11 +473,15 @@ static int epoll_managed(enum epoll_kind kind, int epfd, struct epoll_event *ev,
             managed |= phase == BW_PEND_ATTEMPT || phase == BW_PEND_BACKOFF;
             bw_pend_release(c);
         }
+        book_end(cs);
         ret = epoll_real(kind, epfd, ev, max, managed ? wake : end, mask);
         int err = errno;
-        for (int i = 0; ret > 0 && i < ret;)
-            if (!hide_event(ev, &ret, i, fds, nfds))
-                i++;
+        if (ret > 0 && book_begin(&cs)) {
+            for (int i = 0; i < ret;)
+                if (!hide_event(ev, &ret, i, fds, nfds))
+                    i++;
+            book_end(cs);
+        }
         errno = err;
         if (ret != 0 || !managed || now_ns() >= end)
             break;
@@ -446,8 +494,12 @@ static int epoll_managed(enum epoll_kind kind, int epfd, struct epoll_event *ev,
 BW_SLOW int epoll_slow(enum epoll_kind kind, int epfd, struct epoll_event *ev, int max,
                        int ms, const struct timespec *t, const sigset_t *mask)
 {
-    int fd;
-    if (bw_pend_in_epoll(epfd, &fd, 1) == 0) {
+    int fd, cs, n = 0;
+    if (book_begin(&cs)) {
+        n = bw_pend_in_epoll(epfd, &fd, 1);
+        book_end(cs);
+    }
+    if (n == 0) {
         if (kind == EP_WAIT)
             return bw_real.epoll_wait(epfd, ev, max, ms);
         if (kind == EP_PWAIT)
