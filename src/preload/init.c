@@ -207,6 +207,8 @@ static void init_once(void)
         if (!cfg)
             atomic_store(&bw_disabled, true);
         bw_init_apply_log(cfg);
+        unsigned listed, resolved = bw_real_resolved(&listed);
+        bw_log(BW_LOG_DEBUG, "real functions: %u of %u resolved", resolved, listed);
         if (cfg) {
             bw_cfg_publish(cfg);   /* the first of 64 free slots: cannot fail */
             bw_adopt_inherited();  /* connections an exec'd image left open */
