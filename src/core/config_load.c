@@ -11,6 +11,7 @@
  * inline comments) and calls the handler synchronously for that same line.
  */
 #include "bw_config.h"
+#include "bw_hash.h"
 #include "bw_match.h"
 
 #include <ctype.h>
@@ -75,10 +76,7 @@ static void emit(loader *ld, int line, enum bw_diag_severity sev, const char *fm
 
 static size_t name_hash(const char *s)
 {
-    uint64_t h = 1469598103934665603u;   /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211u;
-    return (size_t)h;
+    return (size_t)bw_hash(s, strlen(s), 0);
 }
 
 /* Returns the slot for name: holding it, or the empty one where it goes. */

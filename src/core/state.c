@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bw_hash.h"
 #include "bw_state.h"
 #include "bw_sys.h"
 
@@ -16,13 +17,7 @@
 
 uint64_t bw_hash64(const void *data, size_t len, uint64_t seed)
 {
-    const unsigned char *p = data;
-    uint64_t h = 0xcbf29ce484222325ULL ^ seed;
-    for (size_t i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
+    return bw_hash(data, len, seed);
 }
 
 size_t bw_state_size(size_t n_entries)
