@@ -7,14 +7,13 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/random.h>
-#include <linux/futex.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "bw_proc.h"
+#include "bw_sys.h"
 #include "state_files.h"
 #include "state_view.h"
 
@@ -267,7 +266,7 @@ static void read_entry(bw_entry *e, const bw_policy *p, int64_t now, bw_view_brk
     if (locked)
         bw_entry_unlock(e);
     if (freed)   /* a waiter in some process may now have its slot */
-        syscall(SYS_futex, &e->bulkhead.seq, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
+        bw_sys_futex_wake_all(&e->bulkhead.seq);
 }
 
 static bw_view_dest *dest_for(bw_view *v, const char *name, size_t *cap)
