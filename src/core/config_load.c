@@ -520,7 +520,7 @@ static int check_file(loader *ld, const struct stat *st, const char *buf, size_t
         return -1;
     }
     if (st->st_size > BW_CONFIG_MAX_FILE || len > (size_t)BW_CONFIG_MAX_FILE) {
-        emit(ld, 0, BW_DIAG_ERROR, "larger than 16 MiB");
+        emit(ld, 0, BW_DIAG_ERROR, "larger than %ld MiB", BW_CONFIG_MAX_FILE >> 20);
         return -1;
     }
     if (st->st_mode & (S_IWGRP | S_IWOTH))

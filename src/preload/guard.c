@@ -39,8 +39,9 @@ static bool lock_entry(bw_entry *e, int *cancel_state)
         return true;
     pthread_setcancelstate(*cancel_state, NULL);
     if (bw_state_locks_stuck() && !atomic_exchange(&stuck_logged, true))
-        bw_log(BW_LOG_WARN, "a shared state lock stayed held for over 2 s (a stuck or "
-               "corrupt state file): continuing without breaker and bulkhead state");
+        bw_log(BW_LOG_WARN, "a shared state lock stayed held for over %d s (a stuck or "
+               "corrupt state file): continuing without breaker and bulkhead state",
+               BW_STATE_LOCK_WAIT_MS / 1000);
     return false;
 }
 

@@ -17,6 +17,7 @@
 #include <sys/auxv.h>
 #include <sys/stat.h>
 #include <syslog.h>
+#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -137,7 +138,7 @@ static bool wants_exit(const char *path)
 {
     struct stat st;
     bool exit_wanted = false;
-    if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size < (16 << 20))
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size <= BW_CONFIG_MAX_FILE)
         ini_parse(path, find_exit, &exit_wanted);
     return exit_wanted;
 }
@@ -154,7 +155,7 @@ static const bw_config *load(const char *path, bool at_start)
     if (at_start && wants_exit(path)) {
         bw_log(BW_LOG_ERROR, "%s%s; exiting (on_config_error = exit)", fe.text,
                fe.count > 1 ? " (and more errors: run 'breakwater check')" : "");
-        _exit(78);
+        _exit(EX_CONFIG);
     }
     bw_log(BW_LOG_ERROR, "%s%s; %s", fe.count ? fe.text : path,
            fe.count > 1 ? " (and more errors: run 'breakwater check')" : "",

@@ -1,7 +1,8 @@
 /*
  * reload.c - re-reading the config file when it changes (reload = on).
  *
- * A connect looks at the file's modification time at most once a second.
+ * A connect looks at the file's modification time at most once every
+ * BW_RELOAD_PERIOD_MS (a second).
  * A small file is parsed right there; a large one (more than
  * BW_RELOAD_INLINE_MAX bytes: some thousands of sections, whose parse can
  * take a second) in a short-lived thread of the shim's own, so that no
@@ -22,6 +23,7 @@
 #include "shim.h"
 
 #define BW_RELOAD_INLINE_MAX (256 * 1024)
+#define BW_RELOAD_PERIOD_MS 1000   /* between two looks at the file */
 #define BW_RELOAD_SLOW_MS 100      /* a connect held up longer is reported */
 
 static _Atomic int64_t next_check_ms;
@@ -144,7 +146,7 @@ const bw_config *bw_shim_config_hold(bw_cfg_ref **ref)
         return cfg;
     int64_t now = bw_now_ms();
     int64_t due = atomic_load_explicit(&next_check_ms, memory_order_relaxed);
-    if (now < due || !atomic_compare_exchange_strong(&next_check_ms, &due, now + 1000))
+    if (now < due || !atomic_compare_exchange_strong(&next_check_ms, &due, now + BW_RELOAD_PERIOD_MS))
         return cfg;
     int idle = 0;
     if (!atomic_compare_exchange_strong(&busy, &idle, 1))
