@@ -132,22 +132,6 @@ int bw_view_args(int argc, char **argv, const char *usage, const char **config, 
     return 0;
 }
 
-/* Keeps the first problem of an invalid config for the one-line message. */
-struct first_diag {
-    char text[512];
-    int errors;
-};
-
-static void keep_first(void *ctx, const char *file, int line, enum bw_diag_severity sev,
-                       const char *msg)
-{
-    struct first_diag *f = ctx;
-    if (sev != BW_DIAG_ERROR)
-        return;
-    if (f->errors++ == 0)
-        snprintf(f->text, sizeof f->text, "%s:%d: error: %s", file, line, msg);
-}
-
 const char *bw_view_config_name(const bw_view *v)
 {
     return v->cfg && v->cfg->path[0] ? v->cfg->path : "the built-in config";
@@ -177,8 +161,8 @@ int bw_view_open(const char *given, bw_view *v)
     if (!path) {
         v->cfg = bw_config_builtin();
     } else {
-        struct first_diag f = {"", 0};
-        if (bw_config_load(path, &v->cfg, keep_first, &f) != 0) {
+        bw_diag_first f = {.label = "error: "};
+        if (bw_config_load(path, &v->cfg, bw_diag_keep_first, &f) != 0) {
             if (f.errors > 1)
                 bw_cli_error("invalid config: %s (and %d more; see 'breakwater check %s')",
                              f.text, f.errors - 1, path);

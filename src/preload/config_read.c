@@ -15,22 +15,6 @@
 #include "record.h"
 #include "shim.h"
 
-/* Collects the first error of a failed load and counts the rest. */
-struct first_error {
-    char text[512];
-    int count;
-};
-
-static void collect(void *ctx, const char *file, int line, enum bw_diag_severity sev,
-                    const char *msg)
-{
-    struct first_error *fe = ctx;
-    if (sev != BW_DIAG_ERROR)
-        return;
-    if (fe->count++ == 0)
-        snprintf(fe->text, sizeof fe->text, "%s:%d: %s", file, line, msg);
-}
-
 /* inih handler that only looks for on_config_error = exit in [global]. */
 static int find_exit(void *user, const char *section, const char *name, const char *value)
 {
@@ -55,18 +39,18 @@ const bw_config *bw_config_read(bool at_start)
     bw_config *cfg = NULL;
     if (!path[0])
         return bw_config_builtin();
-    struct first_error fe = {{0}, 0};
-    if (bw_config_load(path, &cfg, collect, &fe) == 0)
+    bw_diag_first fe = {.label = ""};
+    if (bw_config_load(path, &cfg, bw_diag_keep_first, &fe) == 0)
         return cfg;
     if (at_start && wants_exit(path)) {
         bw_log(BW_LOG_ERROR, "%s%s; exiting (on_config_error = exit)", fe.text,
-               fe.count > 1 ? " (and more errors: run 'breakwater check')" : "");
+               fe.errors > 1 ? " (and more errors: run 'breakwater check')" : "");
         _exit(EX_CONFIG);
     }
-    bw_log(BW_LOG_ERROR, "%s%s; %s", fe.count ? fe.text : path,
-           fe.count > 1 ? " (and more errors: run 'breakwater check')" : "",
+    bw_log(BW_LOG_ERROR, "%s%s; %s", fe.errors ? fe.text : path,
+           fe.errors > 1 ? " (and more errors: run 'breakwater check')" : "",
            at_start ? "intercepting nothing" : "keeping the previous config");
     if (!at_start)
-        bw_record_config(BW_EV_CONFIG_ERROR, fe.count ? fe.text : path, (uint32_t)fe.count);
+        bw_record_config(BW_EV_CONFIG_ERROR, fe.errors ? fe.text : path, (uint32_t)fe.errors);
     return NULL;
 }

@@ -59,6 +59,10 @@ assert_eq "bulkhead of 1" "ok ECONNREFUSED ECONNREFUSED" \
 assert_eq "BREAKWATER_DISABLE=1" "ok ok ok" \
     "$(BREAKWATER_DISABLE=1 BREAKWATER_CONFIG="$T/cap.ini" shim hold "$PORT" 3)"
 
+# swap_config NEW FILE GO: NEW replaces FILE with a modification time 2 s on
+# (so that a reload sees a change), then GO tells the program it is there.
+swap_config() { chmod 600 "$1"; touch -d '+2 seconds' "$1"; mv "$1" "$2"; touch "$3"; }
+
 # --- reload: a long-running process sees the new file about a second later.
 BREAKWATER_CONFIG="$T/cap.ini" shim "$PYTHON3" - "$PORT" "$T/go" >"$T/reload.out" 2>"$T/reload.err" <<'PY' &
 import errno, os, socket, sys, time
@@ -85,10 +89,7 @@ client=$!
 BW_PIDS+=("$client")
 for _ in $(seq 100); do grep -q before "$T/reload.out" && break; sleep 0.1; done
 sed 's/max_connections = 1/max_connections = 3/' "$T/cap.ini" >"$T/cap.new"
-chmod 600 "$T/cap.new"
-touch -d '+2 seconds' "$T/cap.new"
-mv "$T/cap.new" "$T/cap.ini"
-touch "$T/go"
+swap_config "$T/cap.new" "$T/cap.ini" "$T/go"
 wait "$client" || true
 assert_eq "before reload" "before ok ECONNREFUSED ECONNREFUSED" "$(sed -n 1p "$T/reload.out")"
 assert_eq "after reload" "after ok ok ok" "$(sed -n 2p "$T/reload.out")"
@@ -150,10 +151,7 @@ client=$!
 BW_PIDS+=("$client")
 for _ in $(seq 100); do grep -q before "$T/logmove.out" && break; sleep 0.1; done
 sed "s|^log = .*|log = $T/second.log|" "$T/logfile.ini" >"$T/logmove.new"
-chmod 600 "$T/logmove.new"
-touch -d '+2 seconds' "$T/logmove.new"
-mv "$T/logmove.new" "$T/logmove.ini"
-touch "$T/go2"
+swap_config "$T/logmove.new" "$T/logmove.ini" "$T/go2"
 wait "$client" || fail "the program whose log moved failed: $(cat "$T/logmove.err")"
 assert_eq "program output" "before after" "$(tr '\n' ' ' <"$T/logmove.out" | sed 's/ $//')"
 assert_eq "stderr when the log moves" "" "$(cat "$T/logmove.err")"
