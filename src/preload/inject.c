@@ -248,35 +248,44 @@ static ssize_t inject_send(bw_conn *c, int fd, const struct iovec *iov, int n, i
                            enum bw_via via);
 static ssize_t inject_sendfile(bw_conn *c, int out, int in, void *off, size_t n, bool is64);
 
-/* A thread that may not enter the shim now (a signal handler that
- * interrupted it, a vfork child) sends the program's bytes as they are. */
+/*
+ * The value of work, run inside the shim (a cancellation of the thread in
+ * it leaves the shim first), or of passthrough when this thread may not
+ * enter the shim now (a signal handler that interrupted it, a vfork
+ * child): the program's bytes then go as they are. errno is work's.
+ */
+#define INSIDE_OR_PASS(passthrough, work)                  \
+    ({                                                     \
+        ssize_t r_;                                        \
+        if (!bw_enter()) {                                 \
+            r_ = (passthrough);                            \
+        } else {                                           \
+            pthread_cleanup_push(bw_leave_cancelled, NULL); \
+            r_ = (work);                                   \
+            pthread_cleanup_pop(0);                        \
+            int err_ = errno;                              \
+            bw_leave();                                    \
+            errno = err_;                                  \
+        }                                                  \
+        r_;                                                \
+    })
+
 ssize_t bw_inject_send(bw_conn *c, int fd, const struct iovec *iov, int n, int flags,
                        enum bw_via via)
 {
-    if (!bw_enter())
-        return real_out(fd, iov, n, flags, via);
-    ssize_t r;
-    pthread_cleanup_push(bw_leave_cancelled, NULL);
-    r = inject_send(c, fd, iov, n, flags, via);
-    pthread_cleanup_pop(0);
-    int err = errno;
-    bw_leave();
-    errno = err;
-    return r;
+    return INSIDE_OR_PASS(real_out(fd, iov, n, flags, via),
+                          inject_send(c, fd, iov, n, flags, via));
+}
+
+static ssize_t real_sendfile(int out, int in, void *off, size_t n, bool is64)
+{
+    return is64 ? bw_real.sendfile64(out, in, off, n) : bw_real.sendfile(out, in, off, n);
 }
 
 ssize_t bw_inject_sendfile(bw_conn *c, int out, int in, void *off, size_t n, bool is64)
 {
-    if (!bw_enter())
-        return is64 ? bw_real.sendfile64(out, in, off, n) : bw_real.sendfile(out, in, off, n);
-    ssize_t r;
-    pthread_cleanup_push(bw_leave_cancelled, NULL);
-    r = inject_sendfile(c, out, in, off, n, is64);
-    pthread_cleanup_pop(0);
-    int err = errno;
-    bw_leave();
-    errno = err;
-    return r;
+    return INSIDE_OR_PASS(real_sendfile(out, in, off, n, is64),
+                          inject_sendfile(c, out, in, off, n, is64));
 }
 
 static size_t iov_total(const struct iovec *iov, int n)
@@ -377,7 +386,7 @@ static ssize_t inject_sendfile(bw_conn *c, int out, int in, void *off, size_t n,
         r = -1;
         err = errno;
     } else {
-        r = is64 ? bw_real.sendfile64(out, in, off, n) : bw_real.sendfile(out, in, off, n);
+        r = real_sendfile(out, in, off, n, is64);
         err = errno;
         if (r > 0 && !bw_http_req_unseen(&c->req, (uint64_t)r)) {
             /* Header bytes the shim cannot see: requests can no longer be
