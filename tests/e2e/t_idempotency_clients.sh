@@ -230,11 +230,7 @@ send(b"PATCH / HTTP/1.1\r\n\r\n")
 send_file(sys.argv[3])
 send(b"PATCH / HTTP/1.1\r\n\r\n")
 s.shutdown(socket.SHUT_WR)
-got = b""
-while True:
-    b = s.recv(65536)
-    if not b: break
-    got += b
+got = b"".join(iter(lambda: s.recv(65536), b""))   # the echo, to its end
 key = rb"Idempotency-Key: [0-9a-f-]{36}\r\n"
 print("keys", len(re.findall(key, got)), "rest intact", re.sub(key, b"", got) == b"".join(parts))
 PY
