@@ -220,6 +220,16 @@ void bw_view_close(bw_view *v)
     memset(v, 0, sizeof *v);
 }
 
+int bw_view_finish(bw_view *v, const char *cmd, int rc)
+{
+    bw_view_close(v);
+    if (fflush(stdout) != 0 && rc == 0) {
+        bw_cli_error("%s: cannot write the output", cmd);
+        rc = 1;
+    }
+    return rc;
+}
+
 
 
 static const bw_policy *policy_of(const bw_config *cfg, const char *name)
