@@ -77,10 +77,19 @@ enum bw_counter {
     BW_CNT_N
 };
 
+/* bw_entry.ready: an entry is read only once it is BW_ENTRY_READY (acquire). */
+#define BW_ENTRY_FREE 0u
+#define BW_ENTRY_FILLING 1u
+#define BW_ENTRY_READY 2u
+
+/* How long a lock of the state file is waited for before the file counts
+ * as stuck (a real holder keeps it for microseconds). */
+#define BW_STATE_LOCK_WAIT_MS 2000
+
 enum bw_entry_kind { BW_ENTRY_ADDRESS = 1, BW_ENTRY_DESTINATION = 2 };
 
 typedef struct bw_entry {
-    _Atomic uint32_t ready;          /* 0 free, 1 being filled, 2 ready */
+    _Atomic uint32_t ready;          /* BW_ENTRY_FREE, _FILLING or _READY */
     uint32_t kind;                   /* enum bw_entry_kind */
     uint64_t hash;
     char dest[BW_MAX_NAME];          /* "default" for unmatched connections */
@@ -210,7 +219,7 @@ void bw_format_key_addr(uint8_t family, const uint8_t addr[16], uint16_t port, c
  * it is an address entry. */
 void bw_entry_where(const bw_entry *e, bw_event_where *w);
 
-/* 64-bit FNV-1a, also used for the state file name. */
+/* bw_hash (bw_hash.h) under its first name: entry keys and the state file name. */
 uint64_t bw_hash64(const void *data, size_t len, uint64_t seed);
 
 #endif

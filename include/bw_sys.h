@@ -47,6 +47,14 @@ int bw_sys_tcp_held(const struct sockaddr_storage *local, const struct sockaddr_
 int bw_sys_tcp_identity(int fd, uint64_t *inode, struct sockaddr_storage *local,
                         struct sockaddr_storage *peer);
 
+/* Sleeps while *word == seen, at most ms milliseconds, or until a wake or a
+ * signal (futex FUTEX_WAIT, not private: the word may be in a shared
+ * mapping). Returns in every case; errno is preserved. */
+void bw_sys_futex_wait(const uint32_t *word, uint32_t seen, int64_t ms);
+
+/* Wakes every waiter on word (FUTEX_WAKE, not private). errno is preserved. */
+void bw_sys_futex_wake_all(const uint32_t *word);
+
 /* clock_gettime(clock) (through the vDSO: no hook exists for it). */
 void bw_sys_clock(clockid_t clock, struct timespec *ts);
 

@@ -254,10 +254,5 @@ int bw_cmd_metrics(int argc, char **argv)
     } else if (rc == 0 && (rc = bw_view_build(&v)) == 0) {
         print_metrics(stdout, &v);
     }
-    bw_view_close(&v);
-    if (fflush(stdout) != 0 && rc == 0) {
-        bw_cli_error("metrics: cannot write the output");
-        rc = 1;
-    }
-    return rc;
+    return bw_view_finish(&v, "metrics", rc);
 }

@@ -170,10 +170,5 @@ int bw_cmd_status(int argc, char **argv)
         else
             print_table(stdout, &v);
     }
-    bw_view_close(&v);
-    if (fflush(stdout) != 0 && rc == 0) {
-        bw_cli_error("status: cannot write the output");
-        rc = 1;
-    }
-    return rc;
+    return bw_view_finish(&v, "status", rc);
 }

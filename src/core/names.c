@@ -2,11 +2,12 @@
 #include <string.h>
 
 #include "bw_names.h"
+#include "bw_hash.h"
 #include "bw_state.h"
 
 static uint64_t name_hash(const char *s)
 {
-    uint64_t h = bw_hash64(s, strlen(s), 0);
+    uint64_t h = bw_hash(s, strlen(s), 0);
     return h ? h : 1;   /* 0 marks a free slot */
 }
 

@@ -7,22 +7,17 @@
 #include <string.h>
 #include <time.h>
 
+#include "bw_hash.h"
 #include "bw_state.h"
 #include "bw_sys.h"
 
-#define READY_FREE 0u
-#define READY_FILLING 1u
-#define READY_OK 2u
+#define READY_FREE BW_ENTRY_FREE
+#define READY_FILLING BW_ENTRY_FILLING
+#define READY_OK BW_ENTRY_READY
 
 uint64_t bw_hash64(const void *data, size_t len, uint64_t seed)
 {
-    const unsigned char *p = data;
-    uint64_t h = 0xcbf29ce484222325ULL ^ seed;
-    for (size_t i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
+    return bw_hash(data, len, seed);
 }
 
 size_t bw_state_size(size_t n_entries)
@@ -188,7 +183,7 @@ static int lock_untrusted(pthread_mutex_t *m, int wait_ms)
 
 static int lock_insert(bw_state *st)
 {
-    int rc = lock_untrusted(&st->hdr->insert_lock, 2000);
+    int rc = lock_untrusted(&st->hdr->insert_lock, BW_STATE_LOCK_WAIT_MS);
     if (rc == EOWNERDEAD) {
         drop_half_filled(st);
         pthread_mutex_consistent(&st->hdr->insert_lock);
@@ -258,7 +253,7 @@ bw_entry *bw_state_find(bw_state *st, enum bw_entry_kind kind, const char *dest,
 
 int bw_entry_lock(bw_entry *e)
 {
-    return bw_entry_lock_for(e, 2000);
+    return bw_entry_lock_for(e, BW_STATE_LOCK_WAIT_MS);
 }
 
 /* Set once a lock stayed held past its wait: every later lock then fails at

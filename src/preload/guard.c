@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <pthread.h>
 #include <fcntl.h>
-#include <linux/futex.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -40,8 +39,9 @@ static bool lock_entry(bw_entry *e, int *cancel_state)
         return true;
     pthread_setcancelstate(*cancel_state, NULL);
     if (bw_state_locks_stuck() && !atomic_exchange(&stuck_logged, true))
-        bw_log(BW_LOG_WARN, "a shared state lock stayed held for over 2 s (a stuck or "
-               "corrupt state file): continuing without breaker and bulkhead state");
+        bw_log(BW_LOG_WARN, "a shared state lock stayed held for over %d s (a stuck or "
+               "corrupt state file): continuing without breaker and bulkhead state",
+               BW_STATE_LOCK_WAIT_MS / 1000);
     return false;
 }
 
@@ -186,15 +186,10 @@ static void whoami(int32_t *pid, uint64_t *start)
 }
 
 
-/* Waits for the bulkhead's seq to move from seen, at most ms. The
- * non-private futex operations work for shared and private mappings alike,
- * as long as waiter and waker use the same kind. */
+/* Waits for the bulkhead's seq to move from seen, at most ms. */
 static void wait_seq(bw_bulkhead *b, uint32_t seen, int64_t ms)
 {
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
-    int saved = errno;
-    bw_real.syscall(SYS_futex, &b->seq, FUTEX_WAIT, seen, &ts, NULL, 0);
-    errno = saved;
+    bw_sys_futex_wait(&b->seq, seen, ms);
 }
 
 /* try_slot's answer when the entry cannot be locked. */
@@ -444,7 +439,5 @@ void bw_guard_slot_give_back(bw_entry *e, bool untracked, int32_t owner)
     if (!waiters)
         return;
     /* Wake every waiter: each checks whether its ticket is the oldest. */
-    int saved = errno;
-    bw_real.syscall(SYS_futex, &e->bulkhead.seq, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
-    errno = saved;
+    bw_sys_futex_wake_all(&e->bulkhead.seq);
 }

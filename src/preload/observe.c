@@ -33,8 +33,8 @@ void bw_observe_inside(bw_conn *c, ssize_t r, int err)
         /* nothing learned */
     } else if (atomic_load_explicit(&c->outcome_pending, memory_order_relaxed)) {
         bw_conn_outcome(c, err);
-    } else if (is_io_failure(err) && c->policy->breaker_io_errors && !c->io_failure_recorded) {
-        c->io_failure_recorded = true;
+    } else if (is_io_failure(err) && c->policy->breaker_io_errors &&
+               !atomic_exchange(&c->io_failure_recorded, true)) {
         bw_guard_breaker_record(c, false, 0);
     }
     errno = err;

@@ -117,6 +117,13 @@ grep -qxF "  127.0.0.1:$DEAD breaker closed, failure_rate 1.00, window_calls 2, 
 grep -qxF "  [::1]:$P breaker closed, failure_rate 0.00, window_calls 1, connects 1, failures 0, retries 0, rejected_breaker 0, retries_denied_budget 0, idempotency_keys 0, rate_limited 0" "$T/table" ||
     fail "status: default address line: $(cat "$T/table")"
 
+# Output that cannot be written (a full disk): exit 1 and one line saying so.
+for cmd in status metrics; do
+    rc=0; "$BW_CLI" $cmd -c "$CFG" >/dev/full 2>"$T/err" || rc=$?
+    assert_eq "$cmd to a full device: exit" 1 "$rc"
+    assert_eq "$cmd to a full device: message" "breakwater: $cmd: cannot write the output" "$(cat "$T/err")"
+done
+
 # metrics: valid exposition, and the values.
 "$BW_CLI" metrics -c "$CFG" >"$T/metrics" || fail "metrics failed"
 "$PYTHON3" "$CLIENTS/prom_check.py" <"$T/metrics" >"$T/check" || fail "metrics invalid: $(cat "$T/check")"

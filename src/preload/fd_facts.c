@@ -1,5 +1,5 @@
 /*
- * epoll.c - facts about descriptors kept as bits (bw_fdbits.h):
+ * fd_facts.c - facts about descriptors kept as bits (bw_fdbits.h):
  *
  * - which are epoll instances, for nonblocking = auto (an event loop wants
  *   EINPROGRESS back; a program that polls one socket with a timeout wants
