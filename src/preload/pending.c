@@ -259,6 +259,24 @@ int64_t bw_pend_next_ms(bw_conn *c)
 
 static bool so_error_entered(int fd, bw_conn *c, int *val);
 
+/*
+ * The phase a program's own look at the outcome (SO_ERROR, connect() again)
+ * finds, once the connect has been moved on to now. Unless a wait of the
+ * shim's looks after this connect, the program learned of the attempt's end
+ * from one the shim did not slice (it began before this connect was pending,
+ * in another thread): it is told the truth, with no retry, since a hidden
+ * failure would read as "connected" to it. Called with plock held.
+ */
+static int settle_locked(int fd, bw_conn *c)
+{
+    int64_t now = bw_now_ms();
+    int phase = advance_locked(fd, c, now);
+    if (phase != BW_PEND_ATTEMPT)
+        return phase;
+    check(fd, c, now, c->pend_waited);
+    return atomic_load_explicit(&c->pend, memory_order_relaxed);
+}
+
 /* A thread that may not enter the shim now (a signal handler that
  * interrupted it, a vfork child) reads the kernel's SO_ERROR itself. */
 bool bw_pend_so_error(int fd, bw_conn *c, int *val)
@@ -277,17 +295,7 @@ static bool so_error_entered(int fd, bw_conn *c, int *val)
     if (bw_pend_phase_of(c) == BW_PEND_NONE)
         return false;
     int cs = plock_take(c);
-    int64_t now = bw_now_ms();
-    int phase = advance_locked(fd, c, now);
-    if (phase == BW_PEND_ATTEMPT) {
-        /* Unless a wait of the shim's looks after this connect, the program
-         * learned of the attempt's end from one the shim did not slice (it
-         * began before this connect was pending, in another thread): it is
-         * told the truth, with no retry, since a hidden failure would read
-         * as "connected" to it. */
-        check(fd, c, now, c->pend_waited);
-        phase = atomic_load_explicit(&c->pend, memory_order_relaxed);
-    }
+    int phase = settle_locked(fd, c);
     bool mine = phase != BW_PEND_NONE;
     if (phase == BW_PEND_FINAL) {
         *val = c->pend_err;   /* told once, as the kernel tells it */
@@ -304,10 +312,7 @@ bool bw_pend_connect_again(int fd, bw_conn *c, int *ret)
     if (bw_pend_phase_of(c) == BW_PEND_NONE)
         return false;
     int cs = plock_take(c);
-    int64_t now = bw_now_ms();
-    int phase = advance_locked(fd, c, now);
-    if (phase == BW_PEND_ATTEMPT && check(fd, c, now, c->pend_waited))   /* as in bw_pend_so_error */
-        phase = atomic_load_explicit(&c->pend, memory_order_relaxed);
+    int phase = settle_locked(fd, c);
     int err;
     switch (phase) {
     case BW_PEND_NONE:
