@@ -23,6 +23,7 @@
 #include "connect.h"
 #include "failover.h"
 #include "guard.h"
+#include "nonblock.h"
 #include "record.h"
 #include "pending.h"
 #include "shim.h"
@@ -472,8 +473,7 @@ static int connect_entered(int fd, const struct sockaddr *sa, socklen_t len)
     }
     int saved = errno;
     dead_peer_options(fd, policy);
-    int flags = bw_real.fcntl(fd, F_GETFL);
-    bool nonblocking = flags >= 0 && (flags & O_NONBLOCK);
+    bool nonblocking = bw_nonblock_is_set(fd);
     enum bw_nonblocking mode = policy->nonblocking;
     errno = saved;
     log_mode_once(c, nonblocking ? mode : BW_NB_WAIT, nonblocking);

@@ -20,6 +20,7 @@
 
 #include "bw_sys.h"
 #include "guard.h"
+#include "nonblock.h"
 #include "shim.h"
 
 #define KEPT_MAX 256
@@ -64,6 +65,7 @@ void bw_passfd_note(const struct msghdr *msg)
         for (size_t i = 0; i < n; i++) {
             int fd;
             memcpy(&fd, data + i * sizeof fd, sizeof fd);
+            bw_nonblock_forget(fd);   /* the receiver shares its description */
             bw_conn *c = bw_fdt_get(fd);
             if (c)
                 note_one(fd, c);
