@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <netinet/tcp.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -20,6 +21,7 @@
 #include "bw_log.h"
 #include "bw_match.h"
 #include "bw_retry.h"
+#include "bw_sys.h"
 #include "connect.h"
 #include "failover.h"
 #include "guard.h"
@@ -288,6 +290,35 @@ static int64_t rate_wait_limit(int fd, const bw_policy *p)
     return limit;
 }
 
+/* How long the kernel itself lets a blocking connect try: (2^(r+1) - 1) s
+ * for r = net.ipv4.tcp_syn_retries, read once (0: unknown). */
+static int64_t kernel_connect_ms(void)
+{
+    static _Atomic int64_t known = -1;
+    int64_t ms = atomic_load_explicit(&known, memory_order_relaxed);
+    if (ms >= 0)
+        return ms;
+    char buf[16];
+    long r = bw_sys_read_small("/proc/sys/net/ipv4/tcp_syn_retries", buf, sizeof buf) > 0
+                 ? strtol(buf, NULL, 10) : -1;
+    ms = r >= 1 && r <= 30 ? ((INT64_C(2) << r) - 1) * 1000 : 0;
+    atomic_store_explicit(&known, ms, memory_order_relaxed);
+    return ms;
+}
+
+/* An attempt's limit, or 0 where bounding it would change nothing: a
+ * blocking attempt with no retry after it, no SO_SNDTIMEO of the program's
+ * and a limit the kernel's own reaches first needs no temporary SO_SNDTIMEO
+ * (two setsockopt calls fewer). */
+static int64_t attempt_limit(const bw_policy *p, bool nonblocking, const struct timeval *own,
+                             int64_t limit)
+{
+    if (nonblocking || p->retries || own->tv_sec || own->tv_usec || limit <= 0)
+        return limit;
+    int64_t kernel = kernel_connect_ms();
+    return kernel > 0 && limit >= kernel ? 0 : limit;
+}
+
 /*
  * Blocking connects, and non-blocking ones in wait mode: attempts with a
  * time limit each, retries with backoff within the deadline and the budget.
@@ -318,7 +349,8 @@ static int connect_managed(int fd, bw_conn *c, const struct sockaddr *sa, sockle
     for (unsigned n = 0;; n++) {
         int64_t began = bw_now_ms();
         bool own_binds, in_progress;
-        int64_t limit = bw_retry_attempt_limit(&plan, c->policy, began, &own_binds);
+        int64_t limit = attempt_limit(c->policy, nonblocking, &own,
+                                      bw_retry_attempt_limit(&plan, c->policy, began, &own_binds));
         c->started_ms = began;
         c->outcome_pending = true;
         err = bw_attempt(fd, sa, len, nonblocking, (int)limit, &own, &in_progress);

@@ -6,6 +6,9 @@
 # program (1 attempt, EINPROGRESS), whichever way the mode was set: socket
 # flags, fcntl, ioctl(FIONBIO), through a dup, in a fork child, by a raw
 # syscall(). A socket whose mode the shim saw set costs no fcntl(F_GETFL).
+# A blocking attempt with no retry after it and a connect_timeout_ms the
+# kernel's own (tcp_syn_retries) reaches first gets no temporary SO_SNDTIMEO;
+# a shorter one still does (set, then put back).
 . "$(dirname "$0")/lib.sh"
 require_shim
 . "$(dirname "$0")/clients/retry_lib.sh"
@@ -36,4 +39,15 @@ check ioctl_off "fail errno=ECONNREFUSED" 3 0
 check dup_on    "inprogress"              1
 check fork_on   "inprogress"              1
 check raw_off   "fail errno=ECONNREFUSED" 3
+
+# sndtimeo TIMEOUT_MS: SO_SNDTIMEO calls of a refused blocking connect, retries = 0.
+sndtimeo() {
+    retry_cfg "$T/st$1.ini" "retries = 0" "connect_timeout_ms = $1" "breaker = off"
+    BREAKWATER_CONFIG="$T/st$1.ini" shim strace -f -e trace=setsockopt -o "$T/st$1.st" \
+        timeout 20 "$T/nb_mode" block "$port" >/dev/null || fail "nb_mode failed"
+    grep -c SO_SNDTIMEO "$T/st$1.st"
+}
+kernel_ms=$(( ((2 << $(cat /proc/sys/net/ipv4/tcp_syn_retries)) - 1) * 1000 ))
+assert_eq "connect_timeout_ms = $kernel_ms (the kernel's): SO_SNDTIMEO calls" 0 "$(sndtimeo "$kernel_ms")"
+assert_eq "connect_timeout_ms = 1000: SO_SNDTIMEO calls" 2 "$(sndtimeo 1000)"
 echo "ok"
