@@ -31,14 +31,18 @@ size_t bw_state_size(size_t n_entries)
     return sizeof(bw_state_header) + n_entries * sizeof(bw_entry);
 }
 
-/* A robust mutex, process-shared when the region is a shared file. */
+/* A robust, process-shared mutex when the region is a shared file (its
+ * holder may be another process, and die); a plain one in a private region,
+ * whose holders are this process's threads, none of which exits holding it
+ * (nothing under an entry lock can end a thread): a third of the cost. */
 static void init_lock(pthread_mutex_t *m, bool shared)
 {
     pthread_mutexattr_t a;
     pthread_mutexattr_init(&a);
-    pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
-    if (shared)
+    if (shared) {
+        pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
         pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+    }
     pthread_mutex_init(m, &a);
     pthread_mutexattr_destroy(&a);
 }
