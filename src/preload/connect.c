@@ -16,7 +16,6 @@
 #include <sys/socket.h>
 
 #include "attempt.h"
-#include "bw_budget.h"
 #include "bw_hostcache.h"
 #include "bw_log.h"
 #include "bw_match.h"
@@ -172,33 +171,44 @@ void bw_conn_outcome(bw_conn *c, int err)
     bw_connect_finish(c, err);
 }
 
-static void note_first_attempt(bw_conn *c)
+/*
+ * Admits a connect's first attempt, the same way in every mode: a
+ * connect_rate token, a bulkhead slot, then the breaker's word (or a
+ * healthy sibling's: c->addr is then the sibling's). A blocking connect
+ * (may_wait) may wait for the rate, up to rate_limit_ms, and for a slot.
+ * Returns 0 with the first attempt counted, or -1 with errno set: the
+ * connect is rejected (counted, slot given back), or a signal cut the wait
+ * for the rate (EINTR, nothing attempted).
+ */
+static int admit(bw_conn *c, bool may_wait, int64_t rate_limit_ms)
 {
-    c->connect_began_us = bw_now_us();
-    bw_count(c->entry, BW_CNT_CONNECTS, 1);
-    if (c->dest_entry && bw_entry_lock(c->dest_entry) == 0) {
-        bw_budget_note_first(&c->dest_entry->budget, bw_now_ms());
-        bw_entry_unlock(c->dest_entry);
+    int err = bw_guard_rate_take(c, may_wait, rate_limit_ms);
+    if (err == EINTR) {
+        atomic_store(&c->state, BW_CONN_FAILED);
+        errno = EINTR;
+        return -1;
     }
-}
-
-/* Non-blocking connect left to the program (native mode): no waiting, no retry. */
-static int connect_native(int fd, bw_conn *c, const struct sockaddr *sa, socklen_t len)
-{
-    int err = bw_guard_rate_take(c, false, 0);
     if (!err)
-        err = bw_guard_bulkhead_take(c, false);
+        err = bw_guard_bulkhead_take(c, may_wait);
     if (err)
         return reject(c, BW_CNT_REJECTED_BULKHEAD, err);
     if ((err = admit_first(c)) != 0)
         return reject(c, BW_CNT_REJECTED_BREAKER, err);
-    sa = (const struct sockaddr *)&c->addr;   /* a sibling's, after a failover */
-    len = c->addrlen;
-    note_first_attempt(c);
+    c->connect_began_us = bw_now_us();
+    bw_count(c->entry, BW_CNT_CONNECTS, 1);
+    bw_guard_budget_note_first(c);
+    return 0;
+}
+
+/* Non-blocking connect left to the program (native mode): no waiting, no retry. */
+static int connect_native(int fd, bw_conn *c)
+{
+    if (admit(c, false, 0) != 0)
+        return -1;
     c->started_ms = bw_now_ms();
     c->outcome_pending = true;
-    int ret = bw_real.connect(fd, sa, len);
-    err = ret == 0 ? 0 : errno;
+    int ret = bw_real.connect(fd, (const struct sockaddr *)&c->addr, c->addrlen);
+    int err = ret == 0 ? 0 : errno;
     if (err == EINPROGRESS)
         atomic_store(&c->state, BW_CONN_CONNECTING);
     else
@@ -212,23 +222,15 @@ static int connect_native(int fd, bw_conn *c, const struct sockaddr *sa, socklen
  * returned as the kernel gives it; a failure that gets a retry is reported
  * as EINPROGRESS and retried inside the program's waits (pending.c).
  */
-static int connect_async(int fd, bw_conn *c, const struct sockaddr *sa, socklen_t len)
+static int connect_async(int fd, bw_conn *c)
 {
     const bw_policy *p = c->policy;
     if (p->retries == 0 && p->connect_timeout_ms == 0 && p->deadline_ms == 0)
-        return connect_native(fd, c, sa, len);   /* nothing to retry or bound: the cheaper path */
-    int err = bw_guard_rate_take(c, false, 0);
-    if (!err)
-        err = bw_guard_bulkhead_take(c, false);
-    if (err)
-        return reject(c, BW_CNT_REJECTED_BULKHEAD, err);
-    if ((err = admit_first(c)) != 0)
-        return reject(c, BW_CNT_REJECTED_BREAKER, err);
-    sa = (const struct sockaddr *)&c->addr;   /* a sibling's, after a failover */
-    len = c->addrlen;
-    note_first_attempt(c);
+        return connect_native(fd, c);   /* nothing to retry or bound: the cheaper path */
+    if (admit(c, false, 0) != 0)
+        return -1;
     c->started_ms = bw_now_ms();
-    if (bw_real.connect(fd, sa, len) == 0) {
+    if (bw_real.connect(fd, (const struct sockaddr *)&c->addr, c->addrlen) == 0) {
         bw_connect_record(c, 0, c->started_ms);
         bw_connect_finish(c, 0);
         return 0;
@@ -236,24 +238,12 @@ static int connect_async(int fd, bw_conn *c, const struct sockaddr *sa, socklen_
     return bw_pend_start(fd, c, errno);
 }
 
-/* Asks the destination's retry budget for one retry. */
-static bool budget_allows(bw_conn *c)
-{
-    const bw_policy *p = c->policy;
-    if (!c->dest_entry || bw_entry_lock(c->dest_entry) != 0)
-        return true;
-    bool ok = bw_budget_try_retry(&c->dest_entry->budget, p->retry_budget_percent,
-                                  p->retry_budget_min_per_sec, bw_now_ms());
-    bw_entry_unlock(c->dest_entry);
-    return ok;
-}
-
 int64_t bw_connect_retry_delay(bw_conn *c, unsigned n, int err, bw_retry_plan *plan)
 {
     const bw_policy *p = c->policy;
     if (!bw_retry_wanted(p, n, err))
         return -1;
-    if (!budget_allows(c)) {
+    if (!bw_guard_budget_allows(c)) {
         bw_count(c->entry, BW_CNT_RETRIES_DENIED, 1);
         return -1;
     }
@@ -323,26 +313,15 @@ static int64_t attempt_limit(const bw_policy *p, bool nonblocking, const struct 
  * Blocking connects, and non-blocking ones in wait mode: attempts with a
  * time limit each, retries with backoff within the deadline and the budget.
  */
-static int connect_managed(int fd, bw_conn *c, const struct sockaddr *sa, socklen_t len,
-                           bool nonblocking)
+static int connect_managed(int fd, bw_conn *c, bool nonblocking)
 {
     bw_retry_plan plan;
     int64_t t0 = bw_now_ms();
-    int err = bw_guard_rate_take(c, true, rate_wait_limit(fd, c->policy));
-    if (err == EINTR) {   /* a signal while waiting for the rate: nothing was attempted */
-        atomic_store(&c->state, BW_CONN_FAILED);
-        errno = EINTR;
+    if (admit(c, true, rate_wait_limit(fd, c->policy)) != 0)
         return -1;
-    }
-    if (!err)
-        err = bw_guard_bulkhead_take(c, true);
-    if (err)
-        return reject(c, BW_CNT_REJECTED_BULKHEAD, err);
-    if ((err = admit_first(c)) != 0)
-        return reject(c, BW_CNT_REJECTED_BREAKER, err);
-    sa = (const struct sockaddr *)&c->addr;   /* a sibling's, after a failover */
-    len = c->addrlen;
-    note_first_attempt(c);
+    const struct sockaddr *sa = (const struct sockaddr *)&c->addr;   /* a sibling's, after a failover */
+    socklen_t len = c->addrlen;
+    int err;
     /* The program's own limit applies to blocking connects only, as in the kernel. */
     struct timeval own = {0, 0};
     bw_retry_plan_init(&plan, c->policy, t0, nonblocking ? 0 : bw_own_send_timeout(fd, &own));
@@ -510,10 +489,10 @@ static int connect_entered(int fd, const struct sockaddr *sa, socklen_t len)
     errno = saved;
     log_mode_once(c, nonblocking ? mode : BW_NB_WAIT, nonblocking);
     if (nonblocking && mode == BW_NB_NATIVE)
-        return connect_native(fd, c, sa, len);
+        return connect_native(fd, c);
     if (nonblocking && mode == BW_NB_AUTO)
-        return connect_async(fd, c, sa, len);
-    int ret = connect_managed(fd, c, sa, len, nonblocking);
+        return connect_async(fd, c);
+    int ret = connect_managed(fd, c, nonblocking);
     if (ret == 0)
         errno = saved;   /* errno is unchanged on success */
     return ret;

@@ -1,6 +1,8 @@
 /*
- * guard.c - the shell around the breaker and the bulkhead: takes the entry
- * lock, asks the core, logs transitions and rejections, counts.
+ * guard.c - the shell around the shared state's decisions: the one place
+ * that takes an entry lock (lock_entry) and asks the core under it
+ * (breaker, bulkhead, connect_rate, retry budget), then logs transitions
+ * and rejections and counts, with the lock released.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -14,6 +16,7 @@
 #include <unistd.h>
 
 #include "bw_breaker.h"
+#include "bw_budget.h"
 #include "bw_bulkhead.h"
 #include "bw_log.h"
 #include "bw_proc.h"
@@ -161,6 +164,36 @@ void bw_guard_breaker_record(bw_conn *c, bool ok, uint32_t duration_ms)
     c->probe_token = 0;
     if (changed)
         log_transition(c, &t);
+}
+
+void bw_guard_budget_note_first(bw_conn *c)
+{
+    bw_entry *e = c->dest_entry;
+    if (!e || !lock_entry(e))
+        return;
+    bw_budget_note_first(&e->budget, bw_now_ms());
+    unlock_entry(e);
+}
+
+bool bw_guard_budget_allows(bw_conn *c)
+{
+    const bw_policy *p = c->policy;
+    bw_entry *e = c->dest_entry;
+    if (!e || !lock_entry(e))
+        return true;   /* no usable state: no budget to keep */
+    bool ok = bw_budget_try_retry(&e->budget, p->retry_budget_percent,
+                                  p->retry_budget_min_per_sec, bw_now_ms());
+    unlock_entry(e);
+    return ok;
+}
+
+bool bw_guard_breaker_keeps_out(bw_entry *e, const bw_policy *p)
+{
+    if (!e || !lock_entry(e))
+        return false;
+    enum bw_breaker_state s = bw_breaker_state(&e->breaker, p);
+    unlock_entry(e);
+    return s == BW_BRK_OPEN || s == BW_BRK_FORCED_OPEN || s == BW_BRK_HALF_OPEN;
 }
 
 /* Atomic because threads race to fill them in (TSan saw it): my_pid is
