@@ -308,6 +308,18 @@ static inline long long bc_syscalls(const char *cfg, const char *args)
     return calls;
 }
 
+/* The number a shell command prints first, or -1. */
+static inline long bc_popen_long(const char *cmd)
+{
+    FILE *p = popen(cmd, "r");
+    long n = -1;
+    if (!p || fscanf(p, "%ld", &n) != 1)
+        n = -1;
+    if (p)
+        pclose(p);
+    return n;
+}
+
 /*
  * How many connects of "SELF phase ARGS" under cfg the shim tracked as
  * destination dest: its debug log says "connect ADDR -> DEST" for each.
@@ -320,13 +332,7 @@ static inline long bc_tracked(const char *cfg, const char *args, const char *des
     snprintf(cmd, sizeof cmd, "env -u BREAKWATER_DISABLE BREAKWATER_LOG=debug LD_PRELOAD='%s' "
              "BREAKWATER_CONFIG='%s/%s.ini' timeout 120 '%s' phase %s 2>&1 >/dev/null | "
              "grep -c -- ' -> %s$'", bc_lib, bc_tmp, cfg, bc_self, args, dest);
-    FILE *p = popen(cmd, "r");
-    long n = -1;
-    if (!p || fscanf(p, "%ld", &n) != 1)
-        n = -1;
-    if (p)
-        pclose(p);
-    return n;
+    return bc_popen_long(cmd);
 }
 
 /*
