@@ -268,12 +268,11 @@ static int before_retry(bw_conn *c, unsigned n, int err, bw_retry_plan *plan)
 }
 
 /* How long a blocking connect may wait for connect_rate: its deadline, its
- * attempt limit or the program's own SO_SNDTIMEO, the shortest set (-1: none). */
-static int64_t rate_wait_limit(int fd, const bw_policy *p)
+ * attempt limit or the program's own SO_SNDTIMEO (own_ms), the shortest set
+ * (-1: none). */
+static int64_t rate_wait_limit(const bw_policy *p, int64_t own_ms)
 {
-    struct timeval own;
-    int64_t limit = -1, cand[3] = {p->deadline_ms, p->connect_timeout_ms,
-                                   bw_own_send_timeout(fd, &own)};
+    int64_t limit = -1, cand[3] = {p->deadline_ms, p->connect_timeout_ms, own_ms};
     for (int i = 0; i < 3; i++)
         if (cand[i] > 0 && (limit < 0 || cand[i] < limit))
             limit = cand[i];
@@ -317,14 +316,17 @@ static int connect_managed(int fd, bw_conn *c, bool nonblocking)
 {
     bw_retry_plan plan;
     int64_t t0 = bw_now_ms();
-    if (admit(c, true, rate_wait_limit(fd, c->policy)) != 0)
+    struct timeval own;
+    int64_t own_ms = bw_own_send_timeout(fd, &own);
+    if (admit(c, true, rate_wait_limit(c->policy, own_ms)) != 0)
         return -1;
     const struct sockaddr *sa = (const struct sockaddr *)&c->addr;   /* a sibling's, after a failover */
     socklen_t len = c->addrlen;
     int err;
     /* The program's own limit applies to blocking connects only, as in the kernel. */
-    struct timeval own = {0, 0};
-    bw_retry_plan_init(&plan, c->policy, t0, nonblocking ? 0 : bw_own_send_timeout(fd, &own));
+    if (nonblocking)
+        own = (struct timeval){0, 0};
+    bw_retry_plan_init(&plan, c->policy, t0, nonblocking ? 0 : own_ms);
     for (unsigned n = 0;; n++) {
         int64_t began = bw_now_ms();
         bool own_binds, in_progress;
