@@ -58,8 +58,6 @@ uint32_t bw_bulkhead_active(const bw_bulkhead *b)
 /* Counts one more slot for (pid, start); the admission decision is made. */
 static enum bw_bh_result take_slot(bw_bulkhead *b, int32_t pid, uint64_t start)
 {
-    if (bw_bulkhead_active(b) == UINT32_MAX)
-        return BW_BH_REJECTED;          /* nothing can be counted any more */
     /* The home entry, when free or already ours, saves scanning the table;
      * a second entry for one owner elsewhere is harmless (every lookup of
      * an owner's slots takes them all). */
@@ -68,10 +66,17 @@ static enum bw_bh_result take_slot(bw_bulkhead *b, int32_t pid, uint64_t start)
         o = find_owner(b, pid, start);
     if (!o)
         o = free_owner(b, pid);
+    /* A counter that is full counts nothing more (bw_bulkhead_active
+     * saturates the sum): checked on the one counter taken, not by summing
+     * the owner table on every connect. */
     if (!o) {
+        if (b->untracked == UINT32_MAX)
+            return BW_BH_REJECTED;
         b->untracked++;
         return BW_BH_UNTRACKED;
     }
+    if (o->slots == UINT32_MAX)
+        return BW_BH_REJECTED;
     if (o->slots == 0) {
         o->pid = pid;
         o->start_time = start;

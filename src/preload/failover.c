@@ -136,11 +136,7 @@ static bool ejected(bw_state *st, const bw_policy *p, const char *dest, const st
     bw_entry *e = bw_state_find(st, BW_ENTRY_ADDRESS, dest, sa, false);
     if (found)
         *found = e;
-    if (!e || bw_entry_lock(e) != 0)
-        return false;
-    enum bw_breaker_state s = bw_breaker_state(&e->breaker, p);
-    bw_entry_unlock(e);
-    return s == BW_BRK_OPEN || s == BW_BRK_FORCED_OPEN || s == BW_BRK_HALF_OPEN;
+    return bw_guard_breaker_keeps_out(e, p);
 }
 
 static uint16_t port_of(const struct sockaddr *sa)

@@ -11,6 +11,7 @@
 
 #include "bw_hostcache.h"
 #include "failover.h"
+#include "nonblock.h"
 #include "pending.h"
 #include "shim.h"
 #include "tls.h"
@@ -46,6 +47,7 @@ static void parent(void)
     bw_tls_atfork_parent();
     bw_conn_pool_unlock();
     bw_hostcache_atfork_parent();
+    bw_nonblock_atfork();   /* the child may change a socket's mode unseen */
 }
 
 static void child(void)
@@ -60,6 +62,7 @@ static void child(void)
     bw_epreg_atfork_child();
     bw_failover_atfork_child();
     bw_tls_atfork_child();
+    bw_nonblock_atfork();
 }
 
 __attribute__((constructor(101))) static void bw_register_atfork(void)

@@ -57,4 +57,15 @@ void bw_guard_breaker_open_for(bw_conn *c, uint32_t ms);
  */
 int bw_guard_rate_take(bw_conn *c, bool may_wait, int64_t wait_limit_ms);
 
+/* Counts a first attempt in the destination's retry budget. */
+void bw_guard_budget_note_first(bw_conn *c);
+
+/* Asks the destination's retry budget for one retry: true when it allows
+ * it (or there is no usable state). */
+bool bw_guard_budget_allows(bw_conn *c);
+
+/* True when the breaker of entry e (NULL: none) keeps calls out under
+ * policy p: open, forced open, or letting a probe through. */
+bool bw_guard_breaker_keeps_out(bw_entry *e, const bw_policy *p);
+
 #endif

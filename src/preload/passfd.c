@@ -24,6 +24,7 @@
 
 #include "bw_sys.h"
 #include "guard.h"
+#include "nonblock.h"
 #include "shim.h"
 
 /* Notes who c's socket (fd) is, once: it may live on in another process. */
@@ -50,6 +51,7 @@ void bw_passfd_note(const struct msghdr *msg)
         for (size_t i = 0; i < n; i++) {
             int fd;
             memcpy(&fd, data + i * sizeof fd, sizeof fd);
+            bw_nonblock_forget(fd);   /* the receiver shares its description */
             bw_conn *c = bw_fdt_get(fd);
             if (c)
                 note_one(fd, c);

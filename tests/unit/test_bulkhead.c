@@ -591,12 +591,34 @@ static void test_socket_hand_over_refused(void)
     CU_ASSERT_EQUAL(bh.untracked, 0);
 }
 
+/* A full counter counts nothing more, with no limit set: the owner's own,
+ * and the one for slots without an owner; others still count, and the sum
+ * saturates. */
+static void test_full_counter(void)
+{
+    reset();
+    CU_ASSERT_EQUAL(get(0, 7), BW_BH_TAKEN);
+    for (unsigned i = 0; i < BW_BULKHEAD_OWNERS; i++)
+        if (bh.owners[i].slots)
+            bh.owners[i].slots = UINT32_MAX;
+    CU_ASSERT_EQUAL(get(0, 7), BW_BH_REJECTED);
+    CU_ASSERT_EQUAL(get(0, 8), BW_BH_TAKEN);
+    CU_ASSERT_EQUAL(bw_bulkhead_active(&bh), UINT32_MAX);
+    CU_ASSERT_EQUAL(get(5, 9), BW_BH_REJECTED);
+    bh.untracked = UINT32_MAX;
+    for (unsigned i = 0; i < BW_BULKHEAD_OWNERS; i++)
+        if (!bh.owners[i].slots)
+            bh.owners[i] = (bw_bulkhead_owner){.pid = 100 + (int32_t)i, .start_time = 1, .slots = 1};
+    CU_ASSERT_EQUAL(get(0, 9), BW_BH_REJECTED);   /* owner table full, untracked full */
+}
+
 static const bw_test_case slot_cases[] = {
     {"acquire up to max, then refuse", test_up_to_max_then_refuse},
     {"release frees a slot", test_release_frees},
     {"release by another process is a no-op", test_release_by_other_is_noop},
     {"counts never go negative", test_never_negative},
     {"max 0 is unlimited and counted", test_unlimited},
+    {"a full counter counts no more", test_full_counter},
     {"reclaim a dead owner", test_reclaim_dead_owner},
     {"reclaim a recycled pid's old owner only", test_reclaim_recycled_pid},
     {"drop one owner", test_drop_owner},
