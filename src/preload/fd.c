@@ -254,15 +254,14 @@ BW_EXPORT int socket(int domain, int type, int protocol)
     return fd;
 }
 
-/* Observed only: FIONBIO sets the mode connect() needs to know. The real
- * call is the system call itself, as glibc's ioctl is on Linux. */
+/* Observed only: FIONBIO sets the mode connect() needs to know. */
 BW_EXPORT int ioctl(int fd, unsigned long req, ...)
 {
     va_list ap;
     va_start(ap, req);
     void *arg = va_arg(ap, void *);
     va_end(ap);
-    int ret = (int)bw_real.syscall(SYS_ioctl, fd, req, arg);
+    int ret = bw_real.ioctl(fd, req, arg);
     if (ret == 0 && req == FIONBIO && arg)
         bw_nonblock_note_set(fd, *(const int *)arg != 0);
     return ret;

@@ -121,6 +121,15 @@ static int fb_fcntl(int fd, int cmd, ...)
     return SC(SYS_fcntl, fd, cmd, arg, 0, 0, 0);
 }
 
+static int fb_ioctl(int fd, unsigned long req, ...)
+{
+    va_list ap;
+    va_start(ap, req);
+    long arg = va_arg(ap, long);
+    va_end(ap);
+    return SC(SYS_ioctl, fd, req, arg, 0, 0, 0);
+}
+
 static int fb_open(const char *p, int fl, ...)
 {
     va_list ap;
