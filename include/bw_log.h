@@ -17,8 +17,13 @@
 /* Receives one complete line, newline included, and its level. */
 typedef void (*bw_log_sink)(enum bw_log_level level, const char *line, size_t len);
 
-/* Sets the threshold and the sink; a NULL sink drops everything. */
-void bw_log_setup(enum bw_log_level threshold, bw_log_sink sink);
+/* The PID a line names: asked of the caller each time (the shim passes a raw
+ * getpid, right in a fork or clone child), so the core makes no system call. */
+typedef int32_t (*bw_log_pid)(void);
+
+/* Sets the threshold, the sink and the PID source; a NULL sink drops
+ * everything, a NULL source names PID 0. */
+void bw_log_setup(enum bw_log_level threshold, bw_log_sink sink, bw_log_pid pid);
 
 /* Current threshold (BW_LOG_OFF when logging is off). */
 enum bw_log_level bw_log_threshold(void);

@@ -5,22 +5,22 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include "bw_log.h"
-#include "bw_sys.h"
 
 /* Set at start-up and on a reload while other threads log: atomics, read
  * relaxed (a line logged under the old threshold or sink is fine; a torn
  * value is not). */
 static _Atomic enum bw_log_level threshold = BW_LOG_WARN;
 static _Atomic(bw_log_sink) sink;
+static _Atomic(bw_log_pid) pid_of;
 
 static const char *const level_names[] = {"off", "error", "warn", "info", "debug"};
 
-void bw_log_setup(enum bw_log_level t, bw_log_sink s)
+void bw_log_setup(enum bw_log_level t, bw_log_sink s, bw_log_pid pid)
 {
     atomic_store_explicit(&threshold, t, memory_order_relaxed);
+    atomic_store_explicit(&pid_of, pid, memory_order_relaxed);
     atomic_store_explicit(&sink, s, memory_order_release);
 }
 
@@ -49,7 +49,8 @@ void bw_log(enum bw_log_level level, const char *fmt, ...)
         return;
     int saved = errno;
     char line[BW_LOG_LINE_MAX];
-    int n = snprintf(line, sizeof line, "breakwater[%ld]: %s: ", (long)bw_sys_getpid(),
+    bw_log_pid pid = atomic_load_explicit(&pid_of, memory_order_relaxed);
+    int n = snprintf(line, sizeof line, "breakwater[%ld]: %s: ", pid ? (long)pid() : 0L,
                      level_names[level]);
     va_list ap;
     va_start(ap, fmt);

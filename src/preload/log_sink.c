@@ -86,7 +86,7 @@ static void sink(enum bw_log_level level, const char *line, size_t len)
 
 void bw_log_sink_start(void)
 {
-    bw_log_setup(BW_LOG_WARN, sink);
+    bw_log_setup(BW_LOG_WARN, sink, bw_sys_getpid);
 }
 
 /* A snapshot of cfg's destination: the one in force when it is the same,
@@ -119,5 +119,5 @@ void bw_log_sink_apply(const bw_config *cfg)
             bw_log(BW_LOG_ERROR, "out of memory: log_target and log_file left as they were");
     }
     bw_env_log_level(&level);   /* BREAKWATER_LOG wins over log_level */
-    bw_log_setup(level, sink);
+    bw_log_setup(level, sink, bw_sys_getpid);
 }
