@@ -119,6 +119,8 @@ typedef struct bw_conn {
     bool slot_untracked;           /* ... counted without an owner (owner table full) */
     atomic_bool outcome_pending;   /* connect in progress: outcome not recorded yet */
     bool io_failure_recorded;      /* one I/O failure per connection reaches the breaker */
+    bool success_recorded;         /* a success reached the breaker: ... */
+    bw_breaker_run run_before;     /* ... the failure run just before it (guard.c) */
     /* Handed to another process (SCM_RIGHTS, passfd.c): who the socket is. */
     atomic_bool passed;
     uint64_t pass_inode;
