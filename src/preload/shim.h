@@ -289,6 +289,9 @@ bool bw_signals_restart(void);
 
 /* A uniformly random 64-bit value (not for secrets). */
 uint64_t bw_rand64(void);
+/* 16 unpredictable bytes for an Idempotency-Key (rand.c); no system call
+ * after a thread's first; async-signal-safe. */
+void bw_rand_key(uint8_t out[16]);
 void bw_rand_atfork_child(void);
 
 /* Formats "ADDR:PORT" ("[v6]:PORT") into out. */
