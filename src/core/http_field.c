@@ -39,28 +39,31 @@ bool bw_http_fields_at_line_start(const bw_http_fields *f)
     return f->phase == P_LINE_START;
 }
 
-static bool name_is(const bw_http_fields *f, const char *s, size_t n)
+/* Field name name[0..len) is s (n bytes), in any case. */
+static bool name_is(const char *name, size_t len, const char *s, size_t n)
 {
-    return f->name_len == n && strncasecmp(f->name, s, n) == 0;
+    return len == n && strncasecmp(name, s, n) == 0;
 }
 
-/* Decides, at the colon, which of the interesting fields this line is. The
+/* Decides, at the colon, which of the interesting fields the line whose
+ * name is name[0..len) is (len BW_HTTP_NAME_BUF + 1: longer than any). The
  * length and first letter sort most names out before any comparison. */
-static enum kind classify(const bw_http_fields *f, const char *key)
+static enum kind classify(const bw_http_fields *f, const char *name, size_t len,
+                          const char *key)
 {
-    if (f->trailers)
+    if (f->trailers || len == 0)
         return K_OTHER;   /* trailers never change framing (RFC 9110 6.5.1) */
-    if (key && (key[0] | 0x20) == (f->name[0] | 0x20) && name_is(f, key, strlen(key)))
+    if (key && (key[0] | 0x20) == (name[0] | 0x20) && name_is(name, len, key, strlen(key)))
         return K_KEY;
-    switch (f->name_len) {
+    switch (len) {
     case 14:
-        return name_is(f, "content-length", 14) ? K_CL : K_OTHER;
+        return name_is(name, len, "content-length", 14) ? K_CL : K_OTHER;
     case 17:
-        return name_is(f, "transfer-encoding", 17) ? K_TE : K_OTHER;
+        return name_is(name, len, "transfer-encoding", 17) ? K_TE : K_OTHER;
     case 7:
-        return name_is(f, "upgrade", 7) ? K_UPGRADE : K_OTHER;
+        return name_is(name, len, "upgrade", 7) ? K_UPGRADE : K_OTHER;
     case 11:
-        return name_is(f, "retry-after", 11) ? K_RETRY_AFTER : K_OTHER;
+        return name_is(name, len, "retry-after", 11) ? K_RETRY_AFTER : K_OTHER;
     }
     return K_OTHER;
 }
@@ -159,10 +162,11 @@ static void begin_name(bw_http_fields *f)
     f->cl_line = 0;
 }
 
-/* The colon after a field name: what the line is decides how its value is read. */
-static void name_end(bw_http_fields *f, const char *key)
+/* The colon after the field name name[0..len): what the line is decides how
+ * its value is read. */
+static void name_end(bw_http_fields *f, const char *name, size_t len, const char *key)
 {
-    f->kind = (uint8_t)classify(f, key);
+    f->kind = (uint8_t)classify(f, name, len, key);
     if (f->kind == K_RETRY_AFTER)
         f->ra_len = 0;   /* of several Retry-After lines, the last counts */
     f->phase = P_VALUE;
@@ -186,7 +190,7 @@ static enum bw_http_frame_res start_byte(bw_http_fields *f, uint8_t c)
 static enum bw_http_frame_res name_byte(bw_http_fields *f, uint8_t c, const char *key)
 {
     if (c == ':') {
-        name_end(f, key);
+        name_end(f, f->name, f->name_len, key);
         return BW_HF_MORE;
     }
     if (!bw_http_tchar(c))
@@ -282,14 +286,20 @@ static size_t fast_bytes(bw_http_fields *f, const uint8_t *p, size_t n, const ch
             begin_name(f);
         }
         if (f->phase == P_NAME) {
+            bool whole = f->name_len == 0;   /* the name starts in p */
             while (j < lim && tchar_tab[p[j]])
                 j++;
-            keep_name(f, p + s, j - s);
             if (j == lim || p[j] != ':') {
+                keep_name(f, p + s, j - s);
                 f->line_len += (uint32_t)(j - s);
                 return j;
             }
-            name_end(f, key);
+            if (whole)   /* classified where it lies: nothing kept */
+                name_end(f, (const char *)p + s, j - s > BW_HTTP_NAME_BUF ? BW_HTTP_NAME_BUF + 1 : j - s, key);
+            else {
+                keep_name(f, p + s, j - s);
+                name_end(f, f->name, f->name_len, key);
+            }
             j++;
         }
         if (f->phase != P_VALUE || !value_unread(f)) {
