@@ -287,6 +287,9 @@ static size_t fast_bytes(bw_http_fields *f, const uint8_t *p, size_t n, const ch
         }
         if (f->phase == P_NAME) {
             bool whole = f->name_len == 0;   /* the name starts in p */
+            while (lim - j >= 4 && tchar_tab[p[j]] & tchar_tab[p[j + 1]] & tchar_tab[p[j + 2]] &
+                                       tchar_tab[p[j + 3]])
+                j += 4;
             while (j < lim && tchar_tab[p[j]])
                 j++;
             if (j == lim || p[j] != ':') {
