@@ -101,16 +101,24 @@ static inline uint64_t bw_http_has_byte(uint64_t x, uint64_t b)
 
 /* Length of the run at p[0..n) of bytes that may sit inside a field value or
  * a reason phrase: up to the first NUL, CR or LF, or n. Eight bytes at a
- * time while none of them ends the run, then byte by byte. */
+ * time (little-endian: the lowest flagged byte of a word is the first one
+ * that matches; the flags can be wrong only above a true match), the rest
+ * byte by byte. */
 static inline size_t bw_http_value_run(const uint8_t *p, size_t n)
 {
     size_t j = 0;
     for (; n - j >= 8; j += 8) {
         uint64_t x;
         __builtin_memcpy(&x, p + j, 8);
-        if (bw_http_has_byte(x, 0) | bw_http_has_byte(x, 0x0d0d0d0d0d0d0d0dull) |
-            bw_http_has_byte(x, 0x0a0a0a0a0a0a0a0aull))
+        uint64_t m = bw_http_has_byte(x, 0) | bw_http_has_byte(x, 0x0d0d0d0d0d0d0d0dull) |
+                     bw_http_has_byte(x, 0x0a0a0a0a0a0a0a0aull);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        if (m)
+            return j + (size_t)__builtin_ctzll(m) / 8;
+#else
+        if (m)
             break;
+#endif
     }
     while (j < n && p[j] != 0 && p[j] != '\r' && p[j] != '\n')
         j++;

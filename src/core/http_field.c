@@ -318,7 +318,12 @@ static size_t fast_bytes(bw_http_fields *f, const uint8_t *p, size_t n, const ch
         } else {
             return j;
         }
-        line_end(f);   /* MORE: the line's value is not read */
+        if (f->kind == K_OTHER) {   /* line_end's work for a line that says nothing */
+            f->phase = P_LINE_START;
+            f->line_len = 0;
+        } else {
+            line_end(f);   /* MORE: the line's value is not read */
+        }
     }
     return j;
 }
