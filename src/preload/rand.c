@@ -43,12 +43,12 @@ uint64_t bw_rand64(void)
  * block for itself. A key that is being replaced (the handler came during
  * the thread's first draw) changes the blocks anyway.
  */
-static __thread uint32_t key_words[8];
-static __thread uint64_t key_ctr;
-static __thread int key_seeded;
-static __thread uint8_t cache[64];
-static __thread uint64_t cache_block;   /* block number + 1 in cache; 0: none */
-static __thread int cache_busy;
+static __thread uint32_t key_words[8] BW_TLS;
+static __thread uint64_t key_ctr BW_TLS;
+static __thread int key_seeded BW_TLS;
+static __thread uint8_t cache[64] BW_TLS;
+static __thread uint64_t cache_block BW_TLS;   /* block number + 1 in cache; 0: none */
+static __thread int cache_busy BW_TLS;
 
 static void key_block(uint64_t blk, uint8_t out[64])
 {
