@@ -38,6 +38,18 @@
  * found dead by bw_bulkhead_reclaim: an abandoned ticket blocks others for
  * at most its own wait. At most BW_BULKHEAD_WAITERS tickets are outstanding.
  *
+ * Sockets. A slot may outlive every descriptor its owner had: a socket
+ * handed to another process (SCM_RIGHTS) or kept by a fork child is still
+ * open after its owner closed its own copy, or exited. The owner then hands
+ * the slot over to the socket itself (bw_bulkhead_hand_to_socket): up to
+ * BW_BULKHEAD_SOCKETS sockets, named by what sock_diag knows of them, each
+ * hold one slot, counted in the active slots like any other, owned by no
+ * process (a dead owner's reclaim leaves them). Any process that finds the
+ * bulkhead full copies them out (bw_bulkhead_sockets), asks the kernel with
+ * no lock held which are closed everywhere, and drops those
+ * (bw_bulkhead_drop_socket). A socket the table has no room for keeps
+ * nothing: its owner gives the slot back as before.
+ *
  * seq changes whenever a slot may have become available to a waiter (a
  * release, a reclaim, a cancelled, expired or admitted ticket). A waiter
  * reads bw_bulkhead_seq under the lock after a BW_BH_WAIT, drops the lock and
@@ -71,6 +83,17 @@ typedef struct bw_bulkhead_waiter {
     int64_t deadline_ms;
 } bw_bulkhead_waiter;
 
+#define BW_BULKHEAD_SOCKETS 16
+
+/* A socket holding a slot of its own (see "Sockets"); all zero: a free entry. */
+typedef struct bw_bulkhead_sock {
+    uint64_t inode;                 /* its inode; 0 for a free entry */
+    uint8_t family;                 /* AF_INET or AF_INET6 */
+    uint8_t reserved[3];
+    uint16_t local_port, peer_port; /* network byte order */
+    uint8_t local[16], peer[16];    /* addresses, network byte order */
+} bw_bulkhead_sock;
+
 typedef struct bw_bulkhead {
     uint32_t seq;                   /* futex word, see above */
     uint32_t untracked;             /* slots admitted with the owner table full */
@@ -78,6 +101,7 @@ typedef struct bw_bulkhead {
     uint32_t ticket_next;           /* number the next ticket gets */
     bw_bulkhead_owner owners[BW_BULKHEAD_OWNERS];
     bw_bulkhead_waiter waiters[BW_BULKHEAD_WAITERS];   /* ticket t at t % N */
+    bw_bulkhead_sock sockets[BW_BULKHEAD_SOCKETS];
 } bw_bulkhead;
 
 enum bw_bh_result {
@@ -100,7 +124,7 @@ typedef bool (*bw_bulkhead_alive_fn)(int32_t pid, uint64_t start_time, void *ctx
 /* Empties the bulkhead (same as zeroing it). */
 void bw_bulkhead_init(bw_bulkhead *b);
 
-/* Slots held now: owned plus untracked, saturating at UINT32_MAX. */
+/* Slots held now: owned, untracked and held by sockets, saturating at UINT32_MAX. */
 uint32_t bw_bulkhead_active(const bw_bulkhead *b);
 
 /*
@@ -169,6 +193,24 @@ int64_t bw_bulkhead_wake_by(const bw_bulkhead *b, uint32_t ticket, int64_t now_m
 
 /* Outstanding tickets at now_ms (for status). */
 uint32_t bw_bulkhead_waiting(const bw_bulkhead *b, int64_t now_ms);
+
+/*
+ * Hands one slot of (pid, start_time) (an untracked one when untracked)
+ * over to the socket id (id->inode != 0). Returns false, changing nothing,
+ * when that owner holds no such slot or the socket table is full.
+ */
+bool bw_bulkhead_hand_to_socket(bw_bulkhead *b, int32_t pid, uint64_t start_time,
+                                bool untracked, const bw_bulkhead_sock *id);
+
+/* Copies up to max of the sockets holding slots into out; returns how many. */
+unsigned bw_bulkhead_sockets(const bw_bulkhead *b, bw_bulkhead_sock *out, unsigned max);
+
+/* Socket id (as copied out) was found closed everywhere: its slot is free.
+ * False when it holds none (another process dropped it first). */
+bool bw_bulkhead_drop_socket(bw_bulkhead *b, const bw_bulkhead_sock *id);
+
+/* Slots held by sockets. */
+uint32_t bw_bulkhead_socket_slots(const bw_bulkhead *b);
 
 /* The futex word's current value; an atomic load, safe without the lock. */
 static inline uint32_t bw_bulkhead_seq(const bw_bulkhead *b)

@@ -180,6 +180,17 @@ enum bw_diag_severity { BW_DIAG_ERROR, BW_DIAG_WARNING };
 typedef void (*bw_diag_fn)(void *ctx, const char *file, int line,
                            enum bw_diag_severity sev, const char *msg);
 
+/* A diag receiver that keeps the first error as "FILE:LINE: LABELMESSAGE"
+ * (label: "" or e.g. "error: ") and counts every error; warnings are
+ * ignored. Pass bw_diag_keep_first with a bw_diag_first as its ctx. */
+typedef struct bw_diag_first {
+    const char *label;
+    char text[512];
+    int errors;
+} bw_diag_first;
+void bw_diag_keep_first(void *ctx, const char *file, int line, enum bw_diag_severity sev,
+                        const char *msg);
+
 /* Fills *p with the built-in defaults of SPEC section 4. */
 void bw_policy_defaults(bw_policy *p);
 

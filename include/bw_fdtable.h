@@ -23,9 +23,16 @@ typedef _Atomic(void *) bw_fdt_slot;
 
 extern _Atomic(bw_fdt_slot *) bw_fdt_pages[BW_FDT_PAGES];
 
+/* The first page, static (and bw_fdt_pages[0] from the start): descriptors
+ * below BW_FDT_PAGE, nearly all a program has, are one compare and one load
+ * away, the hooks' whole cost on an untracked read or write. */
+extern bw_fdt_slot bw_fdt_page0[BW_FDT_PAGE];
+
 /* The slot of fd when its page exists, else NULL. */
 static inline bw_fdt_slot *bw_fdt_slot_of(int fd)
 {
+    if (__builtin_expect((unsigned)fd < BW_FDT_PAGE, 1))
+        return &bw_fdt_page0[fd];
     if ((unsigned)fd >= BW_FDT_MAX)
         return NULL;
     bw_fdt_slot *page = atomic_load_explicit(&bw_fdt_pages[(unsigned)fd >> BW_FDT_PAGE_SHIFT],

@@ -33,6 +33,10 @@ typedef struct bw_ipaddr {
  */
 bool bw_ipaddr_from_sockaddr(const struct sockaddr *sa, bw_ipaddr *out);
 
+/* The same, keeping an IPv4-mapped IPv6 address as the IPv6 address it was
+ * given as (for saying what the program connected to). */
+bool bw_ipaddr_from_sockaddr_as_is(const struct sockaddr *sa, bw_ipaddr *out);
+
 struct bw_match;
 
 /*

@@ -5,9 +5,16 @@
  *
  * Pure and fixed-size (a table of BW_NAMES_SLOTS names of up to
  * BW_NAMES_ADDRS addresses each, no heap); the caller serialises access and
- * passes the clock. An answer lives ttl_ms from when it was put (the
- * resolver does not say how long a DNS answer lasts; every new resolution of
- * the name renews it). A full table replaces the answer that expires first.
+ * passes the clock. Each address lives ttl_ms from the last answer that
+ * gave it (the resolver does not say how long a DNS answer lasts): a new
+ * answer comes first, in its order, and the name's other addresses stay
+ * behind it until they expire, so that answers which each give a part of
+ * the name's addresses (round-robin DNS, another process's /etc/hosts) add
+ * up. A full table replaces the name that expires first.
+ *
+ * The table may live in a shared state file (bw_state_names.h): whatever a
+ * slot holds, reading or writing it stays inside it (counts are clamped,
+ * names compared within their field).
  */
 #ifndef BW_NAMES_H
 #define BW_NAMES_H
@@ -27,9 +34,10 @@ typedef struct bw_name_addr {
 
 typedef struct bw_names_entry {
     uint64_t hash;             /* 0: free */
-    int64_t expires_ms;
+    int64_t expires_ms;        /* the latest of addr_expires_ms */
     uint8_t n;
     bw_name_addr addrs[BW_NAMES_ADDRS];
+    int64_t addr_expires_ms[BW_NAMES_ADDRS];
     char name[BW_NAMES_NAMELEN];
 } bw_names_entry;
 
@@ -37,13 +45,15 @@ typedef struct bw_names {
     bw_names_entry slot[BW_NAMES_SLOTS];
 } bw_names;
 
-/* Stores name's answer (n addresses, the first BW_NAMES_ADDRS kept, duplicates
- * dropped) at now_ms for ttl_ms. A name of BW_NAMES_NAMELEN bytes or more is
- * not stored. */
+/* Stores name's answer (n addresses, duplicates dropped) at now_ms for
+ * ttl_ms, ahead of the name's unexpired addresses from earlier answers; the
+ * first BW_NAMES_ADDRS are kept. A name of BW_NAMES_NAMELEN bytes or more
+ * is not stored. */
 void bw_names_put(bw_names *t, const char *name, const bw_name_addr *a, unsigned n,
                   int64_t now_ms, uint32_t ttl_ms);
 
-/* Copies name's unexpired answer into out (up to max) and returns how many. */
+/* Copies name's unexpired addresses into out (up to max), newest answer
+ * first, and returns how many. */
 unsigned bw_names_get(const bw_names *t, const char *name, int64_t now_ms, bw_name_addr *out,
                       unsigned max);
 

@@ -8,7 +8,9 @@
  * hashing (destination name, address). Entries are created on first use and
  * never removed, so a pointer to one stays valid for the life of the mapping.
  *
- * The header also holds the ring of recent events (bw_events.h).
+ * The header also holds the ring of recent events (bw_events.h) and the
+ * addresses each hostname resolved to (bw_state_names.h), so that every
+ * process of the config knows a name's siblings for failover.
  *
  * Concurrency: each entry has a robust, process-shared mutex (a process
  * killed while holding it leaves it recoverable: the next locker gets
@@ -35,6 +37,7 @@
 #include "bw_config.h"
 #include "bw_events.h"
 #include "bw_histogram.h"
+#include "bw_names.h"
 #include "bw_rate.h"
 
 #define BW_STATE_MAGIC 0x3174537761657242ULL   /* "BreawSt1" */
@@ -48,11 +51,14 @@
  * layout 1 under the name without the suffix. The override is for tests that
  * build a library of another layout version side by side with this one.
  * 2: the events ring, the connect-time histograms, the failover counter.
+ * 3: the 429 counter; the name table and its lock in the header (never
+ *    released alone: merged into 4).
+ * 4: bulkhead slots held by sockets (passed or inherited, bw_bulkhead.h).
  */
 #ifdef BW_STATE_LAYOUT_VERSION_OVERRIDE
 #define BW_STATE_VERSION BW_STATE_LAYOUT_VERSION_OVERRIDE
 #else
-#define BW_STATE_VERSION 2
+#define BW_STATE_VERSION 4
 #endif
 #define BW_STATE_ENTRIES 4096
 
@@ -67,13 +73,23 @@ enum bw_counter {
     BW_CNT_IDEMPOTENCY_KEYS,
     BW_CNT_HTTP_1XX, BW_CNT_HTTP_2XX, BW_CNT_HTTP_3XX, BW_CNT_HTTP_4XX, BW_CNT_HTTP_5XX,
     BW_CNT_FAILOVERS,         /* connects sent from this address to a sibling */
+    BW_CNT_RATE_LIMITED,      /* HTTP 429 responses: the server throttled, apart from failures */
     BW_CNT_N
 };
+
+/* bw_entry.ready: an entry is read only once it is BW_ENTRY_READY (acquire). */
+#define BW_ENTRY_FREE 0u
+#define BW_ENTRY_FILLING 1u
+#define BW_ENTRY_READY 2u
+
+/* How long a lock of the state file is waited for before the file counts
+ * as stuck (a real holder keeps it for microseconds). */
+#define BW_STATE_LOCK_WAIT_MS 2000
 
 enum bw_entry_kind { BW_ENTRY_ADDRESS = 1, BW_ENTRY_DESTINATION = 2 };
 
 typedef struct bw_entry {
-    _Atomic uint32_t ready;          /* 0 free, 1 being filled, 2 ready */
+    _Atomic uint32_t ready;          /* BW_ENTRY_FREE, _FILLING or _READY */
     uint32_t kind;                   /* enum bw_entry_kind */
     uint64_t hash;
     char dest[BW_MAX_NAME];          /* "default" for unmatched connections */
@@ -104,6 +120,8 @@ typedef struct bw_state_header {
     uint32_t used;
     char config_path[PATH_MAX];
     bw_event_ring events;            /* lock-free; see bw_events.h */
+    pthread_mutex_t names_lock;      /* robust, like an entry's; see bw_state_names.h */
+    bw_names names;
 } bw_state_header;
 
 typedef struct bw_state {
@@ -146,6 +164,10 @@ int bw_entry_lock(bw_entry *e);
 /* bw_entry_lock waiting at most wait_ms (bw_entry_lock waits 2 s). After a
  * lock of this process once timed out, every lock fails at once. */
 int bw_entry_lock_for(bw_entry *e, int wait_ms);
+
+/* The same for another robust mutex of the region (made by it, read from
+ * a file that may be hostile). */
+int bw_state_mutex_lock(pthread_mutex_t *m, int wait_ms);
 
 /* True once a lock timed out in this process (see bw_entry_lock_for). */
 bool bw_state_locks_stuck(void);
@@ -197,7 +219,7 @@ void bw_format_key_addr(uint8_t family, const uint8_t addr[16], uint16_t port, c
  * it is an address entry. */
 void bw_entry_where(const bw_entry *e, bw_event_where *w);
 
-/* 64-bit FNV-1a, also used for the state file name. */
+/* bw_hash (bw_hash.h) under its first name: entry keys and the state file name. */
 uint64_t bw_hash64(const void *data, size_t len, uint64_t seed);
 
 #endif

@@ -39,6 +39,22 @@ struct sockaddr_storage;
 int bw_sys_tcp_held(const struct sockaddr_storage *local, const struct sockaddr_storage *peer,
                     uint64_t inode);
 
+/*
+ * Who the connected socket fd is, for bw_sys_tcp_held: its inode and its
+ * local and peer addresses. 0, or -1 (errno set) when fd is no connected
+ * socket. Raw system calls: safe while other threads use fd.
+ */
+int bw_sys_tcp_identity(int fd, uint64_t *inode, struct sockaddr_storage *local,
+                        struct sockaddr_storage *peer);
+
+/* Sleeps while *word == seen, at most ms milliseconds, or until a wake or a
+ * signal (futex FUTEX_WAIT, not private: the word may be in a shared
+ * mapping). Returns in every case; errno is preserved. */
+void bw_sys_futex_wait(const uint32_t *word, uint32_t seen, int64_t ms);
+
+/* Wakes every waiter on word (FUTEX_WAKE, not private). errno is preserved. */
+void bw_sys_futex_wake_all(const uint32_t *word);
+
 /* clock_gettime(clock) (through the vDSO: no hook exists for it). */
 void bw_sys_clock(clockid_t clock, struct timespec *ts);
 

@@ -230,6 +230,9 @@ static void print_metrics(FILE *out, const bw_view *v)
     family(out, "breakwater_idempotency_keys_total", "counter", "Idempotency keys added to requests.");
     per_address(out, v, "breakwater_idempotency_keys_total", BW_CNT_IDEMPOTENCY_KEYS);
     http_responses(out, v);
+    family(out, "breakwater_rate_limited_total", "counter",
+           "HTTP 429 (Too Many Requests) responses seen, apart from failures.");
+    per_address(out, v, "breakwater_rate_limited_total", BW_CNT_RATE_LIMITED);
     connect_duration(out, v);
     failovers(out, v);
 }
@@ -251,10 +254,5 @@ int bw_cmd_metrics(int argc, char **argv)
     } else if (rc == 0 && (rc = bw_view_build(&v)) == 0) {
         print_metrics(stdout, &v);
     }
-    bw_view_close(&v);
-    if (fflush(stdout) != 0 && rc == 0) {
-        bw_cli_error("metrics: cannot write the output");
-        rc = 1;
-    }
-    return rc;
+    return bw_view_finish(&v, "metrics", rc);
 }

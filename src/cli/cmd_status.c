@@ -18,13 +18,15 @@ static void json_addr(FILE *out, const bw_view_dest *d, const bw_view_addr *a)
             bw_breaker_state_name(b->state), b->failure_rate, b->window_calls);
     fprintf(out, "\"connects\": %llu, \"failures\": %llu, \"retries\": %llu, "
                  "\"rejected_breaker\": %llu, \"rejected_bulkhead\": %llu, "
-                 "\"retries_denied_budget\": %llu, \"idempotency_keys\": %llu}",
+                 "\"retries_denied_budget\": %llu, \"idempotency_keys\": %llu, "
+                 "\"rate_limited\": %llu}",
             (unsigned long long)a->cnt[BW_CNT_CONNECTS], (unsigned long long)a->cnt[BW_CNT_FAILURES],
             (unsigned long long)a->cnt[BW_CNT_RETRIES],
             (unsigned long long)a->cnt[BW_CNT_REJECTED_BREAKER],
             (unsigned long long)a->cnt[BW_CNT_REJECTED_BULKHEAD],
             (unsigned long long)a->cnt[BW_CNT_RETRIES_DENIED],
-            (unsigned long long)a->cnt[BW_CNT_IDEMPOTENCY_KEYS]);
+            (unsigned long long)a->cnt[BW_CNT_IDEMPOTENCY_KEYS],
+            (unsigned long long)a->cnt[BW_CNT_RATE_LIMITED]);
 }
 
 #define MAX_FILES 8
@@ -130,14 +132,15 @@ static void print_table(FILE *out, const bw_view *v)
             const bw_view_brk *b = bw_view_breaker_of(d, a);
             fprintf(out, "  %s breaker %s, failure_rate %.2f, window_calls %u, connects %llu, "
                          "failures %llu, retries %llu, rejected_breaker %llu, "
-                         "retries_denied_budget %llu, idempotency_keys %llu\n",
+                         "retries_denied_budget %llu, idempotency_keys %llu, rate_limited %llu\n",
                     a->text, bw_breaker_state_name(b->state), b->failure_rate, b->window_calls,
                     (unsigned long long)a->cnt[BW_CNT_CONNECTS],
                     (unsigned long long)a->cnt[BW_CNT_FAILURES],
                     (unsigned long long)a->cnt[BW_CNT_RETRIES],
                     (unsigned long long)a->cnt[BW_CNT_REJECTED_BREAKER],
                     (unsigned long long)a->cnt[BW_CNT_RETRIES_DENIED],
-                    (unsigned long long)a->cnt[BW_CNT_IDEMPOTENCY_KEYS]);
+                    (unsigned long long)a->cnt[BW_CNT_IDEMPOTENCY_KEYS],
+                    (unsigned long long)a->cnt[BW_CNT_RATE_LIMITED]);
         }
     }
 }
@@ -167,10 +170,5 @@ int bw_cmd_status(int argc, char **argv)
         else
             print_table(stdout, &v);
     }
-    bw_view_close(&v);
-    if (fflush(stdout) != 0 && rc == 0) {
-        bw_cli_error("status: cannot write the output");
-        rc = 1;
-    }
-    return rc;
+    return bw_view_finish(&v, "status", rc);
 }

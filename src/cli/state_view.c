@@ -7,14 +7,13 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/random.h>
-#include <linux/futex.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "bw_proc.h"
+#include "bw_sys.h"
 #include "state_files.h"
 #include "state_view.h"
 
@@ -133,22 +132,6 @@ int bw_view_args(int argc, char **argv, const char *usage, const char **config, 
     return 0;
 }
 
-/* Keeps the first problem of an invalid config for the one-line message. */
-struct first_diag {
-    char text[512];
-    int errors;
-};
-
-static void keep_first(void *ctx, const char *file, int line, enum bw_diag_severity sev,
-                       const char *msg)
-{
-    struct first_diag *f = ctx;
-    if (sev != BW_DIAG_ERROR)
-        return;
-    if (f->errors++ == 0)
-        snprintf(f->text, sizeof f->text, "%s:%d: error: %s", file, line, msg);
-}
-
 const char *bw_view_config_name(const bw_view *v)
 {
     return v->cfg && v->cfg->path[0] ? v->cfg->path : "the built-in config";
@@ -178,8 +161,8 @@ int bw_view_open(const char *given, bw_view *v)
     if (!path) {
         v->cfg = bw_config_builtin();
     } else {
-        struct first_diag f = {"", 0};
-        if (bw_config_load(path, &v->cfg, keep_first, &f) != 0) {
+        bw_diag_first f = {.label = "error: "};
+        if (bw_config_load(path, &v->cfg, bw_diag_keep_first, &f) != 0) {
             if (f.errors > 1)
                 bw_cli_error("invalid config: %s (and %d more; see 'breakwater check %s')",
                              f.text, f.errors - 1, path);
@@ -237,6 +220,16 @@ void bw_view_close(bw_view *v)
     memset(v, 0, sizeof *v);
 }
 
+int bw_view_finish(bw_view *v, const char *cmd, int rc)
+{
+    bw_view_close(v);
+    if (fflush(stdout) != 0 && rc == 0) {
+        bw_cli_error("%s: cannot write the output", cmd);
+        rc = 1;
+    }
+    return rc;
+}
+
 
 
 static const bw_policy *policy_of(const bw_config *cfg, const char *name)
@@ -267,7 +260,7 @@ static void read_entry(bw_entry *e, const bw_policy *p, int64_t now, bw_view_brk
     if (locked)
         bw_entry_unlock(e);
     if (freed)   /* a waiter in some process may now have its slot */
-        syscall(SYS_futex, &e->bulkhead.seq, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
+        bw_sys_futex_wake_all(&e->bulkhead.seq);
 }
 
 static bw_view_dest *dest_for(bw_view *v, const char *name, size_t *cap)

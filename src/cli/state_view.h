@@ -84,6 +84,11 @@ int bw_view_rebuild(bw_view *v);
 
 void bw_view_close(bw_view *v);
 
+/* Closes v at the end of command cmd whose result so far is rc, and flushes
+ * stdout: returns rc, or 1 (after saying so) when the output could not be
+ * written. */
+int bw_view_finish(bw_view *v, const char *cmd, int rc);
+
 /* The config as users name it: its absolute path, or "the built-in config". */
 const char *bw_view_config_name(const bw_view *v);
 

@@ -48,7 +48,7 @@ void bw_bulkhead_init(bw_bulkhead *b)
 
 uint32_t bw_bulkhead_active(const bw_bulkhead *b)
 {
-    uint64_t n = b->untracked;
+    uint64_t n = (uint64_t)b->untracked + bw_bulkhead_socket_slots(b);
 
     for (unsigned i = 0; i < BW_BULKHEAD_OWNERS; i++)
         n += b->owners[i].slots;
@@ -58,8 +58,6 @@ uint32_t bw_bulkhead_active(const bw_bulkhead *b)
 /* Counts one more slot for (pid, start); the admission decision is made. */
 static enum bw_bh_result take_slot(bw_bulkhead *b, int32_t pid, uint64_t start)
 {
-    if (bw_bulkhead_active(b) == UINT32_MAX)
-        return BW_BH_REJECTED;          /* nothing can be counted any more */
     /* The home entry, when free or already ours, saves scanning the table;
      * a second entry for one owner elsewhere is harmless (every lookup of
      * an owner's slots takes them all). */
@@ -68,10 +66,17 @@ static enum bw_bh_result take_slot(bw_bulkhead *b, int32_t pid, uint64_t start)
         o = find_owner(b, pid, start);
     if (!o)
         o = free_owner(b, pid);
+    /* A counter that is full counts nothing more (bw_bulkhead_active
+     * saturates the sum): checked on the one counter taken, not by summing
+     * the owner table on every connect. */
     if (!o) {
+        if (b->untracked == UINT32_MAX)
+            return BW_BH_REJECTED;
         b->untracked++;
         return BW_BH_UNTRACKED;
     }
+    if (o->slots == UINT32_MAX)
+        return BW_BH_REJECTED;
     if (o->slots == 0) {
         o->pid = pid;
         o->start_time = start;
@@ -333,4 +338,61 @@ uint32_t bw_bulkhead_owned(const bw_bulkhead *b, int32_t pid, uint64_t start_tim
             n = add_sat(n, o->slots);
     }
     return n;
+}
+
+/* ---- sockets holding slots ---- */
+
+uint32_t bw_bulkhead_socket_slots(const bw_bulkhead *b)
+{
+    uint32_t n = 0;
+    for (unsigned i = 0; i < BW_BULKHEAD_SOCKETS; i++)
+        n += b->sockets[i].inode != 0;
+    return n;
+}
+
+bool bw_bulkhead_hand_to_socket(bw_bulkhead *b, int32_t pid, uint64_t start_time,
+                                bool untracked, const bw_bulkhead_sock *id)
+{
+    if (id->inode == 0)
+        return false;
+    bw_bulkhead_sock *free_entry = NULL;
+    for (unsigned i = 0; i < BW_BULKHEAD_SOCKETS && !free_entry; i++)
+        if (b->sockets[i].inode == 0)
+            free_entry = &b->sockets[i];
+    if (!free_entry)
+        return false;
+    if (untracked) {
+        if (b->untracked == 0)
+            return false;
+        b->untracked--;
+    } else {
+        bw_bulkhead_owner *o = find_owner(b, pid, start_time);
+        if (!o)
+            return false;
+        o->slots--;
+    }
+    *free_entry = *id;   /* the count stays: no waiter can be admitted by this */
+    return true;
+}
+
+unsigned bw_bulkhead_sockets(const bw_bulkhead *b, bw_bulkhead_sock *out, unsigned max)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < BW_BULKHEAD_SOCKETS && n < max; i++)
+        if (b->sockets[i].inode != 0)
+            out[n++] = b->sockets[i];
+    return n;
+}
+
+bool bw_bulkhead_drop_socket(bw_bulkhead *b, const bw_bulkhead_sock *id)
+{
+    if (id->inode == 0)
+        return false;
+    for (unsigned i = 0; i < BW_BULKHEAD_SOCKETS; i++)
+        if (memcmp(&b->sockets[i], id, sizeof *id) == 0) {
+            memset(&b->sockets[i], 0, sizeof b->sockets[i]);
+            bump_seq(b);
+            return true;
+        }
+    return false;
 }

@@ -5,12 +5,15 @@
  * inih says nothing about section headers, blank lines or malformed lines, it
  * truncates section names to 49 bytes, and it splits a line longer than its
  * buffer into two without notice. So our reader function sees every line
- * first: it counts lines, refuses long ones, and classifies each line the way
- * inih will (header, key, continuation, malformed), handling headers and
- * malformed lines itself. inih then only parses "key = value" (trimming,
- * inline comments) and calls the handler synchronously for that same line.
+ * first: it counts lines, refuses long ones, has each classified the way
+ * inih will (bw_ini_lines.h: header, key, continuation, malformed), and
+ * handles headers and malformed lines itself. inih then only parses
+ * "key = value" (trimming, inline comments) and calls the handler
+ * synchronously for that same line.
  */
 #include "bw_config.h"
+#include "bw_hash.h"
+#include "bw_ini_lines.h"
 #include "bw_match.h"
 
 #include <ctype.h>
@@ -21,7 +24,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-enum line_kind { LN_BLANK, LN_KEY, LN_CONT, LN_SECTION, LN_BAD };
 enum sec_kind { SEC_NONE, SEC_GLOBAL, SEC_DEFAULTS, SEC_DEST, SEC_SKIP };
 
 /* Destination names to indices: open addressing, slot = index + 1. */
@@ -41,8 +43,8 @@ typedef struct loader {
     const char *buf;
     size_t len, pos;
     int lineno;
-    bool inih_prev_name;   /* inih's rule: an indented line continues a key */
-    enum line_kind kind;   /* of the line just handed to inih */
+    bw_ini_lexer lexer;    /* inih's memory from line to line */
+    enum bw_ini_kind kind; /* of the line just handed to inih */
     bool any_section;
     /* the current section */
     enum sec_kind sec;
@@ -75,10 +77,7 @@ static void emit(loader *ld, int line, enum bw_diag_severity sev, const char *fm
 
 static size_t name_hash(const char *s)
 {
-    uint64_t h = 1469598103934665603u;   /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211u;
-    return (size_t)h;
+    return (size_t)bw_hash(s, strlen(s), 0);
 }
 
 /* Returns the slot for name: holding it, or the empty one where it goes. */
@@ -324,17 +323,6 @@ static void on_key(loader *ld, const char *name, const char *value)
     lines[k] = apply(ld, k, value, false) == 0 ? ld->lineno : -ld->lineno;
 }
 
-/* Like inih's own scan: stops at a char of chars or at ';' after a blank. */
-static const char *find_chars_or_comment(const char *s, const char *chars)
-{
-    bool was_space = false;
-    while (*s && !(chars && strchr(chars, *s)) && !(was_space && *s == ';')) {
-        was_space = isspace((unsigned char)*s);
-        s++;
-    }
-    return s;
-}
-
 /* Returns the key an indented "key = value" line names, or -1: inih reads
  * such a line as a continuation, which would give a baffling message. */
 static int indented_key(const char *value)
@@ -368,7 +356,7 @@ static void on_continuation(loader *ld, const char *value)
         return;
     }
     /* inih strips inline comments on key lines but not on continuations */
-    size_t n = (size_t)(find_chars_or_comment(value, NULL) - value);
+    size_t n = (size_t)(bw_ini_find_chars_or_comment(value, NULL) - value);
     while (n && isspace((unsigned char)value[n - 1]))
         n--;
     snprintf(v, sizeof v, "%.*s", (int)n, value);
@@ -380,9 +368,9 @@ static int handler(void *user, const char *section, const char *name,
 {
     loader *ld = user;
     (void)section;   /* ours, from the reader: inih truncates long ones */
-    if (ld->kind == LN_KEY)
+    if (ld->kind == BW_INI_KEY)
         on_key(ld, name, value);
-    else if (ld->kind == LN_CONT)
+    else if (ld->kind == BW_INI_CONT)
         on_continuation(ld, value);
     return 1;
 }
@@ -392,33 +380,16 @@ static int handler(void *user, const char *section, const char *name,
 /* Classifies a line the way inih will, acting on headers and bad lines. */
 static void classify(loader *ld, const char *line)
 {
-    const char *s = line;
-    if (ld->lineno == 1 && !strncmp(s, "\xEF\xBB\xBF", 3))
-        s += 3;
-    while (isspace((unsigned char)*s))
-        s++;
-    ld->kind = LN_BLANK;
-    if (!*s || *s == ';' || *s == '#')
-        return;
-    ld->kind = LN_CONT;
-    if (ld->inih_prev_name && s > line)
-        return;
-    const char *e = find_chars_or_comment(*s == '[' ? s + 1 : s, *s == '[' ? "]" : "=:");
-    ld->kind = *s == '[' ? (*e == ']' ? LN_SECTION : LN_BAD)
-                         : (*e == '=' || *e == ':' ? LN_KEY : LN_BAD);
-    size_t n = strlen(s);
-    while (n && isspace((unsigned char)s[n - 1]))
-        n--;
-    if (ld->kind == LN_SECTION) {
-        ld->inih_prev_name = false;
-        on_section(ld, s + 1, (size_t)(e - s - 1));
-    } else if (ld->kind == LN_KEY) {
-        ld->inih_prev_name = e > s;
-    } else if (*s == '[') {
-        ERR(ld, "bad section header '%.*s': missing ']'", (int)n, s);
-    } else {
-        ERR(ld, "cannot parse '%.*s': expected '[section]' or 'key = value'", (int)n, s);
-    }
+    bw_ini_line l;
+    bw_ini_classify(&ld->lexer, line, ld->lineno, &l);
+    ld->kind = l.kind;
+    if (l.kind == BW_INI_SECTION)
+        on_section(ld, l.name, l.name_len);
+    else if (l.kind == BW_INI_BAD && l.text[0] == '[')
+        ERR(ld, "bad section header '%.*s': missing ']'", (int)l.text_len, l.text);
+    else if (l.kind == BW_INI_BAD)
+        ERR(ld, "cannot parse '%.*s': expected '[section]' or 'key = value'", (int)l.text_len,
+            l.text);
 }
 
 /* A line too long for inih's buffer: reported, and its section or key
@@ -430,7 +401,7 @@ static void too_long(loader *ld, const char *p, size_t n, size_t max)
     while (i < n && isspace((unsigned char)p[i]))
         i++;
     ld->cont_key = -1;
-    ld->kind = LN_BLANK;
+    ld->kind = BW_INI_BLANK;
     if (i < n && p[i] == '[') {
         ld->any_section = true;
         ld->sec = SEC_SKIP;
@@ -522,7 +493,7 @@ static int check_file(loader *ld, const struct stat *st, const char *buf, size_t
         return -1;
     }
     if (st->st_size > BW_CONFIG_MAX_FILE || len > (size_t)BW_CONFIG_MAX_FILE) {
-        emit(ld, 0, BW_DIAG_ERROR, "larger than 16 MiB");
+        emit(ld, 0, BW_DIAG_ERROR, "larger than %ld MiB", BW_CONFIG_MAX_FILE >> 20);
         return -1;
     }
     if (st->st_mode & (S_IWGRP | S_IWOTH))

@@ -4,7 +4,8 @@
 
 #include "bw_fdtable.h"
 
-_Atomic(bw_fdt_slot *) bw_fdt_pages[BW_FDT_PAGES];
+bw_fdt_slot bw_fdt_page0[BW_FDT_PAGE];
+_Atomic(bw_fdt_slot *) bw_fdt_pages[BW_FDT_PAGES] = {[0] = bw_fdt_page0};
 
 /* Returns the page holding fd, mapping it on first use; NULL when out of memory. */
 static bw_fdt_slot *page_for(unsigned fd)

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "bw_hostcache.h"
+#include "bw_hash.h"
 #include "bw_match.h"
 
 #define N_ENTRIES BW_HOSTCACHE_ENTRIES
@@ -41,9 +42,7 @@ static struct {
 
 static size_t bucket_of(const bw_ipaddr *a)
 {
-    uint64_t h = 0xcbf29ce484222325ull ^ (uint64_t)a->family;
-    for (size_t i = 0; i < 16; i++)
-        h = (h ^ a->addr[i]) * 0x100000001b3ull;
+    uint64_t h = bw_hash(a->addr, 16, (uint64_t)a->family);
     return (size_t)(h ^ (h >> 29)) & (N_BUCKETS - 1);
 }
 

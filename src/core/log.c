@@ -1,5 +1,6 @@
 /* log.c - formatting of log lines and the level threshold (see bw_log.h). */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,20 +10,25 @@
 #include "bw_log.h"
 #include "bw_sys.h"
 
-static enum bw_log_level threshold = BW_LOG_WARN;
-static bw_log_sink sink;
+/* Set at start-up and on a reload while other threads log: atomics, read
+ * relaxed (a line logged under the old threshold or sink is fine; a torn
+ * value is not). */
+static _Atomic enum bw_log_level threshold = BW_LOG_WARN;
+static _Atomic(bw_log_sink) sink;
 
 static const char *const level_names[] = {"off", "error", "warn", "info", "debug"};
 
 void bw_log_setup(enum bw_log_level t, bw_log_sink s)
 {
-    threshold = t;
-    sink = s;
+    atomic_store_explicit(&threshold, t, memory_order_relaxed);
+    atomic_store_explicit(&sink, s, memory_order_release);
 }
 
 enum bw_log_level bw_log_threshold(void)
 {
-    return sink ? threshold : BW_LOG_OFF;
+    return atomic_load_explicit(&sink, memory_order_relaxed)
+               ? atomic_load_explicit(&threshold, memory_order_relaxed)
+               : BW_LOG_OFF;
 }
 
 bool bw_log_level_parse(const char *s, enum bw_log_level *out)
@@ -38,7 +44,8 @@ bool bw_log_level_parse(const char *s, enum bw_log_level *out)
 
 void bw_log(enum bw_log_level level, const char *fmt, ...)
 {
-    if (!bw_log_enabled(level))
+    bw_log_sink out = atomic_load_explicit(&sink, memory_order_acquire);
+    if (!out || !bw_log_enabled(level))
         return;
     int saved = errno;
     char line[BW_LOG_LINE_MAX];
@@ -58,7 +65,7 @@ void bw_log(enum bw_log_level level, const char *fmt, ...)
             line[i] = '?';
     line[len++] = '\n';
     line[len] = '\0';
-    sink(level, line, len);
+    out(level, line, len);
     errno = saved;
 }
 

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bw_hash.h"
 #include "bw_match.h"
 
 enum key_tag { K_NAME, K_SUFFIX, K_IP, K_CIDR };
@@ -54,22 +55,22 @@ static inline uint8_t lower(uint8_t c)
     return c >= 'A' && c <= 'Z' ? (uint8_t)(c + ('a' - 'A')) : c;
 }
 
-/* FNV-1a, ASCII case folded so a query name hashes like its stored lower-case key. */
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
+/* bw_hash_more, ASCII case folded so a query name hashes like its stored lower-case key. */
+static uint64_t hash_folded(uint64_t h, const void *p, size_t n)
 {
     const uint8_t *b = p;
     for (size_t i = 0; i < n; i++)
-        h = (h ^ lower(b[i])) * 0x100000001b3ull;
+        h = bw_hash_byte(h, lower(b[i]));
     return h;
 }
 
 static uint64_t key_hash(const struct key *k)
 {
     uint8_t head[3] = {k->tag, k->fam, k->prefix};
-    uint64_t h = fnv(0xcbf29ce484222325ull, head, sizeof head);
+    uint64_t h = bw_hash(head, sizeof head, 0);
     if (k->tag == K_NAME || k->tag == K_SUFFIX)
-        return fnv(h, k->name, k->len);
-    return fnv(h, k->addr, k->fam == 4 ? 4 : 16);
+        return hash_folded(h, k->name, k->len);
+    return bw_hash_more(h, k->addr, k->fam == 4 ? 4 : 16);
 }
 
 /* Equality of a stored key and a query key (whose name may be in any case). */

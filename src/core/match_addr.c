@@ -5,7 +5,9 @@
 
 #include "bw_match.h"
 
-bool bw_ipaddr_from_sockaddr(const struct sockaddr *sa, bw_ipaddr *out)
+/* The one sockaddr -> (family, address, port) codec; unmap: an IPv4-mapped
+ * IPv6 address comes out as the IPv4 address it is. */
+static bool decode(const struct sockaddr *sa, bw_ipaddr *out, bool unmap)
 {
     if (!sa)
         return false;
@@ -21,8 +23,7 @@ bool bw_ipaddr_from_sockaddr(const struct sockaddr *sa, bw_ipaddr *out)
         return false;
     const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
     out->port = ntohs(in6->sin6_port);
-    /* A dual-stack socket reaching an IPv4 host: match it as the IPv4 host it is. */
-    if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+    if (unmap && IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
         out->family = AF_INET;
         memcpy(out->addr, &in6->sin6_addr.s6_addr[12], 4);
         return true;
@@ -30,4 +31,15 @@ bool bw_ipaddr_from_sockaddr(const struct sockaddr *sa, bw_ipaddr *out)
     out->family = AF_INET6;
     memcpy(out->addr, &in6->sin6_addr, 16);
     return true;
+}
+
+bool bw_ipaddr_from_sockaddr(const struct sockaddr *sa, bw_ipaddr *out)
+{
+    /* A dual-stack socket reaching an IPv4 host: match it as the IPv4 host it is. */
+    return decode(sa, out, true);
+}
+
+bool bw_ipaddr_from_sockaddr_as_is(const struct sockaddr *sa, bw_ipaddr *out)
+{
+    return decode(sa, out, false);
 }

@@ -7,22 +7,18 @@
 #include <string.h>
 #include <time.h>
 
+#include "bw_hash.h"
+#include "bw_match.h"
 #include "bw_state.h"
 #include "bw_sys.h"
 
-#define READY_FREE 0u
-#define READY_FILLING 1u
-#define READY_OK 2u
+#define READY_FREE BW_ENTRY_FREE
+#define READY_FILLING BW_ENTRY_FILLING
+#define READY_OK BW_ENTRY_READY
 
 uint64_t bw_hash64(const void *data, size_t len, uint64_t seed)
 {
-    const unsigned char *p = data;
-    uint64_t h = 0xcbf29ce484222325ULL ^ seed;
-    for (size_t i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
+    return bw_hash(data, len, seed);
 }
 
 size_t bw_state_size(size_t n_entries)
@@ -30,14 +26,18 @@ size_t bw_state_size(size_t n_entries)
     return sizeof(bw_state_header) + n_entries * sizeof(bw_entry);
 }
 
-/* A robust mutex, process-shared when the region is a shared file. */
+/* A robust, process-shared mutex when the region is a shared file (its
+ * holder may be another process, and die); a plain one in a private region,
+ * whose holders are this process's threads, none of which exits holding it
+ * (nothing under an entry lock can end a thread): a third of the cost. */
 static void init_lock(pthread_mutex_t *m, bool shared)
 {
     pthread_mutexattr_t a;
     pthread_mutexattr_init(&a);
-    pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
-    if (shared)
+    if (shared) {
+        pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
         pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+    }
     pthread_mutex_init(m, &a);
     pthread_mutexattr_destroy(&a);
 }
@@ -55,6 +55,7 @@ int bw_state_format(void *mem, size_t size, size_t n, bool shared, const char *c
     h->total_size = bw_state_size(n);
     snprintf(h->config_path, sizeof h->config_path, "%s", config_path ? config_path : "");
     init_lock(&h->insert_lock, shared);
+    init_lock(&h->names_lock, shared);
     /* Entry locks are made when an entry is first used: formatting touches
      * only the header, so an idle table costs no memory. */
     return 0;
@@ -85,32 +86,6 @@ int bw_state_attach(bw_state *st, void *mem, size_t size, bool shared, char *why
     st->size = size;
     st->shared = shared;
     return 0;
-}
-
-/* Fills the address part of a key from sa; IPv4-mapped IPv6 counts as IPv4. */
-static void key_addr(const struct sockaddr *sa, uint8_t *family, uint8_t addr[16], uint16_t *port)
-{
-    memset(addr, 0, 16);
-    *family = 0;
-    *port = 0;
-    if (!sa)
-        return;
-    if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *in = (const void *)sa;
-        *family = AF_INET;
-        memcpy(addr, &in->sin_addr, 4);
-        *port = ntohs(in->sin_port);
-    } else if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const void *)sa;
-        *port = ntohs(in6->sin6_port);
-        if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
-            *family = AF_INET;
-            memcpy(addr, &in6->sin6_addr.s6_addr[12], 4);
-        } else {
-            *family = AF_INET6;
-            memcpy(addr, &in6->sin6_addr, 16);
-        }
-    }
 }
 
 struct key {
@@ -187,7 +162,7 @@ static int lock_untrusted(pthread_mutex_t *m, int wait_ms)
 
 static int lock_insert(bw_state *st)
 {
-    int rc = lock_untrusted(&st->hdr->insert_lock, 2000);
+    int rc = lock_untrusted(&st->hdr->insert_lock, BW_STATE_LOCK_WAIT_MS);
     if (rc == EOWNERDEAD) {
         drop_half_filled(st);
         pthread_mutex_consistent(&st->hdr->insert_lock);
@@ -229,15 +204,56 @@ static bw_entry *insert(bw_state *st, const struct key *k, size_t start)
     return NULL;
 }
 
-bw_entry *bw_state_find(bw_state *st, enum bw_entry_kind kind, const char *dest,
-                        const struct sockaddr *sa, bool create)
+/*
+ * Entries found lately, as indexes into a table (any table: an index is
+ * checked against the table it is used with, and the entry there against
+ * the key, so a remap or another table only makes a miss). Direct-mapped
+ * on the key's address part and the destination name's pointer, which
+ * stays the same for a config's life: a hit costs no hashing of the name.
+ */
+#define RECENT_SLOTS 256
+static _Atomic uint32_t recent[RECENT_SLOTS];   /* index + 1; 0 = empty */
+
+static size_t recent_slot(uint32_t kind, const char *dest, const bw_ipaddr *a)
+{
+    uint64_t w;
+    memcpy(&w, a->addr, sizeof w);
+    uint64_t h = ((uintptr_t)dest >> 4) ^ w ^ ((uint64_t)a->port << 20) ^ ((uint64_t)kind << 40);
+    h *= 0x9e3779b97f4a7c15ULL;
+    return (size_t)(h >> 56) % RECENT_SLOTS;
+}
+
+/* True when e is the entry of (kind, dest, a): key_matches without the
+ * hash, with the name compared as the key holds it (cut to BW_MAX_NAME - 1). */
+static bool entry_is(const bw_entry *e, uint32_t kind, const char *dest, const bw_ipaddr *a)
+{
+    return __atomic_load_n(&e->ready, __ATOMIC_ACQUIRE) == READY_OK && e->kind == kind &&
+           e->family == (uint8_t)a->family && e->port == a->port &&
+           memcmp(e->addr, a->addr, 16) == 0 && e->dest[BW_MAX_NAME - 1] == '\0' &&
+           strncmp(e->dest, dest, BW_MAX_NAME - 1) == 0;
+}
+
+static bw_entry *recent_get(bw_state *st, size_t slot, uint32_t kind, const char *dest,
+                            const bw_ipaddr *a)
+{
+    uint32_t i = atomic_load_explicit(&recent[slot], memory_order_relaxed);
+    if (i == 0 || i > st->n_entries)
+        return NULL;
+    bw_entry *e = &st->entries[i - 1];
+    return entry_is(e, kind, dest, a) ? e : NULL;
+}
+
+/* bw_state_find without the recent entries: hashes the key and probes. */
+static bw_entry *find_slow(bw_state *st, enum bw_entry_kind kind, const char *dest,
+                           const bw_ipaddr *a, bool create)
 {
     struct key k;
     memset(&k, 0, sizeof k);
     k.kind = kind;
     memcpy(k.dest, dest, strnlen(dest, sizeof k.dest - 1));   /* the rest stays zero */
-    if (kind == BW_ENTRY_ADDRESS)
-        key_addr(sa, &k.family, k.addr, &k.port);
+    k.family = (uint8_t)a->family;
+    memcpy(k.addr, a->addr, 16);
+    k.port = a->port;
     k.hash = bw_hash64(&k, offsetof(struct key, hash), 0);
     size_t start = k.hash % st->n_entries;
     for (size_t i = 0; i < st->n_entries; i++) {
@@ -255,9 +271,25 @@ bw_entry *bw_state_find(bw_state *st, enum bw_entry_kind kind, const char *dest,
     return e;
 }
 
+bw_entry *bw_state_find(bw_state *st, enum bw_entry_kind kind, const char *dest,
+                        const struct sockaddr *sa, bool create)
+{
+    bw_ipaddr a = {0};
+    if (kind == BW_ENTRY_ADDRESS && !bw_ipaddr_from_sockaddr(sa, &a))
+        memset(&a, 0, sizeof a);   /* no address: the key's address part stays zero */
+    size_t slot = recent_slot(kind, dest, &a);
+    bw_entry *e = recent_get(st, slot, kind, dest, &a);
+    if (e)
+        return e;
+    e = find_slow(st, kind, dest, &a, create);
+    if (e)
+        atomic_store_explicit(&recent[slot], (uint32_t)(e - st->entries) + 1, memory_order_relaxed);
+    return e;
+}
+
 int bw_entry_lock(bw_entry *e)
 {
-    return bw_entry_lock_for(e, 2000);
+    return bw_entry_lock_for(e, BW_STATE_LOCK_WAIT_MS);
 }
 
 /* Set once a lock stayed held past its wait: every later lock then fails at
@@ -271,14 +303,19 @@ bool bw_state_locks_stuck(void)
 
 int bw_entry_lock_for(bw_entry *e, int wait_ms)
 {
+    return bw_state_mutex_lock(&e->lock, wait_ms);
+}
+
+int bw_state_mutex_lock(pthread_mutex_t *m, int wait_ms)
+{
     if (atomic_load_explicit(&stuck, memory_order_relaxed))
         return -1;
-    int rc = lock_untrusted(&e->lock, wait_ms);
+    int rc = lock_untrusted(m, wait_ms);
     if (rc == ETIMEDOUT)
         atomic_store(&stuck, true);
     if (rc == EOWNERDEAD) {
         /* The holder died mid-update; the modules bounds-check what it left. */
-        pthread_mutex_consistent(&e->lock);
+        pthread_mutex_consistent(m);
         rc = 0;
     }
     return rc == 0 ? 0 : -1;
@@ -292,6 +329,7 @@ void bw_entry_unlock(bw_entry *e)
 void bw_state_reinit_locks(bw_state *st)
 {
     init_lock(&st->hdr->insert_lock, st->shared);
+    init_lock(&st->hdr->names_lock, st->shared);
     for (size_t i = 0; i < st->n_entries; i++)
         if (__atomic_load_n(&st->entries[i].ready, __ATOMIC_ACQUIRE) == READY_OK)
             init_lock(&st->entries[i].lock, st->shared);

@@ -14,13 +14,14 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "bw_hash.h"
 #include "bw_state.h"
 
 void bw_state_path_stem(const bw_config *cfg, char *out, size_t outlen)
 {
     char tag[17];
     if (cfg->path[0])
-        snprintf(tag, sizeof tag, "%016" PRIx64, bw_hash64(cfg->path, strlen(cfg->path), 0));
+        snprintf(tag, sizeof tag, "%016" PRIx64, bw_hash(cfg->path, strlen(cfg->path), 0));
     else
         snprintf(tag, sizeof tag, "builtin");
     snprintf(out, outlen, "%s/breakwater-%u-%s", cfg->state_dir, (unsigned)geteuid(), tag);

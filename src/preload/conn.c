@@ -2,7 +2,6 @@
  * conn.c - connection records: a pool that is never unmapped, reference
  * counts per descriptor, and what happens when the last descriptor goes.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -11,6 +10,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "bw_match.h"
 #include "pending.h"
 #include "shim.h"
 
@@ -167,16 +167,9 @@ void bw_conn_pool_atfork_child(void)
 
 void bw_format_addr(const struct sockaddr *sa, char *out, size_t outlen)
 {
-    char ip[INET6_ADDRSTRLEN] = "?";
-    if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *in = (const void *)sa;
-        inet_ntop(AF_INET, &in->sin_addr, ip, sizeof ip);
-        snprintf(out, outlen, "%s:%u", ip, ntohs(in->sin_port));
-    } else if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const void *)sa;
-        inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof ip);
-        snprintf(out, outlen, "[%s]:%u", ip, ntohs(in6->sin6_port));
-    } else {
+    bw_ipaddr a;
+    if (bw_ipaddr_from_sockaddr_as_is(sa, &a))
+        bw_format_key_addr((uint8_t)a.family, a.addr, a.port, out, outlen);
+    else
         snprintf(out, outlen, "(family %d)", sa->sa_family);
-    }
 }

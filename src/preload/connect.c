@@ -11,18 +11,20 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <netinet/tcp.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include "attempt.h"
-#include "bw_budget.h"
 #include "bw_hostcache.h"
 #include "bw_log.h"
 #include "bw_match.h"
 #include "bw_retry.h"
+#include "bw_sys.h"
 #include "connect.h"
 #include "failover.h"
 #include "guard.h"
+#include "nonblock.h"
 #include "record.h"
 #include "pending.h"
 #include "shim.h"
@@ -169,33 +171,44 @@ void bw_conn_outcome(bw_conn *c, int err)
     bw_connect_finish(c, err);
 }
 
-static void note_first_attempt(bw_conn *c)
+/*
+ * Admits a connect's first attempt, the same way in every mode: a
+ * connect_rate token, a bulkhead slot, then the breaker's word (or a
+ * healthy sibling's: c->addr is then the sibling's). A blocking connect
+ * (may_wait) may wait for the rate, up to rate_limit_ms, and for a slot.
+ * Returns 0 with the first attempt counted, or -1 with errno set: the
+ * connect is rejected (counted, slot given back), or a signal cut the wait
+ * for the rate (EINTR, nothing attempted).
+ */
+static int admit(bw_conn *c, bool may_wait, int64_t rate_limit_ms)
 {
-    c->connect_began_us = bw_now_us();
-    bw_count(c->entry, BW_CNT_CONNECTS, 1);
-    if (c->dest_entry && bw_entry_lock(c->dest_entry) == 0) {
-        bw_budget_note_first(&c->dest_entry->budget, bw_now_ms());
-        bw_entry_unlock(c->dest_entry);
+    int err = bw_guard_rate_take(c, may_wait, rate_limit_ms);
+    if (err == EINTR) {
+        atomic_store(&c->state, BW_CONN_FAILED);
+        errno = EINTR;
+        return -1;
     }
-}
-
-/* Non-blocking connect left to the program (native mode): no waiting, no retry. */
-static int connect_native(int fd, bw_conn *c, const struct sockaddr *sa, socklen_t len)
-{
-    int err = bw_guard_rate_take(c, false, 0);
     if (!err)
-        err = bw_guard_bulkhead_take(c, false);
+        err = bw_guard_bulkhead_take(c, may_wait);
     if (err)
         return reject(c, BW_CNT_REJECTED_BULKHEAD, err);
     if ((err = admit_first(c)) != 0)
         return reject(c, BW_CNT_REJECTED_BREAKER, err);
-    sa = (const struct sockaddr *)&c->addr;   /* a sibling's, after a failover */
-    len = c->addrlen;
-    note_first_attempt(c);
+    c->connect_began_us = bw_now_us();
+    bw_count(c->entry, BW_CNT_CONNECTS, 1);
+    bw_guard_budget_note_first(c);
+    return 0;
+}
+
+/* Non-blocking connect left to the program (native mode): no waiting, no retry. */
+static int connect_native(int fd, bw_conn *c)
+{
+    if (admit(c, false, 0) != 0)
+        return -1;
     c->started_ms = bw_now_ms();
     c->outcome_pending = true;
-    int ret = bw_real.connect(fd, sa, len);
-    err = ret == 0 ? 0 : errno;
+    int ret = bw_real.connect(fd, (const struct sockaddr *)&c->addr, c->addrlen);
+    int err = ret == 0 ? 0 : errno;
     if (err == EINPROGRESS)
         atomic_store(&c->state, BW_CONN_CONNECTING);
     else
@@ -209,23 +222,15 @@ static int connect_native(int fd, bw_conn *c, const struct sockaddr *sa, socklen
  * returned as the kernel gives it; a failure that gets a retry is reported
  * as EINPROGRESS and retried inside the program's waits (pending.c).
  */
-static int connect_async(int fd, bw_conn *c, const struct sockaddr *sa, socklen_t len)
+static int connect_async(int fd, bw_conn *c)
 {
     const bw_policy *p = c->policy;
     if (p->retries == 0 && p->connect_timeout_ms == 0 && p->deadline_ms == 0)
-        return connect_native(fd, c, sa, len);   /* nothing to retry or bound: the cheaper path */
-    int err = bw_guard_rate_take(c, false, 0);
-    if (!err)
-        err = bw_guard_bulkhead_take(c, false);
-    if (err)
-        return reject(c, BW_CNT_REJECTED_BULKHEAD, err);
-    if ((err = admit_first(c)) != 0)
-        return reject(c, BW_CNT_REJECTED_BREAKER, err);
-    sa = (const struct sockaddr *)&c->addr;   /* a sibling's, after a failover */
-    len = c->addrlen;
-    note_first_attempt(c);
+        return connect_native(fd, c);   /* nothing to retry or bound: the cheaper path */
+    if (admit(c, false, 0) != 0)
+        return -1;
     c->started_ms = bw_now_ms();
-    if (bw_real.connect(fd, sa, len) == 0) {
+    if (bw_real.connect(fd, (const struct sockaddr *)&c->addr, c->addrlen) == 0) {
         bw_connect_record(c, 0, c->started_ms);
         bw_connect_finish(c, 0);
         return 0;
@@ -233,24 +238,12 @@ static int connect_async(int fd, bw_conn *c, const struct sockaddr *sa, socklen_
     return bw_pend_start(fd, c, errno);
 }
 
-/* Asks the destination's retry budget for one retry. */
-static bool budget_allows(bw_conn *c)
-{
-    const bw_policy *p = c->policy;
-    if (!c->dest_entry || bw_entry_lock(c->dest_entry) != 0)
-        return true;
-    bool ok = bw_budget_try_retry(&c->dest_entry->budget, p->retry_budget_percent,
-                                  p->retry_budget_min_per_sec, bw_now_ms());
-    bw_entry_unlock(c->dest_entry);
-    return ok;
-}
-
 int64_t bw_connect_retry_delay(bw_conn *c, unsigned n, int err, bw_retry_plan *plan)
 {
     const bw_policy *p = c->policy;
     if (!bw_retry_wanted(p, n, err))
         return -1;
-    if (!budget_allows(c)) {
+    if (!bw_guard_budget_allows(c)) {
         bw_count(c->entry, BW_CNT_RETRIES_DENIED, 1);
         return -1;
     }
@@ -275,49 +268,70 @@ static int before_retry(bw_conn *c, unsigned n, int err, bw_retry_plan *plan)
 }
 
 /* How long a blocking connect may wait for connect_rate: its deadline, its
- * attempt limit or the program's own SO_SNDTIMEO, the shortest set (-1: none). */
-static int64_t rate_wait_limit(int fd, const bw_policy *p)
+ * attempt limit or the program's own SO_SNDTIMEO (own_ms), the shortest set
+ * (-1: none). */
+static int64_t rate_wait_limit(const bw_policy *p, int64_t own_ms)
 {
-    struct timeval own;
-    int64_t limit = -1, cand[3] = {p->deadline_ms, p->connect_timeout_ms,
-                                   bw_own_send_timeout(fd, &own)};
+    int64_t limit = -1, cand[3] = {p->deadline_ms, p->connect_timeout_ms, own_ms};
     for (int i = 0; i < 3; i++)
         if (cand[i] > 0 && (limit < 0 || cand[i] < limit))
             limit = cand[i];
     return limit;
 }
 
+/* How long the kernel itself lets a blocking connect try: (2^(r+1) - 1) s
+ * for r = net.ipv4.tcp_syn_retries, read once (0: unknown). */
+static int64_t kernel_connect_ms(void)
+{
+    static _Atomic int64_t known = -1;
+    int64_t ms = atomic_load_explicit(&known, memory_order_relaxed);
+    if (ms >= 0)
+        return ms;
+    char buf[16];
+    long r = bw_sys_read_small("/proc/sys/net/ipv4/tcp_syn_retries", buf, sizeof buf) > 0
+                 ? strtol(buf, NULL, 10) : -1;
+    ms = r >= 1 && r <= 30 ? ((INT64_C(2) << r) - 1) * 1000 : 0;
+    atomic_store_explicit(&known, ms, memory_order_relaxed);
+    return ms;
+}
+
+/* An attempt's limit, or 0 where bounding it would change nothing: a
+ * blocking attempt with no retry after it, no SO_SNDTIMEO of the program's
+ * and a limit the kernel's own reaches first needs no temporary SO_SNDTIMEO
+ * (two setsockopt calls fewer). */
+static int64_t attempt_limit(const bw_policy *p, bool nonblocking, const struct timeval *own,
+                             int64_t limit)
+{
+    if (nonblocking || p->retries || own->tv_sec || own->tv_usec || limit <= 0)
+        return limit;
+    int64_t kernel = kernel_connect_ms();
+    return kernel > 0 && limit >= kernel ? 0 : limit;
+}
+
 /*
  * Blocking connects, and non-blocking ones in wait mode: attempts with a
  * time limit each, retries with backoff within the deadline and the budget.
  */
-static int connect_managed(int fd, bw_conn *c, const struct sockaddr *sa, socklen_t len,
-                           bool nonblocking)
+static int connect_managed(int fd, bw_conn *c, bool nonblocking)
 {
     bw_retry_plan plan;
     int64_t t0 = bw_now_ms();
-    int err = bw_guard_rate_take(c, true, rate_wait_limit(fd, c->policy));
-    if (err == EINTR) {   /* a signal while waiting for the rate: nothing was attempted */
-        atomic_store(&c->state, BW_CONN_FAILED);
-        errno = EINTR;
+    struct timeval own;
+    int64_t own_ms = bw_own_send_timeout(fd, &own);
+    if (admit(c, true, rate_wait_limit(c->policy, own_ms)) != 0)
         return -1;
-    }
-    if (!err)
-        err = bw_guard_bulkhead_take(c, true);
-    if (err)
-        return reject(c, BW_CNT_REJECTED_BULKHEAD, err);
-    if ((err = admit_first(c)) != 0)
-        return reject(c, BW_CNT_REJECTED_BREAKER, err);
-    sa = (const struct sockaddr *)&c->addr;   /* a sibling's, after a failover */
-    len = c->addrlen;
-    note_first_attempt(c);
+    const struct sockaddr *sa = (const struct sockaddr *)&c->addr;   /* a sibling's, after a failover */
+    socklen_t len = c->addrlen;
+    int err;
     /* The program's own limit applies to blocking connects only, as in the kernel. */
-    struct timeval own = {0, 0};
-    bw_retry_plan_init(&plan, c->policy, t0, nonblocking ? 0 : bw_own_send_timeout(fd, &own));
+    if (nonblocking)
+        own = (struct timeval){0, 0};
+    bw_retry_plan_init(&plan, c->policy, t0, nonblocking ? 0 : own_ms);
     for (unsigned n = 0;; n++) {
         int64_t began = bw_now_ms();
         bool own_binds, in_progress;
-        int64_t limit = bw_retry_attempt_limit(&plan, c->policy, began, &own_binds);
+        int64_t limit = attempt_limit(c->policy, nonblocking, &own,
+                                      bw_retry_attempt_limit(&plan, c->policy, began, &own_binds));
         c->started_ms = began;
         c->outcome_pending = true;
         err = bw_attempt(fd, sa, len, nonblocking, (int)limit, &own, &in_progress);
@@ -472,16 +486,15 @@ static int connect_entered(int fd, const struct sockaddr *sa, socklen_t len)
     }
     int saved = errno;
     dead_peer_options(fd, policy);
-    int flags = bw_real.fcntl(fd, F_GETFL);
-    bool nonblocking = flags >= 0 && (flags & O_NONBLOCK);
+    bool nonblocking = bw_nonblock_is_set(fd);
     enum bw_nonblocking mode = policy->nonblocking;
     errno = saved;
     log_mode_once(c, nonblocking ? mode : BW_NB_WAIT, nonblocking);
     if (nonblocking && mode == BW_NB_NATIVE)
-        return connect_native(fd, c, sa, len);
+        return connect_native(fd, c);
     if (nonblocking && mode == BW_NB_AUTO)
-        return connect_async(fd, c, sa, len);
-    int ret = connect_managed(fd, c, sa, len, nonblocking);
+        return connect_async(fd, c);
+    int ret = connect_managed(fd, c, nonblocking);
     if (ret == 0)
         errno = saved;   /* errno is unchanged on success */
     return ret;

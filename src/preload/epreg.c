@@ -8,6 +8,15 @@
  * are answered from the record as the kernel would answer them: MOD and DEL
  * succeed, ADD says EEXIST. A socket registered in two instances at once is
  * marked and never suspended: its failures are shown as they come.
+ *
+ * Re-entry (reentry.c): reg_lock is taken only inside the shim (bw_enter),
+ * with cancellation off, so that a signal handler's epoll_ctl, close or
+ * wait never waits for the lock its own thread holds: its epoll_ctl passes
+ * through. Forgetting is lock-free, since close() may run anywhere: a
+ * descriptor's record counts only while its has_reg bit is set, and a
+ * closed epoll instance is marked in dead_ep, whose records are dropped by
+ * the next holder of the lock before it looks at any (a number reused for
+ * a new instance is registered into only after that).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -27,7 +36,39 @@ struct reg {
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct reg *regs;      /* indexed by descriptor */
 static size_t regs_cap;
-static bw_fdbits has_reg;     /* lock-free "is there a record" for close() */
+static bw_fdbits has_reg;     /* a record counts only while its bit is set */
+static bw_fdbits dead_ep;     /* epoll instances closed since the last lock */
+
+/* Drops the records of the instances in dead_ep; reg_lock held. */
+static void drain_dead(void)
+{
+    for (size_t w = 0; w < BW_FDT_MAX / 64 && bw_fdbits_any(&dead_ep); w++) {
+        uint64_t bits = atomic_load_explicit(&dead_ep.words[w], memory_order_relaxed);
+        for (; bits; bits &= bits - 1) {
+            int epfd = (int)(w * 64 + (size_t)__builtin_ctzll(bits));
+            bw_fdbits_unmark(&dead_ep, epfd);
+            for (size_t fd = 0; fd < regs_cap; fd++)
+                if (regs[fd].epfd == epfd)
+                    bw_fdbits_unmark(&has_reg, (int)fd);
+        }
+    }
+}
+
+/* Takes reg_lock with cancellation off (*cs: the state to restore). The
+ * caller is inside the shim: no hook of this thread can then wait for it. */
+static void reg_take(int *cs)
+{
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, cs);
+    pthread_mutex_lock(&reg_lock);
+    if (bw_fdbits_any(&dead_ep))
+        drain_dead();
+}
+
+static void reg_give(int cs)
+{
+    pthread_mutex_unlock(&reg_lock);
+    pthread_setcancelstate(cs, NULL);
+}
 
 /* The record of fd, grown into when grow; NULL when there is none. reg_lock held. */
 static struct reg *slot(int fd, bool grow)
@@ -47,6 +88,8 @@ static struct reg *slot(int fd, bool grow)
         regs = n;
         regs_cap = cap;
     }
+    if (!bw_fdbits_has(&has_reg, fd))
+        regs[fd].state = REG_NONE;   /* forgotten without the lock */
     return &regs[fd];
 }
 
@@ -70,11 +113,27 @@ static bool interesting(int fd)
     return !c || bw_pend_phase_of(c) != BW_PEND_NONE;
 }
 
+static int ctl_entered(int epfd, int op, int fd, struct epoll_event *ev);
+
+/* A thread that may not enter the shim now (a signal handler that
+ * interrupted it, a vfork child) registers untracked. */
 int bw_epreg_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
-    if (!interesting(fd))
+    if (!interesting(fd) || !bw_enter())
         return bw_real.epoll_ctl(epfd, op, fd, ev);
-    pthread_mutex_lock(&reg_lock);
+    int cs;
+    reg_take(&cs);
+    int ret = ctl_entered(epfd, op, fd, ev);
+    int err = errno;
+    reg_give(cs);
+    bw_leave();
+    errno = err;
+    return ret;
+}
+
+/* bw_epreg_ctl's work, with reg_lock held. */
+static int ctl_entered(int epfd, int op, int fd, struct epoll_event *ev)
+{
     struct reg *r = slot(fd, op == EPOLL_CTL_ADD);
     int ret;
     if (r && r->state == REG_SUSPENDED && r->epfd == epfd) {
@@ -89,7 +148,6 @@ int bw_epreg_ctl(int epfd, int op, int fd, struct epoll_event *ev)
                 set_state(fd, r, REG_NONE);
             ret = 0;
         }
-        pthread_mutex_unlock(&reg_lock);
         return ret;
     }
     bw_conn *c = bw_fdt_get(fd);
@@ -99,7 +157,6 @@ int bw_epreg_ctl(int epfd, int op, int fd, struct epoll_event *ev)
         r->epfd = epfd;
         r->ev = *ev;
         set_state(fd, r, REG_SUSPENDED);
-        pthread_mutex_unlock(&reg_lock);
         return 0;
     }
     ret = bw_real.epoll_ctl(epfd, op, fd, ev);
@@ -120,27 +177,30 @@ int bw_epreg_ctl(int epfd, int op, int fd, struct epoll_event *ev)
         }
         errno = saved;
     }
-    pthread_mutex_unlock(&reg_lock);
     return ret;
 }
 
+/* The lookups and moves below are made inside the shim (pending.c, wait.c),
+ * which has entered it; they take reg_lock through reg_take. */
 int bw_epreg_epfd(int fd)
 {
     if (!bw_fdbits_has(&has_reg, fd))
         return -1;
-    pthread_mutex_lock(&reg_lock);
+    int cs;
+    reg_take(&cs);
     struct reg *r = slot(fd, false);
     int epfd = r && (r->state == REG_ACTIVE || r->state == REG_SUSPENDED) ? r->epfd : -1;
-    pthread_mutex_unlock(&reg_lock);
+    reg_give(cs);
     return epfd;
 }
 
 bool bw_epreg_matches(int fd, uint64_t data)
 {
-    pthread_mutex_lock(&reg_lock);
+    int cs;
+    reg_take(&cs);
     struct reg *r = slot(fd, false);
     bool same = r && r->state == REG_ACTIVE && r->ev.data.u64 == data;
-    pthread_mutex_unlock(&reg_lock);
+    reg_give(cs);
     return same;
 }
 
@@ -148,8 +208,8 @@ void bw_epreg_suspend(int fd)
 {
     if (!bw_fdbits_has(&has_reg, fd))
         return;
-    int saved = errno;
-    pthread_mutex_lock(&reg_lock);
+    int saved = errno, cs;
+    reg_take(&cs);
     struct reg *r = slot(fd, false);
     if (r && r->state == REG_ACTIVE) {
         if (bw_real.epoll_ctl(r->epfd, EPOLL_CTL_DEL, fd, NULL) == 0)
@@ -157,7 +217,7 @@ void bw_epreg_suspend(int fd)
         else
             set_state(fd, r, REG_NONE);   /* the instance is gone */
     }
-    pthread_mutex_unlock(&reg_lock);
+    reg_give(cs);
     errno = saved;
 }
 
@@ -165,8 +225,8 @@ void bw_epreg_resume(int fd)
 {
     if (!bw_fdbits_has(&has_reg, fd))
         return;
-    int saved = errno;
-    pthread_mutex_lock(&reg_lock);
+    int saved = errno, cs;
+    reg_take(&cs);
     struct reg *r = slot(fd, false);
     if (r && r->state == REG_SUSPENDED) {
         struct epoll_event ev = r->ev;
@@ -175,7 +235,7 @@ void bw_epreg_resume(int fd)
         else
             set_state(fd, r, REG_NONE);
     }
-    pthread_mutex_unlock(&reg_lock);
+    reg_give(cs);
     errno = saved;
 }
 
@@ -183,48 +243,33 @@ void bw_epreg_rearm(int fd)
 {
     if (!bw_fdbits_has(&has_reg, fd))
         return;
-    int saved = errno;
-    pthread_mutex_lock(&reg_lock);
+    int saved = errno, cs;
+    reg_take(&cs);
     struct reg *r = slot(fd, false);
     if (r && r->state == REG_ACTIVE && (r->ev.events & EPOLLONESHOT)) {
         struct epoll_event ev = r->ev;
         bw_real.epoll_ctl(r->epfd, EPOLL_CTL_MOD, fd, &ev);
     }
-    pthread_mutex_unlock(&reg_lock);
+    reg_give(cs);
     errno = saved;
 }
 
+/* The forgets run on close paths, anywhere (a signal handler, a vfork
+ * child excepted by the caller): lock-free, see the file comment. */
 void bw_epreg_forget(int fd)
 {
-    if (!bw_fdbits_has(&has_reg, fd))
-        return;
-    pthread_mutex_lock(&reg_lock);
-    struct reg *r = slot(fd, false);
-    if (r)
-        set_state(fd, r, REG_NONE);
-    pthread_mutex_unlock(&reg_lock);
+    bw_fdbits_unmark(&has_reg, fd);
 }
 
 void bw_epreg_forget_epoll(int epfd)
 {
-    if (!bw_fdbits_any(&has_reg))
-        return;
-    pthread_mutex_lock(&reg_lock);
-    for (size_t fd = 0; fd < regs_cap; fd++)
-        if (regs[fd].state != REG_NONE && regs[fd].epfd == epfd)
-            set_state((int)fd, &regs[fd], REG_NONE);
-    pthread_mutex_unlock(&reg_lock);
+    if (bw_fdbits_any(&has_reg))
+        bw_fdbits_mark(&dead_ep, epfd);
 }
 
 void bw_epreg_forget_range(unsigned lo, unsigned hi)
 {
-    if (!bw_fdbits_any(&has_reg))
-        return;
-    pthread_mutex_lock(&reg_lock);
-    for (size_t fd = lo; fd < regs_cap && fd <= hi; fd++)
-        if (regs[fd].state != REG_NONE)
-            set_state((int)fd, &regs[fd], REG_NONE);
-    pthread_mutex_unlock(&reg_lock);
+    bw_fdbits_unmark_range(&has_reg, lo, hi);
 }
 
 void bw_epreg_atfork_prepare(void)

@@ -1,7 +1,9 @@
 /*
  * failover.c - routing around a failing address to a healthy sibling of the
  * same hostname (SPEC section 9, failover). The resolver hooks tell which
- * addresses each name resolved to (bw_names.h); a connect whose address has
+ * addresses each name resolved to, kept in the state region's name table
+ * (bw_state_names.h: shared by every process of the config under state =
+ * shared, the process's own under state = process); a connect whose address has
  * an open breaker, and each retry, go to another address of that name and
  * family whose breaker admits the call. Never for an address the program
  * chose without a name, and never for more than failover_max_ejected_percent
@@ -18,14 +20,14 @@
 #include "bw_log.h"
 #include "bw_match.h"
 #include "bw_names.h"
+#include "bw_sibling.h"
+#include "bw_state_names.h"
 #include "failover.h"
 #include "record.h"
 #include "guard.h"
 
 #define NAMES_TTL_MS 60000   /* the resolver gives no TTL: an answer is kept a minute */
 
-static pthread_mutex_t names_lock = PTHREAD_MUTEX_INITIALIZER;
-static bw_names names;
 static bw_ratelimit failover_log_limit;
 
 /* The address of sa; an IPv4-mapped IPv6 address (a dual-stack socket, as
@@ -94,24 +96,36 @@ void bw_failover_learn(const char *name, const struct sockaddr *const *addrs, un
     }
     if (k == 0)
         return;
-    pthread_mutex_lock(&names_lock);
-    bw_names_put(&names, name, a, k, bw_now_ms(), NAMES_TTL_MS);
-    pthread_mutex_unlock(&names_lock);
+    bw_cfg_ref *ref;
+    const bw_config *cfg = bw_shim_config_hold(&ref);
+    bw_state *st = cfg ? bw_shim_state(cfg) : NULL;
+    bw_cfg_drop(ref);
+    if (st && bw_state_names_put(st, name, a, k, bw_now_ms(), NAMES_TTL_MS) != 0)
+        bw_log(BW_LOG_DEBUG, "addresses of %s not kept: the name table's lock is stuck", name);
 }
+
+/* The private region whose name table prepare locked, for the parent to
+ * release. A shared region needs nothing: the child maps the same memory,
+ * where the lock's holder releases it. */
+static bw_state *forked_names;
 
 void bw_failover_atfork_prepare(void)
 {
-    pthread_mutex_lock(&names_lock);
+    bw_state *st = bw_shim_state_mapped();
+    forked_names = st && !st->shared && bw_state_names_lock(st) == 0 ? st : NULL;
 }
 
 void bw_failover_atfork_parent(void)
 {
-    pthread_mutex_unlock(&names_lock);
+    if (forked_names)
+        bw_state_names_unlock(forked_names);
 }
 
 void bw_failover_atfork_child(void)
 {
-    pthread_mutex_unlock(&names_lock);   /* taken in prepare by this very thread */
+    /* The child's copy of the lock was re-initialised with the region's
+     * other locks (bw_shim_state_atfork_child): its owner is the parent's thread. */
+    forked_names = NULL;
 }
 
 /* True when the breaker of address sa in dest keeps calls out (open,
@@ -122,11 +136,7 @@ static bool ejected(bw_state *st, const bw_policy *p, const char *dest, const st
     bw_entry *e = bw_state_find(st, BW_ENTRY_ADDRESS, dest, sa, false);
     if (found)
         *found = e;
-    if (!e || bw_entry_lock(e) != 0)
-        return false;
-    enum bw_breaker_state s = bw_breaker_state(&e->breaker, p);
-    bw_entry_unlock(e);
-    return s == BW_BRK_OPEN || s == BW_BRK_FORCED_OPEN || s == BW_BRK_HALF_OPEN;
+    return bw_guard_breaker_keeps_out(e, p);
 }
 
 static uint16_t port_of(const struct sockaddr *sa)
@@ -168,25 +178,15 @@ bool bw_failover(bw_conn *c, bool retry)
     if (!bw_hostcache_get(cur, host, sizeof host))
         return false;   /* an address the program chose itself: never substituted */
     bw_name_addr all[BW_NAMES_ADDRS], me;
-    pthread_mutex_lock(&names_lock);
-    unsigned n_all = bw_names_get(&names, host, bw_now_ms(), all, BW_NAMES_ADDRS);
-    pthread_mutex_unlock(&names_lock);
     if (!to_name_addr(cur, &me))
         return false;
-    /* Siblings of the same family, in the resolver's order; where c is among them. */
-    bw_name_addr sib[BW_NAMES_ADDRS];
-    unsigned n = 0, at = 0;
-    for (unsigned i = 0; i < n_all; i++) {
-        if (all[i].family != me.family)
-            continue;
-        if (memcmp(&all[i], &me, sizeof me) == 0)
-            at = n;
-        sib[n++] = all[i];
-    }
     bw_cfg_ref *ref;
     const bw_config *cfg = bw_shim_config_hold(&ref);
     bw_state *st = cfg ? bw_shim_state(cfg) : NULL;
     bw_cfg_drop(ref);   /* only the state was wanted; p is held by c */
+    unsigned n_all = st ? bw_state_names_get(st, host, bw_now_ms(), all, BW_NAMES_ADDRS) : 0;
+    bw_name_addr sib[BW_NAMES_ADDRS];
+    unsigned at, n = bw_sibling_list(all, n_all, &me, sib, &at);
     if (n < 2 || !st) {
         bw_log(BW_LOG_DEBUG, "%s: no failover: %u address(es) of %s known", c->dest_name, n, host);
         return false;
@@ -195,19 +195,15 @@ bool bw_failover(bw_conn *c, bool retry)
     socklen_t len[BW_NAMES_ADDRS];
     bool is_out[BW_NAMES_ADDRS];
     bw_entry *ent[BW_NAMES_ADDRS];
-    unsigned out = 0;
     uint16_t port = port_of(cur);
     bool mapped = cur->sa_family == AF_INET6 && me.family == AF_INET;
     for (unsigned i = 0; i < n; i++) {
         len[i] = to_sockaddr(&sib[i], port, mapped, &ss[i]);
         ent[i] = NULL;
-        is_out[i] = i == at ? !retry
-                            : ejected(st, p, c->dest_name, (const struct sockaddr *)&ss[i], &ent[i]);
-        out += is_out[i];
+        is_out[i] = i != at && ejected(st, p, c->dest_name, (const struct sockaddr *)&ss[i], &ent[i]);
     }
-    /* Routing around this address keeps the name within its ejection limit;
-     * a retry is no ejection of the address it leaves. */
-    if (!retry && out * 100 > p->failover_max_ejected_percent * n) {
+    unsigned out, order[BW_NAMES_ADDRS];
+    if (!bw_sibling_may_move(is_out, n, at, retry, p->failover_max_ejected_percent, &out)) {
         bw_log(BW_LOG_DEBUG, "%s: no failover: %u of %u addresses of %s ejected, over %u%%",
                c->dest_name, out, n, host, p->failover_max_ejected_percent);
         return false;
@@ -215,10 +211,9 @@ bool bw_failover(bw_conn *c, bool retry)
     struct sockaddr_storage orig = c->addr;
     socklen_t orig_len = c->addrlen;
     bw_entry *orig_entry = c->entry, *orig_breaker = c->breaker_entry;
-    for (unsigned i = 1; i < n; i++) {
-        unsigned k = (at + i) % n;
-        if (is_out[k])
-            continue;
+    unsigned n_try = bw_sibling_order(is_out, n, at, order);
+    for (unsigned i = 0; i < n_try; i++) {
+        unsigned k = order[i];
         move_to(c, st, &ss[k], len[k], ent[k]);
         if (bw_guard_breaker_admit(c, true) == 0) {
             if (retry) {

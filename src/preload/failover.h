@@ -24,7 +24,7 @@ bool bw_failover(bw_conn *c, bool retry);
 struct addrinfo;
 void bw_failover_sort(const char *name, struct addrinfo **res);
 
-/* Fork: the name table's lock, taken in prepare, released after. */
+/* Fork: a private region's name table lock, taken in prepare, released after. */
 void bw_failover_atfork_prepare(void);
 void bw_failover_atfork_parent(void);
 void bw_failover_atfork_child(void);

@@ -14,12 +14,14 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "nonblock.h"
 #include "shim.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
@@ -138,6 +140,7 @@ static void copied(int oldfd, int newfd)
 {
     bw_dup_fd(oldfd, newfd);
     bw_fd_facts_forget(newfd);
+    bw_nonblock_forget(oldfd);   /* one description, two numbers: changes go unseen */
     if (bw_epoll_is_epoll(oldfd))
         bw_epoll_mark(newfd);
     if (bw_tcp_known(oldfd))
@@ -176,6 +179,8 @@ static int fcntl_common(int (*real)(int, int, ...), int fd, int cmd, void *arg)
     int ret = real(fd, cmd, arg);
     if (ret >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
         copied(fd, ret);
+    else if (ret >= 0 && cmd == F_SETFL)
+        bw_nonblock_note_set(fd, (long)arg & O_NONBLOCK);
     return ret;
 }
 
@@ -210,6 +215,10 @@ BW_EXPORT long syscall(long nr, ...)
         return close((int)a);
     case SYS_connect:
         return bw_connect((int)a, (const struct sockaddr *)b, (socklen_t)c);
+    case SYS_fcntl:
+    case SYS_ioctl:   /* may set O_NONBLOCK: ask the kernel at connect */
+        bw_nonblock_forget((int)a);
+        return bw_real.syscall(nr, a, b, c, d, e, f);
 #ifdef SYS_close_range
     case SYS_close_range:
         return close_range((unsigned)a, (unsigned)b, (int)c);
@@ -238,9 +247,24 @@ BW_EXPORT int socket(int domain, int type, int protocol)
 {
     int fd = fresh(bw_real.socket(domain, type, protocol));
     if (fd >= 0 && (domain == AF_INET || domain == AF_INET6) &&
-        (type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) == SOCK_STREAM)
+        (type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) == SOCK_STREAM) {
         bw_tcp_mark(fd);
+        bw_nonblock_note_socket(fd, type);
+    }
     return fd;
+}
+
+/* Observed only: FIONBIO sets the mode connect() needs to know. */
+BW_EXPORT int ioctl(int fd, unsigned long req, ...)
+{
+    va_list ap;
+    va_start(ap, req);
+    void *arg = va_arg(ap, void *);
+    va_end(ap);
+    int ret = bw_real.ioctl(fd, req, arg);
+    if (ret == 0 && req == FIONBIO && arg)
+        bw_nonblock_note_set(fd, *(const int *)arg != 0);
+    return ret;
 }
 
 BW_EXPORT int socketpair(int domain, int type, int protocol, int sv[2])

@@ -11,6 +11,7 @@
 
 #include "bw_hostcache.h"
 #include "failover.h"
+#include "nonblock.h"
 #include "pending.h"
 #include "shim.h"
 #include "tls.h"
@@ -29,6 +30,7 @@ pid_t bw_self_pid(void)
 
 static void prepare(void)
 {
+    bw_passfd_forking();   /* first: it takes no lock of these */
     bw_hostcache_atfork_prepare();
     bw_conn_pool_lock();
     bw_tls_atfork_prepare();
@@ -45,6 +47,7 @@ static void parent(void)
     bw_tls_atfork_parent();
     bw_conn_pool_unlock();
     bw_hostcache_atfork_parent();
+    bw_nonblock_atfork();   /* the child may change a socket's mode unseen */
 }
 
 static void child(void)
@@ -54,12 +57,12 @@ static void child(void)
     bw_hostcache_atfork_child();
     bw_shim_state_atfork_child();
     bw_rand_atfork_child();
-    bw_passfd_atfork_child();
     bw_init_atfork_child();
     bw_pend_atfork_child();
     bw_epreg_atfork_child();
     bw_failover_atfork_child();
     bw_tls_atfork_child();
+    bw_nonblock_atfork();
 }
 
 __attribute__((constructor(101))) static void bw_register_atfork(void)

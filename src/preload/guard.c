@@ -1,11 +1,12 @@
 /*
- * guard.c - the shell around the breaker and the bulkhead: takes the entry
- * lock, asks the core, logs transitions and rejections, counts.
+ * guard.c - the shell around the shared state's decisions: the one place
+ * that takes an entry lock (lock_entry) and asks the core under it
+ * (breaker, bulkhead, connect_rate, retry budget), then logs transitions
+ * and rejections and counts, with the lock released.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <fcntl.h>
-#include <linux/futex.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "bw_breaker.h"
+#include "bw_budget.h"
 #include "bw_bulkhead.h"
 #include "bw_log.h"
 #include "bw_proc.h"
@@ -26,29 +28,29 @@ static bw_ratelimit reject_log_limit;
 static atomic_bool stuck_logged;
 
 /*
- * Locks e with cancellation disabled (saved in *cancel_state) until
- * unlock_entry: a thread must not be cancelled while it holds a lock every
- * process shares, nor halfway through an update. Nothing that can block,
- * allocate or re-enter a hook runs under the lock (liveness checks run
- * outside it, try_slot). Says once, when the state's locks turned out
- * stuck, that the process goes on without them.
+ * Locks e. Nothing that can block, allocate, re-enter a hook or act on a
+ * cancellation runs under the lock (liveness checks run outside it,
+ * try_slot), so a thread is never cancelled holding it: cancellation is
+ * deferred and nothing here is a cancellation point (with asynchronous
+ * cancellation POSIX allows only the async-cancel-safe functions, and
+ * connect is none; a process that dies holding a shared lock leaves it to
+ * the robust mutex's recovery). Says once, when the state's locks turned out stuck, that the
+ * process goes on without them.
  */
-static bool lock_entry(bw_entry *e, int *cancel_state)
+static bool lock_entry(bw_entry *e)
 {
-    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, cancel_state);
     if (bw_entry_lock(e) == 0)
         return true;
-    pthread_setcancelstate(*cancel_state, NULL);
     if (bw_state_locks_stuck() && !atomic_exchange(&stuck_logged, true))
-        bw_log(BW_LOG_WARN, "a shared state lock stayed held for over 2 s (a stuck or "
-               "corrupt state file): continuing without breaker and bulkhead state");
+        bw_log(BW_LOG_WARN, "a shared state lock stayed held for over %d s (a stuck or "
+               "corrupt state file): continuing without breaker and bulkhead state",
+               BW_STATE_LOCK_WAIT_MS / 1000);
     return false;
 }
 
-static void unlock_entry(bw_entry *e, int cancel_state)
+static void unlock_entry(bw_entry *e)
 {
     bw_entry_unlock(e);
-    pthread_setcancelstate(cancel_state, NULL);
 }
 
 /* Records a transition in the events and logs it. */
@@ -81,12 +83,11 @@ int bw_guard_breaker_admit(bw_conn *c, bool retry)
     const bw_policy *p = c->policy;
     bw_entry *e = c->breaker_entry;
     c->probe_token = 0;
-    int cs;
-    if (!e || p->breaker == BW_BREAKER_OFF || !lock_entry(e, &cs))
+    if (!e || p->breaker == BW_BREAKER_OFF || !lock_entry(e))
         return 0;
     bw_breaker_decision d;
     bw_breaker_admit(&e->breaker, p, bw_now_ms(), (uint32_t)bw_rand64(), &d);
-    unlock_entry(e, cs);
+    unlock_entry(e);
     if (d.changed)
         log_transition(c, &d.transition);
     if (d.verdict == BW_ADMIT_PROBE)
@@ -116,12 +117,11 @@ void bw_guard_breaker_open_for(bw_conn *c, uint32_t ms)
 {
     const bw_policy *p = c->policy;
     bw_entry *e = c->breaker_entry;
-    int cs;
-    if (!e || p->breaker == BW_BREAKER_OFF || !lock_entry(e, &cs))
+    if (!e || p->breaker == BW_BREAKER_OFF || !lock_entry(e))
         return;
     bw_breaker_transition t;
     bool changed = bw_breaker_open_for(&e->breaker, p, bw_now_ms(), ms, &t);
-    unlock_entry(e, cs);
+    unlock_entry(e);
     if (changed)
         log_transition(c, &t);
 }
@@ -134,12 +134,11 @@ int bw_guard_rate_take(bw_conn *c, bool may_wait, int64_t wait_limit_ms)
         return 0;
     int64_t t0 = bw_now_ms();
     for (;;) {
-        int cs;
-        if (!lock_entry(e, &cs))
+        if (!lock_entry(e))
             return 0;
         int64_t now = bw_now_ms();
         int64_t wait = bw_rate_take(&e->rate, p->connect_rate, p->connect_rate_burst, now);
-        unlock_entry(e, cs);
+        unlock_entry(e);
         if (wait == 0)
             return 0;
         if (!may_wait || (wait_limit_ms >= 0 && now + wait - t0 > wait_limit_ms)) {
@@ -155,8 +154,7 @@ void bw_guard_breaker_record(bw_conn *c, bool ok, uint32_t duration_ms)
 {
     const bw_policy *p = c->policy;
     bw_entry *e = c->breaker_entry;
-    int cs;
-    if (!e || p->breaker == BW_BREAKER_OFF || !lock_entry(e, &cs))
+    if (!e || p->breaker == BW_BREAKER_OFF || !lock_entry(e))
         return;
     bw_breaker_transition t;
     if (ok) {
@@ -166,7 +164,7 @@ void bw_guard_breaker_record(bw_conn *c, bool ok, uint32_t duration_ms)
     bool changed = bw_breaker_record(&e->breaker, p, bw_now_ms(), (uint32_t)bw_rand64(),
                                      ok ? BW_CALL_SUCCESS : BW_CALL_FAILURE, duration_ms,
                                      c->probe_token, &t);
-    unlock_entry(e, cs);
+    unlock_entry(e);
     c->probe_token = 0;
     if (changed)
         log_transition(c, &t);
@@ -176,20 +174,51 @@ void bw_guard_breaker_replace(bw_conn *c)
 {
     const bw_policy *p = c->policy;
     bw_entry *e = c->breaker_entry;
-    int cs;
-    if (!c->success_recorded) {
-        bw_guard_breaker_record(c, false, 0);
-        return;
-    }
-    if (!e || p->breaker == BW_BREAKER_OFF || !lock_entry(e, &cs))
+    if (!e || p->breaker == BW_BREAKER_OFF || !lock_entry(e))
         return;
     bw_breaker_transition t;
-    bool changed = bw_breaker_record_replacing(&e->breaker, p, bw_now_ms(),
-                                               (uint32_t)bw_rand64(), c->run_before, 0, &t);
-    unlock_entry(e, cs);
+    bool changed;
+    if (c->success_recorded)   /* read and written under e's lock */
+        changed = bw_breaker_record_replacing(&e->breaker, p, bw_now_ms(), (uint32_t)bw_rand64(),
+                                              c->run_before, 0, &t);
+    else
+        changed = bw_breaker_record(&e->breaker, p, bw_now_ms(), (uint32_t)bw_rand64(),
+                                    BW_CALL_FAILURE, 0, c->probe_token, &t);
     c->success_recorded = false;
+    unlock_entry(e);
+    c->probe_token = 0;
     if (changed)
         log_transition(c, &t);
+}
+
+void bw_guard_budget_note_first(bw_conn *c)
+{
+    bw_entry *e = c->dest_entry;
+    if (!e || !lock_entry(e))
+        return;
+    bw_budget_note_first(&e->budget, bw_now_ms());
+    unlock_entry(e);
+}
+
+bool bw_guard_budget_allows(bw_conn *c)
+{
+    const bw_policy *p = c->policy;
+    bw_entry *e = c->dest_entry;
+    if (!e || !lock_entry(e))
+        return true;   /* no usable state: no budget to keep */
+    bool ok = bw_budget_try_retry(&e->budget, p->retry_budget_percent,
+                                  p->retry_budget_min_per_sec, bw_now_ms());
+    unlock_entry(e);
+    return ok;
+}
+
+bool bw_guard_breaker_keeps_out(bw_entry *e, const bw_policy *p)
+{
+    if (!e || !lock_entry(e))
+        return false;
+    enum bw_breaker_state s = bw_breaker_state(&e->breaker, p);
+    unlock_entry(e);
+    return s == BW_BRK_OPEN || s == BW_BRK_FORCED_OPEN || s == BW_BRK_HALF_OPEN;
 }
 
 /* Atomic because threads race to fill them in (TSan saw it): my_pid is
@@ -210,25 +239,23 @@ static void whoami(int32_t *pid, uint64_t *start)
 }
 
 
-/* Waits for the bulkhead's seq to move from seen, at most ms. The
- * non-private futex operations work for shared and private mappings alike,
- * as long as waiter and waker use the same kind. */
+/* Waits for the bulkhead's seq to move from seen, at most ms. */
 static void wait_seq(bw_bulkhead *b, uint32_t seen, int64_t ms)
 {
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
-    int saved = errno;
-    bw_real.syscall(SYS_futex, &b->seq, FUTEX_WAIT, seen, &ts, NULL, 0);
-    errno = saved;
+    bw_sys_futex_wait(&b->seq, seen, ms);
 }
 
 /* try_slot's answer when the entry cannot be locked. */
 #define UNLOCKABLE ((enum bw_bh_result) - 1)
 
-/* The owners and waiters of a bulkhead, copied out under its lock. */
+/* The owners and waiters of a bulkhead, and the sockets holding slots,
+ * copied out under its lock. */
 struct owner_list {
     unsigned n;
     int32_t pid[BW_BULKHEAD_OWNERS + BW_BULKHEAD_WAITERS];
     uint64_t start[BW_BULKHEAD_OWNERS + BW_BULKHEAD_WAITERS];
+    unsigned n_socks;
+    bw_bulkhead_sock socks[BW_BULKHEAD_SOCKETS];
 };
 
 /* A bw_bulkhead_alive_fn that only copies (pid, start) out: every owner
@@ -247,11 +274,12 @@ static bool copy_owner(int32_t pid, uint64_t start, void *ctx)
 }
 
 /*
- * Gives back the slots and tickets of owners in l that are dead. Their
- * liveness (kill 0, /proc/PID/stat, by raw system calls) is checked with
- * no lock held; a (pid, start time) found dead can take nothing more, so
- * dropping it afterwards, under the lock, is safe. Returns how many owners
- * were dead.
+ * Gives back the slots and tickets of owners in l that are dead, and the
+ * slots of sockets in l closed everywhere. Their liveness (kill 0,
+ * /proc/PID/stat, sock_diag, by raw system calls) is checked with no lock
+ * held; a (pid, start time) found dead can take nothing more, and a socket
+ * closed everywhere never opens again, so dropping them afterwards, under
+ * the lock, is safe. Returns how many were dead.
  */
 static unsigned drop_dead(bw_entry *e, const struct owner_list *l)
 {
@@ -261,13 +289,17 @@ static unsigned drop_dead(bw_entry *e, const struct owner_list *l)
             dead.pid[dead.n] = l->pid[i];
             dead.start[dead.n++] = l->start[i];
         }
-    int cs;
-    if (dead.n == 0 || !lock_entry(e, &cs))
+    for (unsigned i = 0; i < l->n_socks; i++)
+        if (bw_passfd_closed(&l->socks[i]))
+            dead.socks[dead.n_socks++] = l->socks[i];
+    if (dead.n + dead.n_socks == 0 || !lock_entry(e))
         return 0;
     for (unsigned i = 0; i < dead.n; i++)
         bw_bulkhead_drop_owner(&e->bulkhead, dead.pid[i], dead.start[i]);
-    unlock_entry(e, cs);
-    return dead.n;
+    for (unsigned i = 0; i < dead.n_socks; i++)
+        bw_bulkhead_drop_socket(&e->bulkhead, &dead.socks[i]);
+    unlock_entry(e);
+    return dead.n + dead.n_socks;
 }
 
 /* One try at a slot; when the bulkhead is full, the slots of dead
@@ -277,8 +309,7 @@ static enum bw_bh_result try_slot(bw_entry *e, uint32_t max, int32_t pid, uint64
 {
     enum bw_bh_result r = UNLOCKABLE;
     for (int round = 0; round < 2; round++) {
-        int cs;
-        if (!lock_entry(e, &cs))
+        if (!lock_entry(e))
             return UNLOCKABLE;
         int64_t now = bw_now_ms();
         r = ticketed ? bw_bulkhead_try_acquire_ticket(&e->bulkhead, max, ticket, pid, start, now)
@@ -286,9 +317,11 @@ static enum bw_bh_result try_slot(bw_entry *e, uint32_t max, int32_t pid, uint64
         struct owner_list owners = {0};
         bool reclaim = !bw_bh_admitted(r) && round == 0 &&
                        bw_bulkhead_should_reclaim(&e->bulkhead, max);
-        if (reclaim)
+        if (reclaim) {
             bw_bulkhead_reclaim(&e->bulkhead, copy_owner, &owners);
-        unlock_entry(e, cs);
+            owners.n_socks = bw_bulkhead_sockets(&e->bulkhead, owners.socks, BW_BULKHEAD_SOCKETS);
+        }
+        unlock_entry(e);
         if (!reclaim || drop_dead(e, &owners) == 0)
             break;
     }
@@ -305,10 +338,9 @@ struct queued {
 static void withdraw(void *arg)
 {
     struct queued *q = arg;
-    int cs;
-    if (lock_entry(q->e, &cs)) {
+    if (lock_entry(q->e)) {
         bw_bulkhead_cancel_ticket(&q->e->bulkhead, q->ticket);
-        unlock_entry(q->e, cs);
+        unlock_entry(q->e);
     }
 }
 
@@ -321,7 +353,6 @@ int bw_guard_bulkhead_take(bw_conn *c, bool may_wait)
     int32_t pid;
     uint64_t start;
     whoami(&pid, &start);
-    bw_passfd_reconcile();   /* slots of sockets handed to other processes and closed there */
     enum bw_bh_result r = try_slot(e, p->max_connections, pid, start, false, 0);
     if (r == BW_BH_REJECTED)
         bw_record_bulkhead_full(c, p->max_connections);
@@ -329,11 +360,10 @@ int bw_guard_bulkhead_take(bw_conn *c, bool may_wait)
         int64_t deadline = bw_now_ms() + p->bulkhead_wait_ms;
         struct queued q = {e, 0};
         bool queued = false;
-        int cs;
-        if (lock_entry(e, &cs)) {
+        if (lock_entry(e)) {
             queued = bw_bulkhead_take_ticket(&e->bulkhead, pid, start, bw_now_ms(), deadline,
                                              &q.ticket);
-            unlock_entry(e, cs);
+            unlock_entry(e);
         }
         while (queued) {
             uint32_t seen = bw_bulkhead_seq(&e->bulkhead);
@@ -371,15 +401,14 @@ void bw_guard_bulkhead_retake(bw_conn *c)
     bw_entry *e = c->bulkhead_entry;
     int32_t pid;
     uint64_t start;
-    int cs;
     if (!e || c->holds_slot)
         return;
     whoami(&pid, &start);
-    if (pid != c->owner || !lock_entry(e, &cs))
+    if (pid != c->owner || !lock_entry(e))
         return;
     /* max 0: no limit, the socket is held already */
     enum bw_bh_result r = bw_bulkhead_acquire(&e->bulkhead, 0, pid, start, bw_now_ms());
-    unlock_entry(e, cs);
+    unlock_entry(e);
     c->holds_slot = bw_bh_admitted(r);
     c->slot_untracked = r == BW_BH_UNTRACKED;
 }
@@ -389,12 +418,11 @@ bool bw_guard_bulkhead_adopt(bw_conn *c, uint32_t adopted)
     bw_entry *e = c->bulkhead_entry;
     int32_t pid;
     uint64_t start;
-    int cs;
-    if (!e || !lock_entry(e, &cs))
+    if (!e || !lock_entry(e))
         return false;
     whoami(&pid, &start);
     bool ok = bw_bulkhead_owned(&e->bulkhead, pid, start) > adopted;
-    unlock_entry(e, cs);
+    unlock_entry(e);
     c->holds_slot = ok;
     c->slot_untracked = false;
     return ok;
@@ -404,13 +432,12 @@ void bw_guard_bulkhead_drop_excess(bw_entry *e, uint32_t adopted)
 {
     int32_t pid;
     uint64_t start;
-    int cs;
     whoami(&pid, &start);
-    if (!lock_entry(e, &cs))
+    if (!lock_entry(e))
         return;
     for (uint32_t n = bw_bulkhead_owned(&e->bulkhead, pid, start); n > adopted; n--)
         bw_bulkhead_release(&e->bulkhead, pid, start);
-    unlock_entry(e, cs);
+    unlock_entry(e);
 }
 
 void bw_conn_release_slot(bw_conn *c)
@@ -422,15 +449,27 @@ void bw_conn_release_slot(bw_conn *c)
     bw_guard_slot_give_back(e, c->slot_untracked, c->owner);
 }
 
+bool bw_guard_slot_hand_over(bw_entry *e, bool untracked, int32_t owner,
+                             const bw_bulkhead_sock *id)
+{
+    int32_t pid;
+    uint64_t start;
+    whoami(&pid, &start);
+    if (pid != owner || !lock_entry(e))
+        return false;
+    bool ok = bw_bulkhead_hand_to_socket(&e->bulkhead, pid, start, untracked, id);
+    unlock_entry(e);
+    return ok;
+}
+
 void bw_guard_slot_give_back(bw_entry *e, bool untracked, int32_t owner)
 {
     int32_t pid;
     uint64_t start;
     whoami(&pid, &start);
-    int cs;
     if (pid != owner)
         return;     /* a fork child closing what its parent opened keeps the parent's slot */
-    if (!lock_entry(e, &cs))
+    if (!lock_entry(e))
         return;
     if (untracked)
         bw_bulkhead_release_untracked(&e->bulkhead);
@@ -440,11 +479,9 @@ void bw_guard_slot_give_back(bw_entry *e, bool untracked, int32_t owner)
      * seen now means nobody to wake: skip the system call (every connect
      * rejected by the breaker passes here). */
     bool waiters = bw_bulkhead_waiting(&e->bulkhead, bw_now_ms()) > 0;
-    unlock_entry(e, cs);
+    unlock_entry(e);
     if (!waiters)
         return;
     /* Wake every waiter: each checks whether its ticket is the oldest. */
-    int saved = errno;
-    bw_real.syscall(SYS_futex, &e->bulkhead.seq, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
-    errno = saved;
+    bw_sys_futex_wake_all(&e->bulkhead.seq);
 }

@@ -36,6 +36,12 @@ void bw_guard_bulkhead_retake(bw_conn *c);
  * a fork child), waking waiters. */
 void bw_guard_slot_give_back(bw_entry *e, bool untracked, int32_t owner);
 
+/* Hands one slot of e's bulkhead held for owner over to the socket id
+ * (passfd.c); false, changing nothing, in another process than the owner
+ * or when the bulkhead has no room for it. */
+bool bw_guard_slot_hand_over(bw_entry *e, bool untracked, int32_t owner,
+                             const bw_bulkhead_sock *id);
+
 /* After an exec (inherit.c): c, a connection the old image left open,
  * takes over one of the slots this process already holds in its bulkhead
  * beyond the adopted ones already counted there. True when it did. */
@@ -55,5 +61,16 @@ void bw_guard_breaker_open_for(bw_conn *c, uint32_t ms);
  * the rate (counted and logged as a rejection by the caller).
  */
 int bw_guard_rate_take(bw_conn *c, bool may_wait, int64_t wait_limit_ms);
+
+/* Counts a first attempt in the destination's retry budget. */
+void bw_guard_budget_note_first(bw_conn *c);
+
+/* Asks the destination's retry budget for one retry: true when it allows
+ * it (or there is no usable state). */
+bool bw_guard_budget_allows(bw_conn *c);
+
+/* True when the breaker of entry e (NULL: none) keeps calls out under
+ * policy p: open, forced open, or letting a probe through. */
+bool bw_guard_breaker_keeps_out(bw_entry *e, const bw_policy *p);
 
 #endif

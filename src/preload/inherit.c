@@ -90,7 +90,7 @@ static void find_owned(bw_state *st, int32_t pid, uint64_t start, struct adoptio
 {
     for (size_t i = 0; i < st->n_entries && a->n < ADOPT_ENTRIES; i++) {
         bw_entry *e = &st->entries[i];
-        if (__atomic_load_n(&e->ready, __ATOMIC_ACQUIRE) == 2 &&
+        if (__atomic_load_n(&e->ready, __ATOMIC_ACQUIRE) == BW_ENTRY_READY &&
             bw_bulkhead_owned(&e->bulkhead, pid, start) > 0) {
             a->entry[a->n] = e;
             a->adopted[a->n++] = 0;

@@ -54,7 +54,7 @@ static size_t piece(const struct iovec *iov, int n, size_t pos, const uint8_t **
 
 struct plan {
     bool insert;
-    size_t k;             /* program offset of the line */
+    size_t line_at;       /* program offset of the line */
     size_t cut;           /* the round sends program bytes up to here */
     bw_http_req_event ev;
     /* When the whole round goes out, the scanner state after it is already
@@ -93,7 +93,7 @@ static void plan_round(const bw_conn *c, const struct iovec *iov, int n, size_t 
             return;           /* (st is past that line's decision: not reusable) */
         }
         pl->insert = true;
-        pl->k = pos;
+        pl->line_at = pos;
         pl->ev = ev;
     }
     pl->reusable = !overflow;
@@ -182,41 +182,60 @@ static int add_range(struct iovec *out, int cnt, int cap, const struct iovec *io
     return cnt;
 }
 
-/* One round: returns program bytes consumed (done advanced), or -1/errno. *full: all went out. */
+/* Keeps the part of a key line a short write left unsent, for flush_pending. */
+static void keep_unsent_line(bw_conn *c, const uint8_t *rest, size_t len)
+{
+    memcpy(c->pending, rest, len);
+    c->pending_off = 0;
+    c->pending_len = (uint8_t)len;
+}
+
+/*
+ * One round: one real call with the program's bytes [done, plan.cut) and,
+ * when the plan inserts one, a key line at plan.line_at:
+ *
+ *     program [done, split) | key line | program [split, plan.cut)
+ *
+ * Returns how many program bytes went out (done + that is the new done), or
+ * -1 with errno. *full: the whole round went out.
+ */
 static ssize_t round_out(bw_conn *c, int fd, const struct iovec *iov, int n, size_t done,
                          size_t total, int flags, enum bw_via via, bool *full)
 {
     struct plan pl;
     plan_round(c, iov, n, done, total, &pl);
     uint8_t line[BW_HTTP_REQ_LINE_MAX];
-    size_t L = pl.insert ? make_line(c, &pl.ev, line, sizeof line) : 0;
+    size_t line_len = pl.insert ? make_line(c, &pl.ev, line, sizeof line) : 0;
+    size_t split = pl.insert ? pl.line_at : pl.cut;
+    size_t before_line = split - done, after_line = pl.cut - split;
+
     struct iovec out[MAX_IOV + 2];
-    size_t k = pl.insert ? pl.k : pl.cut;
-    int cnt = add_range(out, 0, MAX_IOV, iov, n, done, k);
-    if (L > 0)
-        out[cnt++] = (struct iovec){line, L};
-    cnt = add_range(out, cnt, MAX_IOV + 2, iov, n, k, pl.cut);
-    size_t out_len = (k - done) + L + (pl.cut - k);
+    int cnt = add_range(out, 0, MAX_IOV, iov, n, done, split);
+    if (line_len > 0)
+        out[cnt++] = (struct iovec){line, line_len};
+    cnt = add_range(out, cnt, MAX_IOV + 2, iov, n, split, pl.cut);
     ssize_t r = real_out(fd, out, cnt, flags, via);
     if (r < 0)
         return -1;
-    size_t m = (size_t)r, consumed, line_sent = 0;
-    if (m <= k - done) {
-        consumed = done + m;
+
+    /* Where the kernel stopped: in the bytes before the line, in the line,
+     * or in the bytes after it. */
+    size_t sent = (size_t)r, line_sent = 0, consumed;
+    if (sent <= before_line) {
+        consumed = done + sent;
     } else {
-        line_sent = m - (k - done) < L ? m - (k - done) : L;
-        consumed = k + (m - (k - done) - line_sent);
+        size_t past_first = sent - before_line;
+        line_sent = past_first < line_len ? past_first : line_len;
+        consumed = split + (past_first - line_sent);
     }
-    unsigned keys = m == out_len && pl.reusable
-                        ? adopt_plan(c, &pl)
-                        : commit_scan(c, iov, n, done, consumed, line_sent > 0 && consumed == k);
-    if (line_sent > 0 && line_sent < L) {
-        memcpy(c->pending, line + line_sent, L - line_sent);
-        c->pending_off = 0;
-        c->pending_len = (uint8_t)(L - line_sent);
-    }
+    bool whole = sent == before_line + line_len + after_line;
+    bool line_out = line_sent > 0 && consumed == split;   /* the line went out, nothing after it */
+    unsigned keys = whole && pl.reusable ? adopt_plan(c, &pl)
+                                         : commit_scan(c, iov, n, done, consumed, line_out);
+    if (line_sent > 0 && line_sent < line_len)
+        keep_unsent_line(c, line + line_sent, line_len - line_sent);
     bw_count(c->entry, BW_CNT_IDEMPOTENCY_KEYS, keys);
-    *full = m == out_len;
+    *full = whole;
     return (ssize_t)(consumed - done);
 }
 
@@ -224,34 +243,106 @@ static ssize_t inject_send(bw_conn *c, int fd, const struct iovec *iov, int n, i
                            enum bw_via via);
 static ssize_t inject_sendfile(bw_conn *c, int out, int in, void *off, size_t n, bool is64);
 
-/* A thread that may not enter the shim now (a signal handler that
- * interrupted it, a vfork child) sends the program's bytes as they are. */
+/*
+ * The value of work, run inside the shim (a cancellation of the thread in
+ * it leaves the shim first), or of passthrough when this thread may not
+ * enter the shim now (a signal handler that interrupted it, a vfork
+ * child): the program's bytes then go as they are. errno is work's.
+ */
+#define INSIDE_OR_PASS(passthrough, work)                  \
+    ({                                                     \
+        ssize_t r_;                                        \
+        if (!bw_enter()) {                                 \
+            r_ = (passthrough);                            \
+        } else {                                           \
+            pthread_cleanup_push(bw_leave_cancelled, NULL); \
+            r_ = (work);                                   \
+            pthread_cleanup_pop(0);                        \
+            int err_ = errno;                              \
+            bw_leave();                                    \
+            errno = err_;                                  \
+        }                                                  \
+        r_;                                                \
+    })
+
 ssize_t bw_inject_send(bw_conn *c, int fd, const struct iovec *iov, int n, int flags,
                        enum bw_via via)
 {
-    if (!bw_enter())
-        return real_out(fd, iov, n, flags, via);
-    ssize_t r;
-    pthread_cleanup_push(bw_leave_cancelled, NULL);
-    r = inject_send(c, fd, iov, n, flags, via);
-    pthread_cleanup_pop(0);
-    int err = errno;
-    bw_leave();
-    errno = err;
-    return r;
+    return INSIDE_OR_PASS(real_out(fd, iov, n, flags, via),
+                          inject_send(c, fd, iov, n, flags, via));
+}
+
+static ssize_t real_sendfile(int out, int in, void *off, size_t n, bool is64)
+{
+    return is64 ? bw_real.sendfile64(out, in, off, n) : bw_real.sendfile(out, in, off, n);
 }
 
 ssize_t bw_inject_sendfile(bw_conn *c, int out, int in, void *off, size_t n, bool is64)
 {
-    if (!bw_enter())
-        return is64 ? bw_real.sendfile64(out, in, off, n) : bw_real.sendfile(out, in, off, n);
-    ssize_t r;
-    pthread_cleanup_push(bw_leave_cancelled, NULL);
-    r = inject_sendfile(c, out, in, off, n, is64);
-    pthread_cleanup_pop(0);
-    int err = errno;
-    bw_leave();
-    errno = err;
+    return INSIDE_OR_PASS(real_sendfile(out, in, off, n, is64),
+                          inject_sendfile(c, out, in, off, n, is64));
+}
+
+static size_t iov_total(const struct iovec *iov, int n)
+{
+    size_t total = 0;
+    for (int i = 0; i < n; i++)
+        total += iov[i].iov_len;
+    return total;
+}
+
+/* Sends the wtotal program bytes of iov[0, w) in rounds, each after what is
+ * left of a key line. Returns the program bytes that went out; stops early
+ * on an error (*err set) or a short write (the socket is full). */
+static size_t send_window(bw_conn *c, int fd, const struct iovec *iov, int w, size_t wtotal,
+                          int flags, enum bw_via via, int *err)
+{
+    size_t wdone = 0;
+    while (wdone < wtotal) {
+        bool full;
+        ssize_t got = flush_pending(c, fd, flags, via) != 0
+                          ? -1
+                          : round_out(c, fd, iov, w, wdone, wtotal, flags, via, &full);
+        if (got < 0) {
+            *err = errno;
+            break;
+        }
+        wdone += (size_t)got;
+        if (!full && got > 0)
+            break;   /* short write: the socket is full, report what went out */
+    }
+    return wdone;
+}
+
+/* The program's bytes (total > 0), MAX_IOV buffers at a time so that a
+ * blocking call still sends them all, as it would without the shim.
+ * Returns the bytes that went out, or -1 (*err set) when none did. */
+static ssize_t send_program_bytes(bw_conn *c, int fd, const struct iovec *iov, int n, int flags,
+                                  enum bw_via via, int *err)
+{
+    size_t done = 0;
+    for (int base = 0; base < n; base += MAX_IOV) {
+        int w = n - base < MAX_IOV ? n - base : MAX_IOV;
+        size_t wtotal = iov_total(iov + base, w);
+        size_t wdone = send_window(c, fd, iov + base, w, wtotal, flags, via, err);
+        done += wdone;
+        if (*err || wdone < wtotal)
+            break;
+    }
+    return done > 0 ? (ssize_t)done : -1;
+}
+
+/* A call with no bytes of the program's: what is left of a key line goes
+ * first, then the call itself, as the program made it. */
+static ssize_t send_no_bytes(bw_conn *c, int fd, const struct iovec *iov, int n, int flags,
+                             enum bw_via via, int *err)
+{
+    if (flush_pending(c, fd, flags, via) != 0) {
+        *err = errno;
+        return -1;
+    }
+    ssize_t r = real_out(fd, iov, n, flags, via);
+    *err = errno;
     return r;
 }
 
@@ -266,48 +357,9 @@ static ssize_t inject_send(bw_conn *c, int fd, const struct iovec *iov, int n, i
     bw_conn_ref(c);   /* a close() meanwhile must not recycle the record under us */
     pthread_mutex_lock(&c->lock);
     bw_locked_conn = c;   /* the send below is a cancellation point */
-    size_t total = 0;
-    for (int i = 0; i < n; i++)
-        total += iov[i].iov_len;
-    size_t done = 0;
     int err = 0;
-    /* More buffers than a round takes go MAX_IOV at a time, so a blocking
-     * call still sends them all, as it would without the shim. */
-    for (int base = 0;;) {
-        int w = n - base < MAX_IOV ? n - base : MAX_IOV;
-        size_t wtotal = 0, wdone = 0;
-        for (int i = 0; i < w; i++)
-            wtotal += iov[base + i].iov_len;
-        while (wdone < wtotal || (total == 0 && c->pending_len)) {
-            if (flush_pending(c, fd, flags, via) != 0) {
-                err = errno;
-                break;
-            }
-            if (total == 0)
-                break;
-            bool full;
-            ssize_t got = round_out(c, fd, iov + base, w, wdone, wtotal, flags, via, &full);
-            if (got < 0) {
-                err = errno;
-                break;
-            }
-            wdone += (size_t)got;
-            if (!full && got > 0)
-                break;   /* short write: the socket is full, report what went out */
-        }
-        done += wdone;
-        base += w;
-        if (err || wdone < wtotal || base >= n)
-            break;
-    }
-    ssize_t ret;
-    if (done > 0 || (err == 0 && total == 0)) {
-        ret = (ssize_t)done;
-        if (total == 0)
-            ret = real_out(fd, iov, n, flags, via), err = errno;
-    } else {
-        ret = -1;
-    }
+    ssize_t ret = iov_total(iov, n) > 0 ? send_program_bytes(c, fd, iov, n, flags, via, &err)
+                                        : send_no_bytes(c, fd, iov, n, flags, via, &err);
     bw_locked_conn = NULL;
     pthread_mutex_unlock(&c->lock);
     bw_observe_inside(c, ret, ret < 0 ? err : 0);
@@ -329,7 +381,7 @@ static ssize_t inject_sendfile(bw_conn *c, int out, int in, void *off, size_t n,
         r = -1;
         err = errno;
     } else {
-        r = is64 ? bw_real.sendfile64(out, in, off, n) : bw_real.sendfile(out, in, off, n);
+        r = real_sendfile(out, in, off, n, is64);
         err = errno;
         if (r > 0 && !bw_http_req_unseen(&c->req, (uint64_t)r)) {
             /* Header bytes the shim cannot see: requests can no longer be
@@ -385,7 +437,7 @@ static ssize_t tls_round(bw_conn *c, const struct iovec *v, size_t done, bw_tls_
     const uint8_t *p = v->iov_base;
     struct plan pl;
     plan_round(c, v, 1, done, v->iov_len, &pl);
-    size_t end = pl.insert ? pl.k : pl.cut;
+    size_t end = pl.insert ? pl.line_at : pl.cut;
     if (!pl.insert || end - done > TLS_STAGE - BW_HTTP_REQ_LINE_MAX) {
         *want = c->tls_piece_prog = end - done;
         c->tls_piece_line = 0;

@@ -144,14 +144,22 @@ BW_EXPORT ssize_t sendfile64(int out, int in, off64_t *off, size_t n)
     return bw_inject_sendfile(c, out, in, off, n, true);
 }
 
+/* A receive whose bytes go to the HTTP response reader. Apart from
+ * recv_tracked, so that the common path keeps nothing but c across the
+ * real call (fewer registers saved: about ten instructions per call). */
+BW_TRACKED ssize_t recv_watched(int fd, void *buf, size_t n, int flags, bw_conn *c)
+{
+    ssize_t r = bw_real.recv(fd, buf, n, flags);
+    struct iovec v = {buf, n};
+    return bw_observe_read(c, r, errno, &v, 1, flags);
+}
+
 BW_TRACKED ssize_t recv_tracked(int fd, void *buf, size_t n, int flags, bw_conn *c)
 {
     PENDING_AGAIN(c);
-    ssize_t r = bw_real.recv(fd, buf, n, flags);
-    if (!c->watch_responses)
-        return bw_observed(c, r);
-    struct iovec v = {buf, n};
-    return bw_observe_read(c, r, errno, &v, 1, flags);
+    if (c->watch_responses)
+        return recv_watched(fd, buf, n, flags, c);
+    return bw_observed(c, bw_real.recv(fd, buf, n, flags));
 }
 
 BW_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
@@ -207,14 +215,20 @@ BW_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int n, int flags,
     return r;
 }
 
+/* As recv_watched, for read(). */
+BW_TRACKED ssize_t read_watched(int fd, void *buf, size_t n, bw_conn *c)
+{
+    ssize_t r = bw_real.read(fd, buf, n);
+    struct iovec v = {buf, n};
+    return bw_observe_read(c, r, errno, &v, 1, 0);
+}
+
 BW_TRACKED ssize_t read_tracked(int fd, void *buf, size_t n, bw_conn *c)
 {
     PENDING_AGAIN(c);
-    ssize_t r = bw_real.read(fd, buf, n);
-    if (!c->watch_responses)
-        return bw_observed(c, r);
-    struct iovec v = {buf, n};
-    return bw_observe_read(c, r, errno, &v, 1, 0);
+    if (c->watch_responses)
+        return read_watched(fd, buf, n, c);
+    return bw_observed(c, bw_real.read(fd, buf, n));
 }
 
 BW_EXPORT ssize_t read(int fd, void *buf, size_t n)

@@ -33,19 +33,22 @@ void bw_observe_inside(bw_conn *c, ssize_t r, int err)
         /* nothing learned */
     } else if (atomic_load_explicit(&c->outcome_pending, memory_order_relaxed)) {
         bw_conn_outcome(c, err);
-    } else if (is_io_failure(err) && c->policy->breaker_io_errors && !c->io_failure_recorded) {
-        c->io_failure_recorded = true;
+    } else if (is_io_failure(err) && c->policy->breaker_io_errors &&
+               !atomic_exchange(&c->io_failure_recorded, true)) {
         bw_guard_breaker_record(c, false, 0);
     }
     errno = err;
 }
 
-/* Counts one response and reports it to the breaker when statuses are judged. */
+/* Counts one response and reports it to the breaker when statuses are judged.
+ * A 429 (the server throttles this client) is also counted on its own. */
 static void note_status(bw_conn *c, int status)
 {
     int cls = status / 100;
     if (cls >= 1 && cls <= 5)
         bw_count(c->entry, BW_CNT_HTTP_1XX + (cls - 1), 1);
+    if (status == 429)
+        bw_count(c->entry, BW_CNT_RATE_LIMITED, 1);
     if (cls == 1)
         return;
     bw_guard_breaker_record(c, !bw_status_set_has(&c->policy->breaker_http_status, status), 0);

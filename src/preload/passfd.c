@@ -1,52 +1,39 @@
 /*
- * passfd.c - sockets handed to another process with SCM_RIGHTS.
+ * passfd.c - sockets that may live on in another process: handed over with
+ * SCM_RIGHTS, or kept by a fork child.
  *
  * A slot belongs to the socket (its open file description), not to the
- * process that connected it. When the sender closes its last descriptor of
- * a socket it passed on, the socket may live on in the receiver: the slot
- * is then kept, on a list of this process, with the socket's identity
- * (addresses and inode, noted when it was sent). At this process's next
- * connect the list is reconciled: the kernel is asked (sock_diag, by raw
- * system calls) whether each socket is still open anywhere, and the slots
- * of those closed everywhere go back. A slot kept when this process exits
- * is reclaimed with its other slots (dead owner); one more than the list
- * holds is given back at once, as before.
+ * process that connected it. A socket that may live on elsewhere is noted
+ * (its addresses and inode) when that becomes possible: when it is sent in
+ * an SCM_RIGHTS message (bw_passfd_note), or when the process forks
+ * (bw_passfd_forking: every connected socket, three system calls each,
+ * once per connection). When this process then closes its last descriptor
+ * of it, its slot is handed over to the socket itself in the bulkhead
+ * (bw_bulkhead.h, "Sockets"): it stays counted whichever process lives or
+ * dies, until a process that finds the bulkhead full (a connect about to
+ * wait or be refused, guard.c) asks the kernel which of those sockets are
+ * closed everywhere (bw_passfd_closed: sock_diag, by raw system calls, no
+ * lock held) and drops them. A socket the bulkhead has no room for, and any
+ * under max_connections = 0 (nothing ever fills), gives its slot back at
+ * once, as before.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 
 #include "bw_sys.h"
 #include "guard.h"
+#include "nonblock.h"
 #include "shim.h"
 
-#define KEPT_MAX 256
-
-struct kept {
-    bw_entry *entry;
-    bool untracked;
-    int32_t owner;
-    uint64_t inode;
-    struct sockaddr_storage local, peer;
-};
-
-static pthread_mutex_t kept_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct kept kept[KEPT_MAX];
-static atomic_int n_kept;
-
-/* Notes who c's socket (fd) is, once: it is being sent to another process. */
+/* Notes who c's socket (fd) is, once: it may live on in another process. */
 static void note_one(int fd, bw_conn *c)
 {
     if (atomic_load(&c->passed))
         return;
-    struct stat st;
-    socklen_t ll = sizeof c->pass_local, pl = sizeof c->pass_peer;
-    if (fstat(fd, &st) != 0 || getsockname(fd, (struct sockaddr *)&c->pass_local, &ll) != 0 ||
-        getpeername(fd, (struct sockaddr *)&c->pass_peer, &pl) != 0)
+    if (bw_sys_tcp_identity(fd, &c->pass_inode, &c->pass_local, &c->pass_peer) != 0)
         return;   /* not connected (yet): nothing to keep for it */
-    c->pass_inode = st.st_ino;
     atomic_store(&c->passed, true);
 }
 
@@ -64,6 +51,7 @@ void bw_passfd_note(const struct msghdr *msg)
         for (size_t i = 0; i < n; i++) {
             int fd;
             memcpy(&fd, data + i * sizeof fd, sizeof fd);
+            bw_nonblock_forget(fd);   /* the receiver shares its description */
             bw_conn *c = bw_fdt_get(fd);
             if (c)
                 note_one(fd, c);
@@ -73,45 +61,80 @@ void bw_passfd_note(const struct msghdr *msg)
     bw_leave();
 }
 
+/* Other threads may be connecting or closing meanwhile: only the record's
+ * atomic fields are read here (whether it holds a slot is bw_passfd_keep's
+ * question, asked when its last descriptor is gone). Each connection is
+ * noted once, whatever the number of forks. */
+void bw_passfd_forking(void)
+{
+    if (!bw_enter())
+        return;
+    int saved = errno;
+    for (int fd = bw_fdt_next(0, ~0U); fd >= 0; fd = bw_fdt_next((unsigned)fd + 1, ~0U)) {
+        bw_conn *c = bw_fdt_get(fd);
+        if (c && atomic_load(&c->state) == BW_CONN_CONNECTED)
+            note_one(fd, c);
+    }
+    errno = saved;
+    bw_leave();
+}
+
+/* One address of a socket in the bulkhead's form, from a sockaddr. */
+static void id_addr(const struct sockaddr_storage *ss, uint8_t addr[16], uint16_t *port)
+{
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const void *)ss;
+        memcpy(addr, &in->sin_addr, 4);
+        *port = in->sin_port;
+    } else {
+        const struct sockaddr_in6 *in6 = (const void *)ss;
+        memcpy(addr, &in6->sin6_addr, 16);
+        *port = in6->sin6_port;
+    }
+}
+
+/* ... and back. */
+static void id_sockaddr(uint8_t family, const uint8_t addr[16], uint16_t port,
+                        struct sockaddr_storage *ss)
+{
+    memset(ss, 0, sizeof *ss);
+    ss->ss_family = family;
+    if (family == AF_INET) {
+        struct sockaddr_in *in = (void *)ss;
+        memcpy(&in->sin_addr, addr, 4);
+        in->sin_port = port;
+    } else {
+        struct sockaddr_in6 *in6 = (void *)ss;
+        memcpy(&in6->sin6_addr, addr, 16);
+        in6->sin6_port = port;
+    }
+}
+
 bool bw_passfd_keep(bw_conn *c)
 {
     if (!atomic_load(&c->passed) || !c->holds_slot || !c->bulkhead_entry ||
-        c->owner != bw_self_pid())
+        c->owner != bw_self_pid() || !c->policy->max_connections)
         return false;
-    pthread_mutex_lock(&kept_lock);
-    int n = atomic_load(&n_kept);
-    bool ok = n < KEPT_MAX;
-    if (ok) {
-        kept[n] = (struct kept){c->bulkhead_entry, c->slot_untracked, c->owner, c->pass_inode,
-                                c->pass_local, c->pass_peer};
-        atomic_store(&n_kept, n + 1);
-        c->holds_slot = false;   /* the list holds it now */
-    }
-    pthread_mutex_unlock(&kept_lock);
-    return ok;
+    bw_bulkhead_sock id;
+    memset(&id, 0, sizeof id);
+    id.inode = c->pass_inode;
+    id.family = (uint8_t)c->pass_local.ss_family;
+    if ((id.family != AF_INET && id.family != AF_INET6) || c->pass_peer.ss_family != id.family)
+        return false;
+    id_addr(&c->pass_local, id.local, &id.local_port);
+    id_addr(&c->pass_peer, id.peer, &id.peer_port);
+    if (!bw_guard_slot_hand_over(c->bulkhead_entry, c->slot_untracked, c->owner, &id))
+        return false;
+    c->holds_slot = false;   /* the socket holds it now */
+    return true;
 }
 
-void bw_passfd_reconcile(void)
+bool bw_passfd_closed(const bw_bulkhead_sock *id)
 {
-    if (atomic_load_explicit(&n_kept, memory_order_relaxed) == 0 ||
-        pthread_mutex_trylock(&kept_lock) != 0)
-        return;   /* nothing kept, or another thread is at it */
-    int n = atomic_load(&n_kept);
-    for (int i = 0; i < n;) {
-        if (bw_sys_tcp_held(&kept[i].local, &kept[i].peer, kept[i].inode) != 0) {
-            i++;     /* still open somewhere, or unknown: never give back on a guess */
-            continue;
-        }
-        bw_guard_slot_give_back(kept[i].entry, kept[i].untracked, kept[i].owner);
-        kept[i] = kept[--n];
-    }
-    atomic_store(&n_kept, n);
-    pthread_mutex_unlock(&kept_lock);
-}
-
-/* The kept slots are the parent's: the child has none of them. */
-void bw_passfd_atfork_child(void)
-{
-    pthread_mutex_init(&kept_lock, NULL);
-    atomic_store(&n_kept, 0);
+    if (id->family != AF_INET && id->family != AF_INET6)
+        return false;   /* a corrupt entry: never given back on a guess */
+    struct sockaddr_storage local, peer;
+    id_sockaddr(id->family, id->local, id->local_port, &local);
+    id_sockaddr(id->family, id->peer, id->peer_port, &peer);
+    return bw_sys_tcp_held(&local, &peer, id->inode) == 0;
 }

@@ -25,6 +25,23 @@ static pthread_mutex_t list_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct pend_ref *list;
 static size_t list_len, list_cap;
 
+/* plock with cancellation off (returns the state to restore): a thread
+ * cancelled at a cancellation point under it (the retry's connect) would
+ * leave it held for ever. */
+static int plock_take(bw_conn *c)
+{
+    int cs;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs);
+    pthread_mutex_lock(&c->plock);
+    return cs;
+}
+
+static void plock_give(bw_conn *c, int cs)
+{
+    pthread_mutex_unlock(&c->plock);
+    pthread_setcancelstate(cs, NULL);
+}
+
 static bool active(int phase)
 {
     return phase == BW_PEND_ATTEMPT || phase == BW_PEND_BACKOFF;
@@ -161,7 +178,7 @@ static int advance_locked(int fd, bw_conn *c, int64_t now_ms)
 int bw_pend_start(int fd, bw_conn *c, int err)
 {
     int64_t now = bw_now_ms();
-    pthread_mutex_lock(&c->plock);
+    int cs = plock_take(c);
     bw_retry_plan_init(&c->pend_plan, c->policy, c->started_ms, 0);
     c->pend_attempt = 0;
     c->pend_waited = false;
@@ -178,7 +195,7 @@ int bw_pend_start(int fd, bw_conn *c, int err)
             set_phase(fd, c, BW_PEND_NONE);   /* no retry: the kernel's own answer */
         }
     }
-    pthread_mutex_unlock(&c->plock);
+    plock_give(c, cs);
     errno = err;
     return ret;
 }
@@ -240,22 +257,45 @@ int64_t bw_pend_next_ms(bw_conn *c)
     return INT64_MAX;
 }
 
+static bool so_error_entered(int fd, bw_conn *c, int *val);
+
+/*
+ * The phase a program's own look at the outcome (SO_ERROR, connect() again)
+ * finds, once the connect has been moved on to now. Unless a wait of the
+ * shim's looks after this connect, the program learned of the attempt's end
+ * from one the shim did not slice (it began before this connect was pending,
+ * in another thread): it is told the truth, with no retry, since a hidden
+ * failure would read as "connected" to it. Called with plock held.
+ */
+static int settle_locked(int fd, bw_conn *c)
+{
+    int64_t now = bw_now_ms();
+    int phase = advance_locked(fd, c, now);
+    if (phase != BW_PEND_ATTEMPT)
+        return phase;
+    check(fd, c, now, c->pend_waited);
+    return atomic_load_explicit(&c->pend, memory_order_relaxed);
+}
+
+/* A thread that may not enter the shim now (a signal handler that
+ * interrupted it, a vfork child) reads the kernel's SO_ERROR itself. */
 bool bw_pend_so_error(int fd, bw_conn *c, int *val)
+{
+    if (bw_pend_phase_of(c) == BW_PEND_NONE || !bw_enter())
+        return false;
+    bool mine = so_error_entered(fd, c, val);
+    int err = errno;
+    bw_leave();
+    errno = err;
+    return mine;
+}
+
+static bool so_error_entered(int fd, bw_conn *c, int *val)
 {
     if (bw_pend_phase_of(c) == BW_PEND_NONE)
         return false;
-    pthread_mutex_lock(&c->plock);
-    int64_t now = bw_now_ms();
-    int phase = advance_locked(fd, c, now);
-    if (phase == BW_PEND_ATTEMPT) {
-        /* Unless a wait of the shim's looks after this connect, the program
-         * learned of the attempt's end from one the shim did not slice (it
-         * began before this connect was pending, in another thread): it is
-         * told the truth, with no retry, since a hidden failure would read
-         * as "connected" to it. */
-        check(fd, c, now, c->pend_waited);
-        phase = atomic_load_explicit(&c->pend, memory_order_relaxed);
-    }
+    int cs = plock_take(c);
+    int phase = settle_locked(fd, c);
     bool mine = phase != BW_PEND_NONE;
     if (phase == BW_PEND_FINAL) {
         *val = c->pend_err;   /* told once, as the kernel tells it */
@@ -263,7 +303,7 @@ bool bw_pend_so_error(int fd, bw_conn *c, int *val)
     } else if (mine) {
         *val = 0;             /* still connecting, or a retry is pending */
     }
-    pthread_mutex_unlock(&c->plock);
+    plock_give(c, cs);
     return mine;
 }
 
@@ -271,11 +311,8 @@ bool bw_pend_connect_again(int fd, bw_conn *c, int *ret)
 {
     if (bw_pend_phase_of(c) == BW_PEND_NONE)
         return false;
-    pthread_mutex_lock(&c->plock);
-    int64_t now = bw_now_ms();
-    int phase = advance_locked(fd, c, now);
-    if (phase == BW_PEND_ATTEMPT && check(fd, c, now, c->pend_waited))   /* as in bw_pend_so_error */
-        phase = atomic_load_explicit(&c->pend, memory_order_relaxed);
+    int cs = plock_take(c);
+    int phase = settle_locked(fd, c);
     int err;
     switch (phase) {
     case BW_PEND_NONE:
@@ -290,7 +327,7 @@ bool bw_pend_connect_again(int fd, bw_conn *c, int *ret)
         err = EALREADY;
         break;
     }
-    pthread_mutex_unlock(&c->plock);
+    plock_give(c, cs);
     *ret = err ? -1 : 0;
     errno = err;
     return true;
@@ -300,7 +337,7 @@ void bw_pend_drop(bw_conn *c)
 {
     if (bw_pend_phase_of(c) == BW_PEND_NONE)
         return;
-    pthread_mutex_lock(&c->plock);
+    int cs = plock_take(c);
     int phase = atomic_load_explicit(&c->pend, memory_order_relaxed);
     if (phase == BW_PEND_ATTEMPT) {
         /* Given up by the program before an outcome: a failure, as in native mode. */
@@ -310,7 +347,7 @@ void bw_pend_drop(bw_conn *c)
         bw_connect_finish(c, c->pend_err);   /* the failed attempt was recorded */
     }
     set_phase(-1, c, BW_PEND_NONE);
-    pthread_mutex_unlock(&c->plock);
+    plock_give(c, cs);
 }
 
 void bw_pend_atfork_prepare(void)

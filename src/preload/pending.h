@@ -88,6 +88,10 @@ void bw_pend_atfork_prepare(void);
 void bw_pend_atfork_parent(void);
 void bw_pend_atfork_child(void);
 
+/* The calls below (and epreg.c's but bw_epreg_ctl and the forgets) take
+ * the shim's locks: callers are inside the shim (bw_enter), with
+ * cancellation off, as wait.c's bookkeeping is. */
+
 /* Up to max descriptors with a pending connect registered in epoll instance epfd. */
 int bw_pend_in_epoll(int epfd, int *fds, int max);
 
@@ -113,7 +117,8 @@ void bw_epreg_resume(int fd);
 /* A hidden event of fd's disarmed an EPOLLONESHOT registration that is still
  * in place: arms it again. */
 void bw_epreg_rearm(int fd);
-/* fd was closed, or connected for good: its registration is no longer kept. */
+/* fd was closed, or connected for good: its registration is no longer kept.
+ * Lock-free, as the two below, so that close() may call them anywhere. */
 void bw_epreg_forget(int fd);
 /* An epoll instance was closed: registrations in it are dropped. */
 void bw_epreg_forget_epoll(int epfd);

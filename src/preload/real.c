@@ -19,6 +19,11 @@
 #include "bw_sys.h"
 #include "real.h"
 
+/* Older headers lack it; the number is the same on every architecture. */
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+
 #define SC(nr, a, b, c, d, e, f) \
     bw_raw_syscall(nr, (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), (long)(f))
 
@@ -41,8 +46,8 @@ static ssize_t fb_read_chk(int fd, void *b, size_t n, size_t bl) { (void)bl; ret
 static ssize_t fb_recv_chk(int fd, void *b, size_t n, size_t bl, int fl) { (void)bl; return fb_recv(fd, b, n, fl); }
 static ssize_t fb_recvfrom_chk(int fd, void *b, size_t n, size_t bl, int fl, struct sockaddr *sa, socklen_t *l) { (void)bl; return fb_recvfrom(fd, b, n, fl, sa, l); }
 static int fb_close(int fd) { return SC(SYS_close, fd, 0, 0, 0, 0, 0); }
-static int fb_close_range(unsigned lo, unsigned hi, int fl) { return SC(436 /* SYS_close_range */, lo, hi, fl, 0, 0, 0); }
-static void fb_closefrom(int lo) { SC(436 /* SYS_close_range */, lo, ~0U, 0, 0, 0, 0); }
+static int fb_close_range(unsigned lo, unsigned hi, int fl) { return SC(SYS_close_range, lo, hi, fl, 0, 0, 0); }
+static void fb_closefrom(int lo) { SC(SYS_close_range, lo, ~0U, 0, 0, 0, 0); }
 static int fb_execve(const char *p, char *const a[], char *const e[]) { return SC(SYS_execve, p, a, e, 0, 0, 0); }
 static int fb_fexecve(int fd, char *const a[], char *const e[]) { return SC(SYS_execveat, fd, "", a, e, AT_EMPTY_PATH, 0); }
 static int fb_dup(int fd) { return SC(SYS_dup, fd, 0, 0, 0, 0, 0); }
@@ -116,6 +121,15 @@ static int fb_fcntl(int fd, int cmd, ...)
     return SC(SYS_fcntl, fd, cmd, arg, 0, 0, 0);
 }
 
+static int fb_ioctl(int fd, unsigned long req, ...)
+{
+    va_list ap;
+    va_start(ap, req);
+    long arg = va_arg(ap, long);
+    va_end(ap);
+    return SC(SYS_ioctl, fd, req, arg, 0, 0, 0);
+}
+
 static int fb_open(const char *p, int fl, ...)
 {
     va_list ap;
@@ -187,69 +201,44 @@ static int fb_fclose(FILE *fp)
 }
 
 struct bw_real bw_real = {
-    .connect = fb_connect, .send = fb_send, .sendto = fb_sendto, .sendmsg = fb_sendmsg,
-    .sendmmsg = fb_sendmmsg, .write = fb_write, .writev = fb_writev, .sendfile = fb_sendfile,
-    .sendfile64 = fb_sendfile64, .recv = fb_recv, .recvfrom = fb_recvfrom, .recvmsg = fb_recvmsg,
-    .recvmmsg = fb_recvmmsg, .read = fb_read, .readv = fb_readv, .read_chk = fb_read_chk,
-    .recv_chk = fb_recv_chk, .recvfrom_chk = fb_recvfrom_chk, .close = fb_close,
-    .close_range = fb_close_range, .closefrom = fb_closefrom, .execve = fb_execve,
-    .execvpe = fb_execvpe, .fexecve = fb_fexecve, .dup = fb_dup, .dup2 = fb_dup2, .dup3 = fb_dup3,
-    .fcntl = fb_fcntl, .fcntl64 = fb_fcntl, .syscall = fb_syscall, .getsockopt = fb_getsockopt, .setsockopt = fb_setsockopt,
-    .getaddrinfo = fb_getaddrinfo, .gethostbyname = fb_gethostbyname,
-    .gethostbyname2 = fb_gethostbyname2, .gethostbyname_r = fb_gethostbyname_r,
-    .gethostbyname2_r = fb_gethostbyname2_r, .epoll_create = fb_epoll_create,
-    .epoll_create1 = fb_epoll_create1, .fclose = fb_fclose, .socket = fb_socket,
-    .socketpair = fb_socketpair, .accept = fb_accept, .accept4 = fb_accept4, .open = fb_open,
-    .open64 = fb_open, .openat = fb_openat, .openat64 = fb_openat, .pipe = fb_pipe,
-    .pipe2 = fb_pipe2, .eventfd = fb_eventfd, .timerfd_create = fb_timerfd_create,
-    .signalfd = fb_signalfd, .memfd_create = fb_memfd_create,
-    .poll = fb_poll, .ppoll = fb_ppoll, .select = fb_select, .pselect = fb_pselect,
-    .epoll_wait = fb_epoll_wait, .epoll_pwait = fb_epoll_pwait, .epoll_pwait2 = fb_epoll_pwait2,
-    .epoll_ctl = fb_epoll_ctl,
+#define BW_REAL(ret, field, symbol, params, fallback) .field = fallback,
+#include "real_list.h"
+#undef BW_REAL
 };
 
-/* Replaces *slot with the next definition of name, when there is one. */
+/* Replaces *slot with the next definition of name, when there is one;
+ * counts the names left on their fallback. */
+static atomic_uint n_listed, n_unbound;
+
 static void bind_next(void **slot, const char *name)
 {
     void *p = dlsym(RTLD_NEXT, name);
+    atomic_fetch_add_explicit(&n_listed, 1, memory_order_relaxed);
     if (p)
         *slot = p;
+    else
+        atomic_fetch_add_explicit(&n_unbound, 1, memory_order_relaxed);
 }
 
-#define BIND(field, name) bind_next((void **)&bw_real.field, name)
+unsigned bw_real_resolved(unsigned *listed)
+{
+    *listed = atomic_load_explicit(&n_listed, memory_order_relaxed);
+    return *listed - atomic_load_explicit(&n_unbound, memory_order_relaxed);
+}
 
-static atomic_int resolve_state;    /* 0 not yet, 1 in progress, 2 done */
+enum { RESOLVE_NOT_YET, RESOLVE_UNDER_WAY, RESOLVE_DONE };
+static atomic_int resolve_state;    /* RESOLVE_* */
 
 void bw_real_resolve(void)
 {
-    int expected = 0;
-    if (atomic_load_explicit(&resolve_state, memory_order_acquire) == 2 ||
-        !atomic_compare_exchange_strong(&resolve_state, &expected, 1))
+    int expected = RESOLVE_NOT_YET;
+    if (atomic_load_explicit(&resolve_state, memory_order_acquire) == RESOLVE_DONE ||
+        !atomic_compare_exchange_strong(&resolve_state, &expected, RESOLVE_UNDER_WAY))
         return;   /* done, or under way (maybe on this very thread): fallbacks serve meanwhile */
     int saved = errno;
-    BIND(connect, "connect"); BIND(send, "send"); BIND(sendto, "sendto");
-    BIND(sendmsg, "sendmsg"); BIND(sendmmsg, "sendmmsg"); BIND(write, "write");
-    BIND(writev, "writev"); BIND(sendfile, "sendfile"); BIND(sendfile64, "sendfile64");
-    BIND(recv, "recv"); BIND(recvfrom, "recvfrom"); BIND(recvmsg, "recvmsg");
-    BIND(recvmmsg, "recvmmsg"); BIND(read, "read"); BIND(readv, "readv");
-    BIND(read_chk, "__read_chk"); BIND(recv_chk, "__recv_chk");
-    BIND(recvfrom_chk, "__recvfrom_chk"); BIND(close, "close");
-    BIND(close_range, "close_range"); BIND(closefrom, "closefrom"); BIND(execve, "execve");
-    BIND(execvpe, "execvpe"); BIND(fexecve, "fexecve"); BIND(dup, "dup"); BIND(dup2, "dup2"); BIND(dup3, "dup3");
-    BIND(fcntl, "fcntl"); BIND(fcntl64, "fcntl64"); BIND(syscall, "syscall");
-    BIND(getsockopt, "getsockopt"); BIND(setsockopt, "setsockopt"); BIND(getaddrinfo, "getaddrinfo");
-    BIND(gethostbyname, "gethostbyname"); BIND(gethostbyname2, "gethostbyname2");
-    BIND(gethostbyname_r, "gethostbyname_r"); BIND(gethostbyname2_r, "gethostbyname2_r");
-    BIND(epoll_create, "epoll_create"); BIND(epoll_create1, "epoll_create1");
-    BIND(fclose, "fclose"); BIND(socket, "socket"); BIND(socketpair, "socketpair");
-    BIND(accept, "accept"); BIND(accept4, "accept4"); BIND(open, "open");
-    BIND(open64, "open64"); BIND(openat, "openat"); BIND(openat64, "openat64");
-    BIND(pipe, "pipe"); BIND(pipe2, "pipe2"); BIND(eventfd, "eventfd");
-    BIND(timerfd_create, "timerfd_create"); BIND(signalfd, "signalfd");
-    BIND(memfd_create, "memfd_create");
-    BIND(poll, "poll"); BIND(ppoll, "ppoll"); BIND(select, "select"); BIND(pselect, "pselect");
-    BIND(epoll_wait, "epoll_wait"); BIND(epoll_pwait, "epoll_pwait");
-    BIND(epoll_pwait2, "epoll_pwait2"); BIND(epoll_ctl, "epoll_ctl");
-    atomic_store_explicit(&resolve_state, 2, memory_order_release);
+#define BW_REAL(ret, field, symbol, params, fallback) bind_next((void **)&bw_real.field, symbol);
+#include "real_list.h"
+#undef BW_REAL
+    atomic_store_explicit(&resolve_state, RESOLVE_DONE, memory_order_release);
     errno = saved;
 }

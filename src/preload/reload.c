@@ -1,7 +1,8 @@
 /*
  * reload.c - re-reading the config file when it changes (reload = on).
  *
- * A connect looks at the file's modification time at most once a second.
+ * A connect looks at the file's modification time at most once every
+ * BW_RELOAD_PERIOD_MS (a second).
  * A small file is parsed right there; a large one (more than
  * BW_RELOAD_INLINE_MAX bytes: some thousands of sections, whose parse can
  * take a second) in a short-lived thread of the shim's own, so that no
@@ -22,20 +23,24 @@
 #include "shim.h"
 
 #define BW_RELOAD_INLINE_MAX (256 * 1024)
+#define BW_RELOAD_PERIOD_MS 1000   /* between two looks at the file */
 #define BW_RELOAD_SLOW_MS 100      /* a connect held up longer is reported */
 
 static _Atomic int64_t next_check_ms;
 static _Atomic int busy;                 /* a check or reload is running */
-static int64_t failed_mtime_ns = -1;     /* a broken version already reported */
-static bool pending_reload;              /* for the thread: reload, then sweep */
-static int64_t pending_mtime_ns;
+/* Written by the thread that holds `busy` (a check, or the reload thread
+ * it started), read by the next one: atomics, so that no access depends on
+ * `busy` alone for its ordering. */
+static _Atomic int64_t failed_mtime_ns = -1;   /* a broken version already reported */
+static atomic_bool pending_reload;             /* for the thread: reload, then sweep */
+static _Atomic int64_t pending_mtime_ns;
 
 /* True when the file's modification time or identity differs from cfg's
  * and it is not the broken version reported last time; *size is its size. */
 static bool file_changed(const bw_config *cfg, int64_t *mtime_ns, off_t *size)
 {
     struct stat st;
-    if (stat(bw_init_config_path(), &st) != 0)
+    if (stat(bw_env_config_path(), &st) != 0)
         return false;   /* gone: keep what we have */
     *mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
     *size = st.st_size;
@@ -55,7 +60,7 @@ static int publish(const bw_config *fresh)
     if (bw_cfg_publish(fresh) == 0)
         return 0;
     bw_log(BW_LOG_WARN, "not reloading %s: 63 older configs are still in use by open "
-           "connections; keeping the previous config", bw_init_config_path());
+           "connections; keeping the previous config", bw_env_config_path());
     bw_config_free((bw_config *)fresh);
     return -1;
 }
@@ -66,7 +71,7 @@ static void reload(int64_t mtime_ns, bool in_thread)
 {
     static bool slow_reported;
     int64_t t0 = bw_now_ms();
-    const bw_config *fresh = bw_init_reload_file();
+    const bw_config *fresh = bw_config_read(false);
     int64_t took = bw_now_ms() - t0;
     if (!fresh) {
         failed_mtime_ns = mtime_ns;   /* report a broken file once, not every second */
@@ -74,14 +79,14 @@ static void reload(int64_t mtime_ns, bool in_thread)
     }
     if (publish(fresh) != 0)
         return;
-    bw_init_apply_log(fresh);
-    bw_log(BW_LOG_INFO, "reloaded %s: %zu destinations in %lld ms%s", bw_init_config_path(),
+    bw_log_sink_apply(fresh);
+    bw_log(BW_LOG_INFO, "reloaded %s: %zu destinations in %lld ms%s", bw_env_config_path(),
            fresh->n_dests, (long long)took, in_thread ? ", off the connect path" : "");
-    bw_record_config(BW_EV_RELOAD, bw_init_config_path(), (uint32_t)fresh->n_dests);
+    bw_record_config(BW_EV_RELOAD, bw_env_config_path(), (uint32_t)fresh->n_dests);
     if (!in_thread && took >= BW_RELOAD_SLOW_MS && !slow_reported) {
         slow_reported = true;
         bw_log(BW_LOG_WARN, "reloading %s (%zu destinations) held up a connect for %lld ms",
-               bw_init_config_path(), fresh->n_dests, (long long)took);
+               bw_env_config_path(), fresh->n_dests, (long long)took);
     }
 }
 
@@ -140,11 +145,11 @@ const bw_config *bw_shim_config_hold(bw_cfg_ref **ref)
 {
     const bw_config *cfg;
     *ref = bw_cfg_hold(&cfg);
-    if (!cfg || !cfg->reload || !bw_init_config_path()[0])
+    if (!cfg || !cfg->reload || !bw_env_config_path()[0])
         return cfg;
     int64_t now = bw_now_ms();
     int64_t due = atomic_load_explicit(&next_check_ms, memory_order_relaxed);
-    if (now < due || !atomic_compare_exchange_strong(&next_check_ms, &due, now + 1000))
+    if (now < due || !atomic_compare_exchange_strong(&next_check_ms, &due, now + BW_RELOAD_PERIOD_MS))
         return cfg;
     int idle = 0;
     if (!atomic_compare_exchange_strong(&busy, &idle, 1))

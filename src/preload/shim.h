@@ -11,9 +11,25 @@
  * freed memory. The config is an immutable object behind an atomic pointer;
  * a reload publishes a new one, and an old one is freed once neither a hook
  * call nor a connection record holds it (config_ref.c). No lock is held
- * across a blocking system call but a connection's write lock, across the program's own send (inject.c), where it only ever
- * waits for another writer of the same connection; a close() meanwhile
- * cannot recycle the record, because the write holds a reference.
+ * across a blocking system call but a connection's write lock, across the
+ * program's own send (inject.c), where it only ever waits for another writer
+ * of the same connection; a close() meanwhile cannot recycle the record,
+ * because the write holds a reference.
+ *
+ * The rule for every other global or field that one thread writes while
+ * another may read it: it is either
+ *  - written only before any other thread can read it (start-up:
+ *    environment.c, the real-function table), or
+ *  - always read and written under one named lock (the comment beside it
+ *    names the lock), or
+ *  - an atomic (C11 _Atomic / atomic_*; a flag that must count once is
+ *    set with atomic_exchange, never tested and then set), or
+ *  - an immutable snapshot published by an atomic pointer and never
+ *    changed after publication (the config, config_ref.c; the log
+ *    destination, log_sink.c; the log threshold and sink are atomics,
+ *    log.c).
+ * A plain variable read by one thread and written by another without one
+ * of these is a bug, whatever the hardware does with it.
  */
 #ifndef BW_SHIM_H
 #define BW_SHIM_H
@@ -118,9 +134,10 @@ typedef struct bw_conn {
     bool holds_slot;               /* a bulkhead slot is taken for this connection */
     bool slot_untracked;           /* ... counted without an owner (owner table full) */
     atomic_bool outcome_pending;   /* connect in progress: outcome not recorded yet */
-    bool io_failure_recorded;      /* one I/O failure per connection reaches the breaker */
-    bool success_recorded;         /* a success reached the breaker: ... */
-    bw_breaker_run run_before;     /* ... the failure run just before it (guard.c) */
+    atomic_bool io_failure_recorded;   /* one I/O failure per connection reaches the
+                                        * breaker: set by atomic_exchange */
+    bool success_recorded;         /* a success reached the breaker: ... (under the */
+    bw_breaker_run run_before;     /* ... breaker entry's lock) the failure run just before it */
     /* Handed to another process (SCM_RIGHTS, passfd.c): who the socket is. */
     atomic_bool passed;
     uint64_t pass_inode;
@@ -135,9 +152,12 @@ typedef struct bw_conn {
     int64_t pend_began_ms;         /* when the attempt in flight began */
     int64_t pend_due_ms;           /* BACKOFF: next attempt; ATTEMPT: its limit (0 = none) */
     bw_retry_plan pend_plan;
-    /* HTTP, guarded by lock: requests seen going out, responses coming in. */
-    bool watch_requests;           /* scan the request stream (injection or response pairing) */
-    bool watch_responses;          /* breaker_http_status is set */
+    /* HTTP, guarded by lock: requests seen going out, responses coming in.
+     * The watch flags are atomics: the I/O hooks read them without a lock,
+     * to skip the HTTP work, while TLS detection and the injector clear or
+     * set them under lock and rlock. */
+    atomic_bool watch_requests;    /* scan the request stream (injection or response pairing) */
+    atomic_bool watch_responses;   /* breaker_http_status is set */
     bw_http_req_cfg req_cfg;
     bw_http_req req;
     bw_http_resp resp;
@@ -147,8 +167,8 @@ typedef struct bw_conn {
      * above follows the plaintext, under the same locks, and the socket
      * level stops looking (watch_* false). */
     _Atomic int tls;               /* enum bw_tls_mode */
-    bool tls_watch_requests;       /* watch_requests, for the plaintext */
-    bool tls_watch_responses;      /* watch_responses, for the plaintext */
+    atomic_bool tls_watch_requests;    /* watch_requests, for the plaintext */
+    atomic_bool tls_watch_responses;   /* watch_responses, for the plaintext */
     bool tls_resume;               /* a TLS write failed part-way: the next call is its retry */
     size_t tls_resume_done;        /* ... and this much of it went out already */
     size_t tls_piece_prog;         /* the last piece handed to the library: the program's */
@@ -160,7 +180,7 @@ typedef struct bw_conn {
 /* Shim-wide state, set up by bw_shim_init(). */
 extern atomic_bool bw_disabled;          /* BREAKWATER_DISABLE=1 or passthrough */
 
-/* Facts about descriptors (epoll.c): epoll instances (nonblocking = auto
+/* Facts about descriptors (fd_facts.c): epoll instances (nonblocking = auto
  * is native while one is open) and TCP sockets made by socket(). Every
  * path that ends or reuses a descriptor number forgets them. */
 void bw_epoll_mark(int fd);
@@ -186,12 +206,22 @@ void bw_shim_init(void);
 /* Fork child: a reload left running by a thread that did not come along is over. */
 void bw_init_atfork_child(void);
 
-/* From start-up (init.c), for reloads (reload.c): the config file's path
- * ("" = built-in defaults), a fresh load of it (NULL after logging why),
- * and the log settings of a config put in force. */
-const char *bw_init_config_path(void);
-const bw_config *bw_init_reload_file(void);
-void bw_init_apply_log(const bw_config *cfg);
+/* The environment (environment.c), read once by start-up: bw_env_read sets
+ * bw_disabled when asked to; the config file's path ("" = built-in
+ * defaults); BREAKWATER_LOG's level, when set (true, *level set). */
+void bw_env_read(void);
+const char *bw_env_config_path(void);
+bool bw_env_log_level(enum bw_log_level *level);
+
+/* The config file read afresh (config_read.c), at start-up or for a reload
+ * (reload.c); NULL after logging why. */
+const bw_config *bw_config_read(bool at_start);
+
+/* The log sink (log_sink.c): start installs it (stderr, warn); apply puts
+ * the log settings of cfg (NULL: the defaults) in force, BREAKWATER_LOG's
+ * level winning. */
+void bw_log_sink_start(void);
+void bw_log_sink_apply(const bw_config *cfg);
 
 /* Config lifetimes (config_ref.c): a config is freed once it is no longer
  * in force and nobody holds it. */
@@ -214,7 +244,7 @@ size_t bw_cfg_sweep(bool small_only);
  * held until bw_cfg_drop(*ref). NULL: intercept nothing. */
 const bw_config *bw_shim_config_hold(bw_cfg_ref **ref);
 
-/* Monotonic milliseconds. */
+/* Monotonic milliseconds (clock.c). */
 int64_t bw_now_ms(void);
 
 /* Connection records. */
@@ -259,15 +289,16 @@ bool bw_state_guard_tripped(void);
  * (native mode): records it in breaker and counters once. */
 void bw_conn_outcome(bw_conn *c, int err);
 
-/* Sockets handed to other processes (passfd.c). bw_passfd_note: a
- * sendmsg() of the program carries msg's SCM_RIGHTS descriptors away.
+/* Sockets that may live on in another process (passfd.c). bw_passfd_note:
+ * a sendmsg() of the program carries msg's SCM_RIGHTS descriptors away.
+ * bw_passfd_forking: the process forks; its child keeps every socket.
  * bw_passfd_keep: c's last descriptor here is gone; true when its slot was
- * kept for the socket that lives on elsewhere. bw_passfd_reconcile: gives
- * back the kept slots of sockets closed everywhere now. */
+ * handed over to the socket, which may live on elsewhere. bw_passfd_closed:
+ * a socket holding a slot is closed everywhere now (asked of the kernel). */
 void bw_passfd_note(const struct msghdr *msg);
+void bw_passfd_forking(void);
 bool bw_passfd_keep(bw_conn *c);
-void bw_passfd_reconcile(void);
-void bw_passfd_atfork_child(void);
+bool bw_passfd_closed(const bw_bulkhead_sock *id);
 
 /* Gives back c's bulkhead slot, if it holds one. */
 void bw_conn_release_slot(bw_conn *c);

@@ -21,7 +21,12 @@
  * the one they started on. */
 static bw_state regions[2];
 static _Atomic(bw_state *) active;
-static _Atomic int state_ready;          /* 0 not yet, 1 mapping, 2 ready, 3 failed */
+enum { MAP_NOT_YET, MAP_UNDER_WAY, MAP_READY, MAP_FAILED };
+static _Atomic int state_ready;          /* MAP_* */
+/* A thread that finds another mapping the region naps this long, at most
+ * this many times (2 s in all), before it runs stateless. */
+#define MAP_NAP_NS 1000000L
+#define MAP_NAPS 2000
 static _Atomic int shrink_handled;
 static char shared_path[PATH_MAX];
 
@@ -83,7 +88,7 @@ static bw_state *after_shrink(const bw_config *cfg)
 bw_state *bw_shim_state(const bw_config *cfg)
 {
     int r = atomic_load_explicit(&state_ready, memory_order_acquire);
-    if (r == 2) {
+    if (r == MAP_READY) {
         if (__builtin_expect(bw_state_guard_tripped(), 0))
             return after_shrink(cfg);
         return atomic_load_explicit(&active, memory_order_relaxed);
@@ -91,32 +96,32 @@ bw_state *bw_shim_state(const bw_config *cfg)
     /* Another thread is mapping it: wait (briefly, bounded) rather than run
      * stateless, or the first concurrent connects of a process would all
      * pass an empty bulkhead. */
-    for (int i = 0; r == 1 && i < 2000; i++) {
-        struct timespec nap = {0, 1000000};
+    for (int i = 0; r == MAP_UNDER_WAY && i < MAP_NAPS; i++) {
+        struct timespec nap = {0, MAP_NAP_NS};
         int saved = errno;
         nanosleep(&nap, NULL);
         errno = saved;
         r = atomic_load_explicit(&state_ready, memory_order_acquire);
     }
-    if (r == 2)
+    if (r == MAP_READY)
         return bw_shim_state(cfg);
-    if (r != 0)
+    if (r != MAP_NOT_YET)
         return NULL;    /* still being mapped, or failed: run stateless */
-    int expected = 0;
-    if (!atomic_compare_exchange_strong(&state_ready, &expected, 1))
+    int expected = MAP_NOT_YET;
+    if (!atomic_compare_exchange_strong(&state_ready, &expected, MAP_UNDER_WAY))
         return bw_shim_state(cfg);   /* lost the race: wait for the winner, as above */
     int saved = errno;
     int ok = map_first(cfg);
     if (ok == 0)
         atomic_store_explicit(&active, &regions[0], memory_order_relaxed);
-    atomic_store_explicit(&state_ready, ok == 0 ? 2 : 3, memory_order_release);
+    atomic_store_explicit(&state_ready, ok == 0 ? MAP_READY : MAP_FAILED, memory_order_release);
     errno = saved;
     return ok == 0 ? &regions[0] : NULL;
 }
 
 bw_state *bw_shim_state_mapped(void)
 {
-    return atomic_load_explicit(&state_ready, memory_order_acquire) == 2 ? atomic_load_explicit(&active, memory_order_acquire) : NULL;
+    return atomic_load_explicit(&state_ready, memory_order_acquire) == MAP_READY ? atomic_load_explicit(&active, memory_order_acquire) : NULL;
 }
 
 static bool is_self(int32_t pid, uint64_t start, void *ctx)
@@ -129,16 +134,16 @@ static bool is_self(int32_t pid, uint64_t start, void *ctx)
  * that did not come along, and the slots in it are the parent's. */
 void bw_shim_state_atfork_child(void)
 {
-    int mapping = 1;   /* the thread mapping it did not come along: map afresh */
-    atomic_compare_exchange_strong(&state_ready, &mapping, 0);
+    int mapping = MAP_UNDER_WAY;   /* the thread mapping it did not come along: map afresh */
+    atomic_compare_exchange_strong(&state_ready, &mapping, MAP_NOT_YET);
     bw_state *st = atomic_load(&active);
-    if (atomic_load(&state_ready) != 2 || !st || st->shared)
+    if (atomic_load(&state_ready) != MAP_READY || !st || st->shared)
         return;
     bw_state_reinit_locks(st);
     pid_t self = getpid();
     for (size_t i = 0; i < st->n_entries; i++) {
         bw_entry *e = &st->entries[i];
-        if (__atomic_load_n(&e->ready, __ATOMIC_ACQUIRE) == 2)
+        if (__atomic_load_n(&e->ready, __ATOMIC_ACQUIRE) == BW_ENTRY_READY)
             bw_bulkhead_reclaim(&e->bulkhead, is_self, &self);
     }
 }

@@ -169,10 +169,10 @@ bool bw_tls_watched(bw_conn *c, const void *obj, int (*alpn)(const void *obj))
 
 void bw_tls_handshake_failed(bw_conn *c, const char *lib_call)
 {
-    if (!c->policy->tls_handshake_failures || c->io_failure_recorded)
+    /* One failure per connection reaches the breaker. */
+    if (!c->policy->tls_handshake_failures || atomic_exchange(&c->io_failure_recorded, true))
         return;
     int saved = errno;
-    c->io_failure_recorded = true;   /* one failure per connection reaches the breaker */
     if (bw_log_enabled(BW_LOG_INFO)) {
         char addr[64];
         bw_format_addr((const struct sockaddr *)&c->addr, addr, sizeof addr);

@@ -11,9 +11,17 @@
  * socket in backoff is left out of the wait. Every other descriptor's events
  * are returned as soon as the real call returns them, and the wait as a
  * whole never outlasts the program's timeout.
+ *
+ * Re-entry (reentry.c): the bookkeeping between slices (the pending list,
+ * the records' plocks, the epoll registrations) runs inside the shim
+ * (bw_enter) with cancellation off; the real wait runs outside it, as the
+ * program's own cancellation point. A wait that may not enter (called by
+ * a signal handler that interrupted the shim, or in a vfork child) is the
+ * real call, unsliced.
  */
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -51,6 +59,24 @@ static int64_t end_of_ts(const struct timespec *t)
     if (t->tv_sec > INT32_MAX)
         return FOREVER;
     return now_ns() + (int64_t)t->tv_sec * 1000000000LL + t->tv_nsec;
+}
+
+/* Enters the shim for a wait's bookkeeping, with cancellation off (*cs:
+ * the state to restore). False: this thread may not enter now. */
+static bool book_begin(int *cs)
+{
+    if (!bw_enter())
+        return false;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, cs);
+    return true;
+}
+
+static void book_end(int cs)
+{
+    int err = errno;
+    bw_leave();
+    pthread_setcancelstate(cs, NULL);
+    errno = err;
 }
 
 /* Moves c (fd's, grabbed) forward; folds its next due time into *wake. Returns the phase. */
@@ -118,11 +144,15 @@ static int poll_managed(struct pollfd *fds, nfds_t n, int64_t end, const sigset_
     nfds_t inline_idx[HIDE_INLINE], *hidden = inline_idx;
     if (n > HIDE_INLINE && !(hidden = malloc(n * sizeof *hidden)))
         return poll_real(fds, n, end, mask, pp);
-    int ret;
+    int ret, cs;
     for (;;) {
         int64_t wake = end;
         nfds_t nh = 0;
         bool managed = false;
+        if (!book_begin(&cs)) {
+            ret = poll_real(fds, n, end, mask, pp);
+            break;
+        }
         for (nfds_t i = 0; i < n; i++) {
             bw_conn *c = fds[i].fd >= 0 ? bw_pend_grab(fds[i].fd) : NULL;
             if (!c)
@@ -135,18 +165,21 @@ static int poll_managed(struct pollfd *fds, nfds_t n, int64_t end, const sigset_
             }
             bw_pend_release(c);
         }
+        book_end(cs);
         ret = poll_real(fds, n, managed ? wake : end, mask, pp);
         int err = errno;
         for (nfds_t k = 0; k < nh; k++) {
             fds[hidden[k]].fd = -2 - fds[hidden[k]].fd;
             fds[hidden[k]].revents = 0;
         }
-        if (ret > 0)
+        if (ret > 0 && book_begin(&cs)) {
             for (nfds_t i = 0; i < n; i++)
                 if (fds[i].revents && fds[i].fd >= 0 && !shown(fds[i].fd)) {
                     fds[i].revents = 0;
                     ret--;
                 }
+            book_end(cs);
+        }
         errno = err;
         if (ret != 0 || !managed || now_ns() >= end)
             break;
@@ -213,8 +246,9 @@ BW_EXPORT int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *t
 /* ---- select, pselect ---- */
 
 struct fdsets {
-    fd_set *set[3];     /* the program's read, write, except sets (NULL: none) */
-    fd_set in[3];       /* what it asked for */
+    fd_set *set[3];     /* the shim's copies of the read, write, except sets (NULL: none) */
+    fd_set in[3];       /* what the program asked for */
+    fd_set out[3];      /* what set[] points at: the program's sets may alias each other */
 };
 
 static bool in_any(const struct fdsets *s, int fd)
@@ -256,24 +290,40 @@ static int select_real(int nfds, struct fdsets *s, int64_t wake, const sigset_t 
     return bw_real.select(nfds, s->set[0], s->set[1], s->set[2], wake == FOREVER ? NULL : &tv);
 }
 
-/* select or pselect (ps) of the program, ending at end: poll_managed's way,
- * with a socket in backoff left out of the sets for the slice. */
+/*
+ * select or pselect (ps) of the program, ending at end: poll_managed's way,
+ * with a socket in backoff left out of the sets for the slice. The real
+ * call gets three sets of the shim's own: a program may pass one set twice
+ * (perl's IO::Socket::IP waits with select(undef, $v, $v, $t)), and the
+ * kernel, writing the except result over the write result there, would
+ * hide a failed attempt from the hook while counting it in the return
+ * value. The results go back into the program's sets in the kernel's
+ * order (read, write, except), so aliased sets end as they would without
+ * the shim.
+ */
 static int select_managed(int nfds, fd_set *r, fd_set *w, fd_set *e, int64_t end,
                           const sigset_t *mask, bool ps)
 {
-    struct fdsets s = {.set = {r, w, e}};
+    fd_set *prog[3] = {r, w, e};
+    struct fdsets s;
     if (nfds > FD_SETSIZE)
         nfds = FD_SETSIZE;
-    for (int k = 0; k < 3; k++)
-        if (s.set[k])
-            s.in[k] = *s.set[k];
-    int ret;
+    for (int k = 0; k < 3; k++) {
+        s.set[k] = prog[k] ? &s.out[k] : NULL;
+        if (prog[k])
+            s.in[k] = *prog[k];
+    }
+    int ret, cs;
     for (;;) {
         int64_t wake = end;
         bool managed = false;
         for (int k = 0; k < 3; k++)
             if (s.set[k])
                 *s.set[k] = s.in[k];
+        if (!book_begin(&cs)) {
+            ret = select_real(nfds, &s, end, mask, ps);
+            break;
+        }
         for (int fd = 0; fd < nfds; fd++) {
             bw_conn *c = in_any(&s, fd) ? bw_pend_grab(fd) : NULL;
             if (!c)
@@ -284,16 +334,22 @@ static int select_managed(int nfds, fd_set *r, fd_set *w, fd_set *e, int64_t end
                 clear_out(&s, fd);
             bw_pend_release(c);
         }
+        book_end(cs);
         ret = select_real(nfds, &s, managed ? wake : end, mask, ps);
         int err = errno;
-        if (ret > 0)
+        if (ret > 0 && book_begin(&cs)) {
             for (int fd = 0; fd < nfds; fd++)
                 if (reported(&s, fd) && !shown(fd))
                     ret -= clear_out(&s, fd);
+            book_end(cs);
+        }
         errno = err;
         if (ret != 0 || !managed || now_ns() >= end)
             break;
     }
+    for (int k = 0; k < 3; k++)
+        if (prog[k] && ret >= 0)
+            *prog[k] = s.out[k];   /* on an error the kernel leaves the sets as they were */
     return ret;
 }
 
@@ -400,8 +456,12 @@ static int epoll_managed(enum epoll_kind kind, int epfd, struct epoll_event *ev,
                          int64_t end, const sigset_t *mask)
 {
     int fds[EPOLL_PENDING_MAX];
-    int ret;
+    int ret, cs;
     for (;;) {
+        if (!book_begin(&cs)) {
+            ret = epoll_real(kind, epfd, ev, max, end, mask);
+            break;
+        }
         int nfds = bw_pend_in_epoll(epfd, fds, EPOLL_PENDING_MAX);
         int64_t wake = end;
         bool managed = false;
@@ -413,11 +473,15 @@ static int epoll_managed(enum epoll_kind kind, int epfd, struct epoll_event *ev,
             managed |= phase == BW_PEND_ATTEMPT || phase == BW_PEND_BACKOFF;
             bw_pend_release(c);
         }
+        book_end(cs);
         ret = epoll_real(kind, epfd, ev, max, managed ? wake : end, mask);
         int err = errno;
-        for (int i = 0; ret > 0 && i < ret;)
-            if (!hide_event(ev, &ret, i, fds, nfds))
-                i++;
+        if (ret > 0 && book_begin(&cs)) {
+            for (int i = 0; i < ret;)
+                if (!hide_event(ev, &ret, i, fds, nfds))
+                    i++;
+            book_end(cs);
+        }
         errno = err;
         if (ret != 0 || !managed || now_ns() >= end)
             break;
@@ -430,8 +494,12 @@ static int epoll_managed(enum epoll_kind kind, int epfd, struct epoll_event *ev,
 BW_SLOW int epoll_slow(enum epoll_kind kind, int epfd, struct epoll_event *ev, int max,
                        int ms, const struct timespec *t, const sigset_t *mask)
 {
-    int fd;
-    if (bw_pend_in_epoll(epfd, &fd, 1) == 0) {
+    int fd, cs, n = 0;
+    if (book_begin(&cs)) {
+        n = bw_pend_in_epoll(epfd, &fd, 1);
+        book_end(cs);
+    }
+    if (n == 0) {
         if (kind == EP_WAIT)
             return bw_real.epoll_wait(epfd, ev, max, ms);
         if (kind == EP_PWAIT)

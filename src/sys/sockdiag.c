@@ -3,15 +3,18 @@
  * kernel's sock_diag netlink interface by the connection's addresses: a
  * socket that some descriptor still refers to has an inode; one every
  * holder closed (orphaned, closing, TIME_WAIT) has inode 0 or is gone.
- * No privilege is needed (the same facts as /proc/net/tcp).
+ * No privilege is needed (the same facts as /proc/net/tcp). The socket's
+ * identity (inode, addresses) is read here too, while it is still open.
  */
 #include <errno.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 
 #include "bw_sys.h"
@@ -86,4 +89,17 @@ out:
         bw_raw_syscall(SYS_close, fd, 0, 0, 0, 0, 0);
     errno = saved;
     return held;
+}
+
+int bw_sys_tcp_identity(int fd, uint64_t *inode, struct sockaddr_storage *local,
+                        struct sockaddr_storage *peer)
+{
+    struct statx stx;
+    socklen_t ll = sizeof *local, pl = sizeof *peer;
+    if (bw_raw_syscall(SYS_statx, fd, (long)"", AT_EMPTY_PATH, STATX_INO, (long)&stx, 0) != 0 ||
+        bw_raw_syscall(SYS_getsockname, fd, (long)local, (long)&ll, 0, 0, 0) != 0 ||
+        bw_raw_syscall(SYS_getpeername, fd, (long)peer, (long)&pl, 0, 0, 0) != 0)
+        return -1;
+    *inode = stx.stx_ino;
+    return 0;
 }

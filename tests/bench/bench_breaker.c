@@ -11,10 +11,16 @@
  *                         (closed loopback port) without it. Target < 2000 ns.
  *   connect_shim_ns       a successful loopback connect under the shim (breaker
  *                         on, connect_timeout_ms = 0), against no shim.
- *   breaker_admission_ns  the same connect with breaker = on minus breaker =
- *                         off, both under the shim: what asking and telling
- *                         the breaker adds to a connect. Baseline: the
- *                         connect without the shim. Target < 1000 ns.
+ *   breaker_admission_ir  user-space instructions the same connect costs with
+ *                         breaker = on more than with breaker = off, both
+ *                         under the shim, by callgrind over N and 2N connects
+ *                         ((Ir_on(2N) - Ir_on(N)) - (Ir_off(2N) - Ir_off(N))) / N:
+ *                         what asking and telling the breaker adds to a
+ *                         connect, exactly, where the difference of two
+ *                         wall-clock medians of 14 us connects was noise.
+ *                         Baseline: the connect's own added instructions
+ *                         with breaker = off. Target < 1000 instructions.
+ * Each config is first checked to track its connects (bc_tracked).
  * Then "# " lines saying whether each target was met. Targets are reported,
  * never asserted: a busy machine says nothing about the code.
  *
@@ -24,6 +30,8 @@
  * times, interleaved, and the smallest median is kept. Everything is on
  * 127.0.0.1 and bounded: a phase that does not answer within 60 s fails.
  */
+#include "bench_common.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -41,7 +49,8 @@
 #define N_REJECT 20000
 #define N_CONNECT 4000
 #define TARGET_REJECT_NS 2000
-#define TARGET_ADMIT_NS 1000
+#define TARGET_ADMIT_IR 1000
+#define N_CG 500
 
 static int64_t now_ns(void)
 {
@@ -138,44 +147,40 @@ static int phase(const char *kind, int n)
     return 0;
 }
 
-static char self[PATH_MAX], lib[PATH_MAX], tmpdir[] = "/tmp/bw-bench-brk.XXXXXX";
-
-/* Writes the config DIR/NAME.ini with breaker = MODE; returns 0 or -1. */
+/* Writes the config bc_tmp/NAME.ini with breaker = MODE; returns 0 or -1. */
 static int write_config(const char *name, const char *mode)
 {
-    char path[PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/%s.ini", tmpdir, name);
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return -1;
-    fprintf(f, "[global]\nstate_dir = %s\nlog_level = off\n"
-               "[destination bench]\nhost = 127.0.0.1\nretries = 0\nconnect_timeout_ms = 0\n"
-               "breaker = %s\nbreaker_consecutive_failures = 1\n"
-               "breaker_open_ms = 3600000\nbreaker_open_max_ms = 3600000\n",
-            tmpdir, mode);
-    fclose(f);
-    return chmod(path, 0600);
+    return bc_config(name, "[global]\nstate_dir = %s\nlog_level = off\n"
+                     "[destination bench]\nhost = 127.0.0.1\nretries = 0\nconnect_timeout_ms = 0\n"
+                     "breaker = %s\nbreaker_consecutive_failures = 1\n"
+                     "breaker_open_ms = 3600000\nbreaker_open_max_ms = 3600000\n", bc_tmp, mode);
 }
 
 /* Runs one phase in a child, preloaded with config CFG (NULL: no shim). Returns its median or -1. */
 static long long run_phase(const char *cfg, const char *kind, int n)
 {
-    char cmd[3 * PATH_MAX + 256];
-    if (cfg)
-        snprintf(cmd, sizeof cmd, "env -u BREAKWATER_LOG -u BREAKWATER_DISABLE LD_PRELOAD='%s' "
-                 "BREAKWATER_CONFIG='%s/%s.ini' timeout 60 '%s' phase %s %d",
-                 lib, tmpdir, cfg, self, kind, n);
-    else
-        snprintf(cmd, sizeof cmd, "env -u LD_PRELOAD timeout 60 '%s' phase %s %d", self, kind, n);
-    FILE *p = popen(cmd, "r");
+    char args[64], out[64];
     long long v = -1;
-    if (!p || fscanf(p, "%lld", &v) != 1)
-        v = -1;
-    if (p && pclose(p) != 0)
-        v = -1;
-    if (v < 0)
-        fprintf(stderr, "bench_breaker: phase '%s' (%s) failed\n", kind, cfg ? cfg : "no shim");
+    snprintf(args, sizeof args, "%s %d", kind, n);
+    if (bc_phase(cfg, "", out, sizeof out, args) != 0 || sscanf(out, "%lld", &v) != 1)
+        return -1;
     return v;
+}
+
+/* Instructions per connect that breaker = on adds to breaker = off; -1e9 on failure. */
+static double admission_ir(double *off_per_connect)
+{
+    long long ir[2][2];
+    const char *cfg[2] = {"off", "on"};
+    for (int k = 0; k < 2; k++)
+        for (int m = 0; m < 2; m++) {
+            char args[64];
+            snprintf(args, sizeof args, "connect %d", N_CG * (m + 1));
+            if ((ir[k][m] = bc_cg_ir(cfg[k], args, NULL, 0)) <= 0)
+                return -1e9;
+        }
+    *off_per_connect = (double)(ir[0][1] - ir[0][0]) / N_CG;
+    return ((double)(ir[1][1] - ir[1][0]) - (double)(ir[0][1] - ir[0][0])) / N_CG;
 }
 
 static void keep_min(long long *best, long long v)
@@ -193,39 +198,39 @@ int main(int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "phase") == 0)
         return phase(argv[2], atoi(argv[3]));
-    const char *build = getenv("BUILD");
-    ssize_t k = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (!build || k <= 0) {
-        fprintf(stderr, "usage: BUILD=DIR bench_breaker\n");
+    if (bc_setup("breaker") != 0)
         return 2;
-    }
-    self[k] = '\0';
-    snprintf(lib, sizeof lib, "%s/libbreakwater.so", build);
-    if (access(lib, R_OK) != 0 || !mkdtemp(tmpdir)) {
-        fprintf(stderr, "bench_breaker: no %s, or no temporary directory\n", lib);
-        return 1;
-    }
     int rc = write_config("on", "on") | write_config("off", "off");
-    long long rej = -1, refused = -1, on = -1, off = -1, plain = -1;
+    for (int k = 0; k < 2 && rc == 0; k++)
+        if (bc_tracked(k ? "on" : "off", "connect 3", "bench") != 3) {
+            fprintf(stderr, "bench_breaker: config %s did not track its connects\n", k ? "on" : "off");
+            rc = -1;
+        }
+    long long rej = -1, refused = -1, on = -1, plain = -1;
     for (int r = 0; r < REPS && rc == 0; r++) {
         keep_min(&rej, run_phase("on", "refused", N_REJECT));
         keep_min(&refused, run_phase(NULL, "refused", N_REJECT));
         keep_min(&on, run_phase("on", "connect", N_CONNECT));
-        keep_min(&off, run_phase("off", "connect", N_CONNECT));
         keep_min(&plain, run_phase(NULL, "connect", N_CONNECT));
     }
-    char cmd[sizeof tmpdir + 16];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "bench_breaker: could not remove %s\n", tmpdir);
-    if (rc != 0 || rej < 0 || refused < 0 || on < 0 || off < 0 || plain < 0)
+    double off_ir = 0, adm = -1e9;
+    int have_cg = system("valgrind --version >/dev/null 2>&1") == 0;
+    if (rc == 0 && have_cg && (adm = admission_ir(&off_ir)) < -1e8)
+        rc = -1;
+    bc_cleanup();
+    if (rc != 0 || rej < 0 || refused < 0 || on < 0 || plain < 0)
         return 1;
     row("breaker_reject_ns", rej, refused);
     row("connect_shim_ns", on, plain);
-    row("breaker_admission_ns", on - off, plain);
     printf("# breaker_reject_ns: %lld ns, target < %d ns: %s\n", rej, TARGET_REJECT_NS,
-           rej < TARGET_REJECT_NS ? "met" : "missed");
-    printf("# breaker_admission_ns: %lld ns (breaker on %lld, off %lld), target < %d ns: %s\n",
-           on - off, on, off, TARGET_ADMIT_NS, on - off < TARGET_ADMIT_NS ? "met" : "missed");
+           bc_verdict((double)rej, 0, rej < TARGET_REJECT_NS));
+    if (!have_cg) {
+        printf("# breaker_admission_ir: valgrind not installed (apt-get install valgrind)\n");
+        return 0;
+    }
+    bc_row("breaker_admission_ir", adm, off_ir, adm / off_ir);
+    printf("# breaker_admission_ir: %.0f instructions per connect for asking and telling the "
+           "breaker (a connect under the shim with breaker = off: %.0f), target < %d: %s\n",
+           adm, off_ir, TARGET_ADMIT_IR, bc_verdict(adm, 1, adm < TARGET_ADMIT_IR));
     return 0;
 }

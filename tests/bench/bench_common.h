@@ -261,6 +261,101 @@ static inline int bc_phase_cycles(int port, long n)
     return 0;
 }
 
+/*
+ * Runs "SELF phase ARGS" under callgrind (cfg as for bc_phase) and returns
+ * the instructions it executed (callgrind's total), or -1. The phase's first
+ * stdout line goes into out when out is not NULL.
+ */
+static inline long long bc_cg_ir(const char *cfg, const char *args, char *out, size_t outlen)
+{
+    char line[256], file[sizeof bc_tmp + 16], prefix[sizeof file + 128];
+    snprintf(file, sizeof file, "%s/cg.out", bc_tmp);
+    snprintf(prefix, sizeof prefix, "valgrind -q --tool=callgrind --callgrind-out-file=%s", file);
+    if (bc_phase(cfg, prefix, out ? out : line, out ? outlen : sizeof line, args) != 0)
+        return -1;
+    FILE *f = fopen(file, "r");
+    long long ir = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "summary: %lld", &ir) == 1 || sscanf(line, "totals: %lld", &ir) == 1)
+            break;
+    if (f)
+        fclose(f);
+    unlink(file);
+    return ir;
+}
+
+/* System calls "SELF phase ARGS" made (strace -f -c, cfg as for bc_phase), or -1. */
+static inline long long bc_syscalls(const char *cfg, const char *args)
+{
+    char out[256], file[sizeof bc_tmp + 16], prefix[sizeof file + 64];
+    snprintf(file, sizeof file, "%s/strace.out", bc_tmp);
+    snprintf(prefix, sizeof prefix, "strace -f -c -o '%s'", file);
+    if (bc_phase(cfg, prefix, out, sizeof out, args) != 0)
+        return -1;
+    FILE *f = fopen(file, "r");
+    char line[256];
+    long long calls = -1;
+    while (f && fgets(line, sizeof line, f)) {
+        double pct, secs;
+        long long usecs, n;
+        if (strstr(line, " total") &&
+            sscanf(line, "%lf %lf %lld %lld", &pct, &secs, &usecs, &n) == 4)
+            calls = n;
+    }
+    if (f)
+        fclose(f);
+    unlink(file);
+    return calls;
+}
+
+/* The number a shell command prints first, or -1. */
+static inline long bc_popen_long(const char *cmd)
+{
+    FILE *p = popen(cmd, "r");
+    long n = -1;
+    if (!p || fscanf(p, "%ld", &n) != 1)
+        n = -1;
+    if (p)
+        pclose(p);
+    return n;
+}
+
+/*
+ * How many connects of "SELF phase ARGS" under cfg the shim tracked as
+ * destination dest: its debug log says "connect ADDR -> DEST" for each.
+ * A benchmark whose config matched nothing would measure nothing: it must
+ * check this before it reports. Returns the count, or -1.
+ */
+static inline long bc_tracked(const char *cfg, const char *args, const char *dest)
+{
+    char cmd[4 * PATH_MAX + 512];
+    snprintf(cmd, sizeof cmd, "env -u BREAKWATER_DISABLE BREAKWATER_LOG=debug LD_PRELOAD='%s' "
+             "BREAKWATER_CONFIG='%s/%s.ini' timeout 120 '%s' phase %s 2>&1 >/dev/null | "
+             "grep -c -- ' -> %s$'", bc_lib, bc_tmp, cfg, bc_self, args, dest);
+    return bc_popen_long(cmd);
+}
+
+/*
+ * The verdict on an added cost (instructions, nanoseconds, a ratio's
+ * shortfall from 1): "within noise" when it is not above noise (zero and
+ * negative figures included: they say nothing about the code), else "met"
+ * or "missed" as ok says.
+ */
+static inline const char *bc_verdict(double added, double noise, int ok)
+{
+    if (added <= noise)
+        return "within noise";
+    return ok ? "met" : "missed";
+}
+
+/* The relative spread of n wall-clock runs: (second best - best) / best,
+ * the noise a best-of-n figure carries. v is sorted. */
+static inline double bc_spread(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, bc_cmp_dbl);
+    return n > 1 && v[0] > 0 ? (v[1] - v[0]) / v[0] : 0;
+}
+
 static inline void bc_row(const char *name, double value, double base, double ratio)
 {
     printf("%s | %.6g | %.6g | %.3f\n", name, value, base, ratio);

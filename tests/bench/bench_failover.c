@@ -73,25 +73,6 @@ static int phase(const char *kind, int port, long n)
     return 0;
 }
 
-static long long cg_ir(const char *args)
-{
-    char out[128], file[sizeof bc_tmp + 16], prefix[sizeof file + 128];
-    snprintf(file, sizeof file, "%s/cg.out", bc_tmp);
-    snprintf(prefix, sizeof prefix, "valgrind -q --tool=callgrind --callgrind-out-file=%s", file);
-    if (bc_phase("fo", prefix, out, sizeof out, args) != 0)
-        return -1;
-    FILE *f = fopen(file, "r");
-    char line[256];
-    long long ir = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "summary: %lld", &ir) == 1 || sscanf(line, "totals: %lld", &ir) == 1)
-            break;
-    if (f)
-        fclose(f);
-    unlink(file);
-    return ir;
-}
-
 int main(int argc, char **argv)
 {
     if (argc == 5 && strcmp(argv[1], "phase") == 0)
@@ -126,11 +107,16 @@ int main(int argc, char **argv)
     snprintf(args, sizeof args, "first %d %d", port, 10);
     if (rc == 0 && bc_phase("fo", "", out, sizeof out, args) != 0)
         rc = -1;   /* a connect to the dead address must succeed: by failover */
+    snprintf(args, sizeof args, "first %d %d", port, 3);
+    if (rc == 0 && bc_tracked("fo", args, "fo") != 3) {
+        fprintf(stderr, "bench_failover: the connects were not tracked\n");
+        rc = -1;
+    }
     long long ir[2][2] = {{0}};
     for (int k = 0; k < 2 && rc == 0; k++)
         for (int m = 0; m < 2 && rc == 0; m++) {
             snprintf(args, sizeof args, "%s %d %d", k ? "first" : "second", port, N_CG * (m + 1));
-            if ((ir[k][m] = cg_ir(args)) <= 0)
+            if ((ir[k][m] = bc_cg_ir("fo", args, NULL, 0)) <= 0)
                 rc = -1;
         }
     kill(srv, SIGKILL);
@@ -144,6 +130,6 @@ int main(int argc, char **argv)
     bc_row("failover_decision_ir", added, direct, added / direct);
     printf("# failover_decision_ir: %.0f instructions added to a connect that fails over "
            "(a direct connect costs %.0f in user space), target < 600 (~200 ns): %s\n",
-           added, direct, added < 600 ? "met" : "missed");
+           added, direct, bc_verdict(added, 1, added < 600));
     return 0;
 }

@@ -20,7 +20,8 @@
  *   scale_rss_bytes_per_conn         the process's resident memory growth per
  *                  open connection under the shim, against without it (the
  *                  shim's share is the difference); sizeof(bw_conn) is noted.
- * The peer is bench_common.h's epoll echo server (never preloaded).
+ * The peer is bench_common.h's epoll echo server (never preloaded). Each
+ * config is first checked to track its connects (bc_tracked).
  */
 #include <libgen.h>
 #include <pthread.h>
@@ -135,13 +136,7 @@ static long sizeof_conn(void)
              "{ printf(\"%%%%zu\\\\n\", sizeof(bw_conn)); return 0; }\\n' | cc -std=gnu11 "
              "-D_GNU_SOURCE -pthread -I'%s/include' -I'%s/src/preload' -x c - -o '%s/sz' "
              "2>/dev/null && '%s/sz'", root, root, bc_tmp, bc_tmp);
-    FILE *p = popen(cmd, "r");
-    long v = -1;
-    if (!p || fscanf(p, "%ld", &v) != 1)
-        v = -1;
-    if (p)
-        pclose(p);
-    return v;
+    return bc_popen_long(cmd);
 }
 
 int main(int argc, char **argv)
@@ -161,6 +156,14 @@ int main(int argc, char **argv)
         rc |= write_sections(sizes[i], port);
     double best[3] = {1e18, 1e18, 1e18};
     char args[64], out[128], cfg[16];
+    snprintf(args, sizeof args, "cycles %d 3", port);
+    for (int i = 0; i < 3 && rc == 0; i++) {   /* every config tracks its connects */
+        snprintf(cfg, sizeof cfg, "s%d", sizes[i]);
+        if (bc_tracked(cfg, args, "target") != 3) {
+            fprintf(stderr, "bench_scale: config %s did not track its connects\n", cfg);
+            rc = -1;
+        }
+    }
     snprintf(args, sizeof args, "cycles %d %d", port, N_CYCLES);
     for (int r = 0; r < REPS && rc == 0; r++)
         for (int i = 0; i < 3 && rc == 0; i++) {

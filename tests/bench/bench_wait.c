@@ -117,25 +117,6 @@ static int blackhole(pid_t *pid)
 }
 
 /* One phase under callgrind: its instruction total. */
-static long long cg_ir(const char *cfg, const char *args)
-{
-    char out[128], file[sizeof bc_tmp + 16], prefix[sizeof file + 128];
-    snprintf(file, sizeof file, "%s/cg.out", bc_tmp);
-    snprintf(prefix, sizeof prefix, "valgrind -q --tool=callgrind --callgrind-out-file=%s", file);
-    if (bc_phase(cfg, prefix, out, sizeof out, args) != 0)
-        return -1;
-    FILE *f = fopen(file, "r");
-    char line[256];
-    long long ir = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "summary: %lld", &ir) == 1 || sscanf(line, "totals: %lld", &ir) == 1)
-            break;
-    if (f)
-        fclose(f);
-    unlink(file);
-    return ir;
-}
-
 /* Instructions the shim adds per wait of phase KIND (plain and shim both run
  * KIND, but for pollbusy, whose plain baseline is poll: no shim has no pending
  * connect). *plain gets the plain cost per call. */
@@ -147,7 +128,7 @@ static double cg_added(const char *kind, int port, double *plain)
             char args[64];
             snprintf(args, sizeof args, "%s %d %d", s || strcmp(kind, "pollbusy") ? kind : "poll",
                      port, N_CG * (m + 1));
-            if ((ir[s][m] = cg_ir(s ? "wait" : NULL, args)) <= 0)
+            if ((ir[s][m] = bc_cg_ir(s ? "wait" : NULL, args, NULL, 0)) <= 0)
                 return -1e9;
         }
     *plain = (double)(ir[0][1] - ir[0][0]) / N_CG;

@@ -79,9 +79,10 @@ assert names == ["dead", "default", "echo", "retry"], names
 def addr(rec, **want):
     for k, v in want.items():
         assert rec[k] == v, (rec["address"], k, rec[k], v)
-zero = dict(retries=0, rejected_breaker=0, retries_denied_budget=0, idempotency_keys=0)
+zero = dict(retries=0, rejected_breaker=0, retries_denied_budget=0, idempotency_keys=0,
+            rate_limited=0)
 keys = {"address", "breaker", "failure_rate", "window_calls", "connects", "failures",
-        "retries", "rejected_breaker", "retries_denied_budget", "idempotency_keys"}
+        "retries", "rejected_breaker", "retries_denied_budget", "idempotency_keys", "rate_limited"}
 for dst in d["destinations"]:
     assert {"name", "active", "max_connections", "rejected_bulkhead", "addresses"} <= set(dst), dst
     assert dst["active"] == 0 and dst["rejected_bulkhead"] == 0, dst
@@ -111,10 +112,17 @@ note "status --json: every field as expected after 7 connects"
 grep -qxF "config $CFG" "$T/table" || fail "status: no config line: $(head -3 "$T/table")"
 grep -qxF "echo: active 0/7, rejected_bulkhead 0" "$T/table" || fail "status: echo line: $(cat "$T/table")"
 grep -qxF "dead: active 0/unlimited, rejected_bulkhead 0" "$T/table" || fail "status: dead line"
-grep -qxF "  127.0.0.1:$DEAD breaker closed, failure_rate 1.00, window_calls 2, connects 2, failures 2, retries 0, rejected_breaker 0, retries_denied_budget 0, idempotency_keys 0" "$T/table" ||
+grep -qxF "  127.0.0.1:$DEAD breaker closed, failure_rate 1.00, window_calls 2, connects 2, failures 2, retries 0, rejected_breaker 0, retries_denied_budget 0, idempotency_keys 0, rate_limited 0" "$T/table" ||
     fail "status: dead address line: $(cat "$T/table")"
-grep -qxF "  [::1]:$P breaker closed, failure_rate 0.00, window_calls 1, connects 1, failures 0, retries 0, rejected_breaker 0, retries_denied_budget 0, idempotency_keys 0" "$T/table" ||
+grep -qxF "  [::1]:$P breaker closed, failure_rate 0.00, window_calls 1, connects 1, failures 0, retries 0, rejected_breaker 0, retries_denied_budget 0, idempotency_keys 0, rate_limited 0" "$T/table" ||
     fail "status: default address line: $(cat "$T/table")"
+
+# Output that cannot be written (a full disk): exit 1 and one line saying so.
+for cmd in status metrics; do
+    rc=0; "$BW_CLI" $cmd -c "$CFG" >/dev/full 2>"$T/err" || rc=$?
+    assert_eq "$cmd to a full device: exit" 1 "$rc"
+    assert_eq "$cmd to a full device: message" "breakwater: $cmd: cannot write the output" "$(cat "$T/err")"
+done
 
 # metrics: valid exposition, and the values.
 "$BW_CLI" metrics -c "$CFG" >"$T/metrics" || fail "metrics failed"

@@ -59,6 +59,10 @@ assert_eq "bulkhead of 1" "ok ECONNREFUSED ECONNREFUSED" \
 assert_eq "BREAKWATER_DISABLE=1" "ok ok ok" \
     "$(BREAKWATER_DISABLE=1 BREAKWATER_CONFIG="$T/cap.ini" shim hold "$PORT" 3)"
 
+# swap_config NEW FILE GO: NEW replaces FILE with a modification time 2 s on
+# (so that a reload sees a change), then GO tells the program it is there.
+swap_config() { chmod 600 "$1"; touch -d '+2 seconds' "$1"; mv "$1" "$2"; touch "$3"; }
+
 # --- reload: a long-running process sees the new file about a second later.
 BREAKWATER_CONFIG="$T/cap.ini" shim "$PYTHON3" - "$PORT" "$T/go" >"$T/reload.out" 2>"$T/reload.err" <<'PY' &
 import errno, os, socket, sys, time
@@ -85,10 +89,7 @@ client=$!
 BW_PIDS+=("$client")
 for _ in $(seq 100); do grep -q before "$T/reload.out" && break; sleep 0.1; done
 sed 's/max_connections = 1/max_connections = 3/' "$T/cap.ini" >"$T/cap.new"
-chmod 600 "$T/cap.new"
-touch -d '+2 seconds' "$T/cap.new"
-mv "$T/cap.new" "$T/cap.ini"
-touch "$T/go"
+swap_config "$T/cap.new" "$T/cap.ini" "$T/go"
 wait "$client" || true
 assert_eq "before reload" "before ok ECONNREFUSED ECONNREFUSED" "$(sed -n 1p "$T/reload.out")"
 assert_eq "after reload" "after ok ok ok" "$(sed -n 2p "$T/reload.out")"
@@ -129,6 +130,35 @@ assert_eq "refusal lines" 1 "$(grep -c "error: log file $T/bw-link.log is a symb
 grep -q "^breakwater\[[0-9]*\]: debug: connect 127.0.0.1:$PORT -> default" "$T/err" ||
     fail "log lines did not fall back to stderr: $(head -c 300 "$T/err")"
 
+# --- log = FILE changed by a reload while the program runs: lines before it
+# go to the first file, lines after it to the second, none to stderr.
+sed "s|^log = .*|log = $T/first.log|" "$T/logfile.ini" | write_config "$T/logmove.ini"
+BREAKWATER_LOG= BREAKWATER_CONFIG="$T/logmove.ini" shim "$PYTHON3" - "$PORT" "$T/go2" \
+    >"$T/logmove.out" 2>"$T/logmove.err" <<'PY' &
+import os, socket, sys, time
+port, go = int(sys.argv[1]), sys.argv[2]
+socket.create_connection(("127.0.0.1", port)).close()
+print("before", flush=True)
+for _ in range(200):                 # wait for the new config (at most 20 s)
+    if os.path.exists(go): break
+    time.sleep(0.1)
+time.sleep(1.2)                      # reload is checked at most once a second
+socket.create_connection(("127.0.0.1", port)).close()   # notices the change
+socket.create_connection(("127.0.0.1", port)).close()   # under the new one
+print("after", flush=True)
+PY
+client=$!
+BW_PIDS+=("$client")
+for _ in $(seq 100); do grep -q before "$T/logmove.out" && break; sleep 0.1; done
+sed "s|^log = .*|log = $T/second.log|" "$T/logfile.ini" >"$T/logmove.new"
+swap_config "$T/logmove.new" "$T/logmove.ini" "$T/go2"
+wait "$client" || fail "the program whose log moved failed: $(cat "$T/logmove.err")"
+assert_eq "program output" "before after" "$(tr '\n' ' ' <"$T/logmove.out" | sed 's/ $//')"
+assert_eq "stderr when the log moves" "" "$(cat "$T/logmove.err")"
+assert_eq "connect lines in the first file" 1 "$(grep -c ": debug: connect 127.0.0.1:$PORT -> default" "$T/first.log")"
+n2=$(grep -c ": debug: connect 127.0.0.1:$PORT -> default" "$T/second.log" 2>/dev/null)
+[ "${n2:-0}" -ge 1 ] || fail "no connect line in the second log file after the reload: $(cat "$T/second.log" 2>&1)"
+
 # --- check: exit status and FILE:LINE lines.
 rc=0
 "$BW_CLI" check "$T/bad-pass.ini" >"$T/out" 2>"$T/err" || rc=$?
@@ -139,4 +169,4 @@ grep -qx "$T/bad-pass.ini:4: error: unknown key 'retires' in \[defaults\]; did y
 rc=0
 "$BW_CLI" check a b >/dev/null 2>&1 || rc=$?
 assert_eq "check usage error" 2 "$rc"
-note "on_config_error, passthrough, DISABLE, reload, log file and check verified"
+note "on_config_error, passthrough, DISABLE, reload, log file, log file moved by a reload and check verified"

@@ -208,3 +208,32 @@ PY
 under echo "$PYTHON3" "$T/iov.py" "$EPORT" >"$T/iov.out"
 assert_eq "sendmsg of 176 buffers" "176 buffers sent 728 of 728 keys 2 rest intact True" "$(cat "$T/iov.out")"
 note "a blocking sendmsg of 176 buffers sends all 728 bytes, 2 keys"
+
+# sendfile(2) on a watched connection: a body sent from a file passes unseen
+# and the next request is still keyed; request headers sent from a file
+# cannot be seen, so watching stops there (no key on what follows); every
+# byte arrives as sent.
+printf 'hello' >"$T/sf-body"
+printf 'POST / HTTP/1.1\r\n\r\n' >"$T/sf-head"
+cat >"$T/sf.py" <<'PY'
+import re, socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
+parts = []
+def send(b):
+    s.sendall(b); parts.append(b)
+def send_file(path):
+    with open(path, "rb") as f:
+        s.sendfile(f); f.seek(0); parts.append(f.read())
+send(b"POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\n")
+send_file(sys.argv[2])
+send(b"PATCH / HTTP/1.1\r\n\r\n")
+send_file(sys.argv[3])
+send(b"PATCH / HTTP/1.1\r\n\r\n")
+s.shutdown(socket.SHUT_WR)
+got = b"".join(iter(lambda: s.recv(65536), b""))   # the echo, to its end
+key = rb"Idempotency-Key: [0-9a-f-]{36}\r\n"
+print("keys", len(re.findall(key, got)), "rest intact", re.sub(key, b"", got) == b"".join(parts))
+PY
+under echo "$PYTHON3" "$T/sf.py" "$EPORT" "$T/sf-body" "$T/sf-head" >"$T/sf.out"
+assert_eq "sendfile on a watched connection" "keys 2 rest intact True" "$(cat "$T/sf.out")"
+note "sendfile: a body from a file keeps the stream watched (2 keys), headers from a file end it"

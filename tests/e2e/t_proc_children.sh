@@ -5,7 +5,8 @@
 #   with max_connections = 2 held, no third is admitted, and closing one
 #   gives exactly one back; the same from Python (subprocess uses vfork and
 #   close_range in the child) and from an asyncio loop (its non-blocking
-#   connects must not turn blocking afterwards); posix_spawn likewise;
+#   connects must not turn blocking afterwards); posix_spawn and the
+#   program's own clone(CLONE_VM | CLONE_VFORK) likewise;
 # - closefrom() gives the slots back; a socket closed by a raw system call
 #   (no hook sees it) with the bulkhead full costs no stall: the dead-owner
 #   check runs outside the shared lock, by raw system calls;
@@ -25,6 +26,10 @@ bh_config "$T/max3.ini" "$PORT" "max_connections = 3"
 # vfork from C.
 bh "$T/max2.ini" "$PORT" conn conn vfork conn echo 0 echo 1 close 0 conn conn
 assert_eq "vfork" "$(want "s0 ok" "s1 ok" "vfork child exit 0" "s2 ECONNREFUSED" \
+    "s0 echo ok" "s1 echo ok" "s3 ok" "s4 ECONNREFUSED")" "$(out)"
+# The program's own clone(CLONE_VM | CLONE_VFORK): a vfork child as well.
+bh "$T/max2.ini" "$PORT" conn conn clone conn echo 0 echo 1 close 0 conn conn
+assert_eq "clone(CLONE_VM)" "$(want "s0 ok" "s1 ok" "clone child exit 0" "s2 ECONNREFUSED" \
     "s0 echo ok" "s1 echo ok" "s3 ok" "s4 ECONNREFUSED")" "$(out)"
 # posix_spawn (glibc: clone(CLONE_VM) and internal calls only).
 bh "$T/max2.ini" "$PORT" conn conn spawn conn close 1 conn conn
@@ -129,4 +134,4 @@ bh "$T/max2.ini" "$PORT" passhelper conn conn pass 1 passclose conn close 1 conn
 assert_eq "SCM_RIGHTS, closed there first" "$(want "s0 ok" "s1 ok" "helper closed 1" \
     "s2 ECONNREFUSED" "s3 ok" "s4 ECONNREFUSED")" "$(out)"
 
-note "vfork, posix_spawn, python subprocess, asyncio, closefrom, raw close, exec, SCM_RIGHTS: no slot lost or extra"
+note "vfork, clone(CLONE_VM), posix_spawn, python subprocess, asyncio, closefrom, raw close, exec, SCM_RIGHTS: no slot lost or extra"

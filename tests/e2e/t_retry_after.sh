@@ -51,6 +51,25 @@ for path in busy busydate slow; do
         { cat "$T/$path.err" >&2; fail "$path: no Retry-After log line"; }
 done
 
+# A 429 is counted apart from failures: rate_limited in status (table and
+# --json) and breakwater_rate_limited_total in metrics; a 503 is not one.
+# counters NAME: "rate_limited/failures" of the address, from status --json.
+counters() { "$BW_CLI" status -c "$T/$1.ini" --json | "$PYTHON3" -c '
+import json, sys
+a = [a for x in json.load(sys.stdin)["destinations"] for a in x["addresses"]][0]
+print("%d/%d" % (a["rate_limited"], a["failures"]))'; }
+assert_eq "429 with Retry-After: counted as rate limited, not as a failure" 1/0 "$(counters slow)"
+assert_eq "503: not rate limited" 0/0 "$(counters busy)"
+cfg throttle
+for i in 1 2 3; do assert_eq "429 without Retry-After ($i)" 429 "$(get throttle /throttle)"; done
+assert_eq "three 429s counted" 3/0 "$(counters throttle)"
+assert_eq "429 without Retry-After: breaker stays closed (500-599 judged)" closed "$(state throttle)"
+"$BW_CLI" status -c "$T/throttle.ini" | grep -q "127.0.0.1:$PORT breaker closed,.* rate_limited 3$" ||
+    { "$BW_CLI" status -c "$T/throttle.ini" >&2; fail "status table: no 'rate_limited 3'"; }
+assert_eq "metrics: breakwater_rate_limited_total" 3 \
+    "$("$BW_CLI" metrics -c "$T/throttle.ini" | sed -n "s/^breakwater_rate_limited_total{destination=\"api\",address=\"127.0.0.1:$PORT\"} //p")"
+note "429s counted apart: slow $(counters slow), throttle $(counters throttle) (rate_limited/failures)"
+
 # retry_after_max_ms caps it: 2 s asked, 300 ms kept.
 cfg cap "retry_after_max_ms = 300"
 get cap /busy >/dev/null

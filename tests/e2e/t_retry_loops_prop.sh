@@ -1,7 +1,8 @@
 #!/bin/bash
 # t_retry_loops_prop.sh - property test of retries inside the program's own
 # waits (issue 12): clients/wait_prop.c drives random rounds of poll, ppoll,
-# select, pselect, epoll_wait (LT, ET, ONESHOT), epoll_pwait and epoll_pwait2,
+# select, pselect, select with one set as write and except set (perl), epoll_wait
+# (LT, ET, ONESHOT), epoll_pwait and epoll_pwait2,
 # each with a random program timeout (20..300 ms), against a random server
 # (refused, listening 30..400 ms late, blackhole, listening) while a pipe is
 # written at a random moment. It asserts that no wait outlasts its timeout by

@@ -10,6 +10,10 @@ CLIENTS=$(cd "$(dirname "$0")/clients" && pwd)
 require_shim
 start_server P "$SUPPORT/bw_faultd" --max-seconds 200 echo
 client() { BREAKWATER_CONFIG=$1 shim timeout 60 "$PYTHON3" "$CLIENTS/state_conn.py" 127.0.0.1:$P; }
+# Where the events ring is in this build's header (offset, size).
+BW_RING=$(printf '#include <stddef.h>\n#include <stdio.h>\n#include "bw_state.h"\nint main(void){printf("%%zu %%zu\\n", offsetof(bw_state_header, events), sizeof(bw_event_ring));}\n' |
+          cc -D_GNU_SOURCE -I"$(dirname "$0")/../../include" -x c -o "$T/ring" - && "$T/ring") || fail "events ring probe"
+export BW_RING
 cases="truncated random version symlink mode644"
 [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1 && cases="$cases foreign"
 for c in $cases garbage; do
@@ -42,11 +46,13 @@ with open(path, "r+b") as fh:
             e[80] = 2          # AF_INET
         fh.seek(header_size + i * entry_size)
         fh.write(e)
-    # The events ring ends the header (after config_path, at offset 4176):
-    # every slot claims a complete event of random contents.
+    # The events ring follows config_path (at offset 4176; its size from
+    # this build's headers): every slot claims a complete event of random
+    # contents.
     ring, nev = 4176, 1024
-    ev_size, rest = divmod(header_size - ring - 8, nev)
-    assert rest == 0, "the events ring is not where this test expects it"
+    ring_off, ring_size = map(int, os.environ["BW_RING"].split())
+    ev_size, rest = divmod(ring_size - 8, nev)
+    assert ring_off == ring and rest == 0, "the events ring is not where this test expects it"
     fh.seek(ring)
     fh.write(struct.pack("<Q", nev + 5))
     for i in range(nev):
@@ -143,4 +149,38 @@ PY
     # far beyond that on a loaded machine and far below an unbounded hang.
     awk -v s="$secs" 'BEGIN{exit !(s < 10)}' ||
         fail "badlocks ($spoil): the longest lock wait was not bounded (${secs}s)"
+done
+
+# The name table of failover (bw_state_names.h): every slot garbage (names
+# without a NUL, counts past the array); then also its lock "held" by pid
+# 1's thread, which never lets go. A program that resolves a name and
+# connects to it still works, after at most one bounded wait.
+mkdir -m 700 "$T/badnames"
+printf '[global]\nstate_dir = %s\n[destination echo]\nhost = 127.0.0.1\nport = %s\n' "$T/badnames" "$P" |
+    write_config "$T/badnames/bw.ini"
+assert_eq "badnames: first run" ok "$(client "$T/badnames/bw.ini" 2>/dev/null)"
+printf '#include <stddef.h>\n#include <stdio.h>\n#include "bw_state.h"\nint main(void){printf("%%zu %%zu %%zu\\n", offsetof(bw_state_header, names_lock), offsetof(bw_state_header, names), sizeof(bw_names));}\n' >"$T/names.c"
+cc -D_GNU_SOURCE -I"$top/include" -o "$T/names" "$T/names.c" || fail "name table probe did not build"
+read -r nlock noff nsize < <("$T/names")
+for spoil in slots lock; do
+    "$PYTHON3" - "$(ls "$T/badnames"/breakwater-*)" "$nlock" "$noff" "$nsize" "$spoil" <<'PY'
+import os, struct, sys
+path, lock, off, size, spoil = sys.argv[1], *map(int, sys.argv[2:5]), sys.argv[5]
+with open(path, "r+b") as fh:
+    fh.seek(off)
+    fh.write(os.urandom(size))
+    if spoil == "lock":
+        fh.seek(lock)
+        fh.write(struct.pack("<iIiIi", 1, 0, 1, 1, 0x90))
+PY
+    start=$EPOCHREALTIME
+    out=$(BREAKWATER_CONFIG="$T/badnames/bw.ini" shim timeout 60 "$PYTHON3" -c '
+import socket, sys
+s = socket.create_connection(("localhost", int(sys.argv[1])), timeout=20)
+s.sendall(b"ping"); print("ok" if s.recv(4) == b"ping" else "bad")' "$P" 2>"$T/badnames.err"); rc=$?
+    secs=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.1f", b-a}')
+    assert_eq "badnames ($spoil): program exit" 0 $rc
+    assert_eq "badnames ($spoil): program output" ok "$out"
+    awk -v s="$secs" 'BEGIN{exit !(s < 10)}' || fail "badnames ($spoil): the lock wait was not bounded (${secs}s)"
+    note "badnames ($spoil): the program resolved and connected in ${secs}s"
 done

@@ -18,7 +18,7 @@ FRAME="src/core/http_field.c src/core/http_body.c"
 HARNESSES=(
     "http_req:src/core/http_req.c src/core/uuid.c $FRAME"
     "http_resp:src/core/http_resp.c $FRAME"
-    "config:src/core/config_*.c src/core/match.c src/core/match_addr.c -linih"
+    "config:src/core/config_*.c src/core/ini_lines.c src/core/hash.c src/core/match.c src/core/match_addr.c -linih"
 )
 
 mkdir -p "$OUT"

@@ -1,6 +1,6 @@
 /*
  * test_bulkhead.c - slot accounting (max, owners, forked children, dead
- * processes, a full owner table) and the FIFO ticket queue (order under
+ * processes, a full owner table, slots held by sockets) and the FIFO ticket queue (order under
  * contention, cancelled, expired and abandoned tickets), single-threaded
  * and deterministic.
  */
@@ -506,11 +506,110 @@ static void test_arbitrary_contents(void)
             bw_bulkhead_wake_by(&x.b, (uint32_t)next_rnd(&s), now);
             bw_bulkhead_wake_by(&x.b, t, now);
             bw_bulkhead_should_reclaim(&x.b, max);
+            bw_bulkhead_sock id, got[BW_BULKHEAD_SOCKETS];
+            memset(&id, fill[f], sizeof id);
+            bw_bulkhead_hand_to_socket(&x.b, 1, 2, round % 2, &id);
+            unsigned n = bw_bulkhead_sockets(&x.b, got, BW_BULKHEAD_SOCKETS);
+            if (n)
+                bw_bulkhead_drop_socket(&x.b, &got[next_rnd(&s) % n]);
             bw_bulkhead_reclaim(&x.b, all_dead, NULL);
-            CU_ASSERT_EQUAL(bw_bulkhead_active(&x.b), x.b.untracked);
+            uint64_t held = (uint64_t)x.b.untracked + bw_bulkhead_socket_slots(&x.b);
+            CU_ASSERT_EQUAL(bw_bulkhead_active(&x.b), held > UINT32_MAX ? UINT32_MAX : held);
             for (unsigned g = 0; g < sizeof x.guard; g++)
                 CU_ASSERT_EQUAL_FATAL(x.guard[g], 0x33);
         }
+}
+
+static bw_bulkhead_sock sock_id(uint64_t inode)
+{
+    bw_bulkhead_sock id;
+    memset(&id, 0, sizeof id);
+    id.inode = inode;
+    id.family = 2;   /* AF_INET */
+    id.local_port = (uint16_t)inode;
+    id.peer_port = 80;
+    id.local[0] = id.peer[0] = 127;
+    return id;
+}
+
+/* A slot handed to a socket stays counted when its owner dies, and goes
+ * back when the socket is dropped, once. */
+static void test_socket_holds_slot(void)
+{
+    reset();
+    CU_ASSERT_EQUAL(get(2, 1), BW_BH_TAKEN);
+    CU_ASSERT_EQUAL(get(2, 1), BW_BH_TAKEN);
+    bw_bulkhead_sock a = sock_id(77);
+    CU_ASSERT_TRUE(bw_bulkhead_hand_to_socket(&bh, 1, 1001, false, &a));
+    CU_ASSERT_EQUAL(bw_bulkhead_active(&bh), 2);
+    CU_ASSERT_EQUAL(bw_bulkhead_socket_slots(&bh), 1);
+    CU_ASSERT_EQUAL(bw_bulkhead_owned(&bh, 1, 1001), 1);
+    CU_ASSERT_EQUAL(get(2, 3), BW_BH_REJECTED);
+    CU_ASSERT_TRUE(bw_bulkhead_should_reclaim(&bh, 2));
+    dead_list d = {.n = 1, .pid = {1}, .start = {1001}};
+    CU_ASSERT_EQUAL(bw_bulkhead_reclaim(&bh, alive_unless_listed, &d), 1);
+    CU_ASSERT_EQUAL(bw_bulkhead_active(&bh), 1);   /* the socket's slot outlives its owner */
+    CU_ASSERT_EQUAL(get(2, 3), BW_BH_TAKEN);
+    CU_ASSERT_EQUAL(get(2, 3), BW_BH_REJECTED);
+    bw_bulkhead_sock out[BW_BULKHEAD_SOCKETS];
+    CU_ASSERT_EQUAL(bw_bulkhead_sockets(&bh, out, BW_BULKHEAD_SOCKETS), 1);
+    CU_ASSERT_EQUAL(memcmp(&out[0], &a, sizeof a), 0);
+    uint32_t seq = bw_bulkhead_seq(&bh);
+    CU_ASSERT_TRUE(bw_bulkhead_drop_socket(&bh, &out[0]));
+    CU_ASSERT_NOT_EQUAL(bw_bulkhead_seq(&bh), seq);
+    CU_ASSERT_FALSE(bw_bulkhead_drop_socket(&bh, &out[0]));   /* dropped by another first */
+    CU_ASSERT_EQUAL(bw_bulkhead_active(&bh), 1);
+    CU_ASSERT_EQUAL(get(2, 3), BW_BH_TAKEN);
+}
+
+/* Nothing changes when the owner holds no slot, the id is empty or the
+ * table is full; an untracked slot can be handed over too. */
+static void test_socket_hand_over_refused(void)
+{
+    reset();
+    bw_bulkhead_sock a = sock_id(5), none = sock_id(0);
+    CU_ASSERT_FALSE(bw_bulkhead_hand_to_socket(&bh, 1, 1001, false, &a));   /* holds none */
+    CU_ASSERT_EQUAL(get(0, 1), BW_BH_TAKEN);
+    CU_ASSERT_FALSE(bw_bulkhead_hand_to_socket(&bh, 1, 1001, false, &none));
+    CU_ASSERT_FALSE(bw_bulkhead_hand_to_socket(&bh, 2, 1002, false, &a));   /* another's */
+    CU_ASSERT_FALSE(bw_bulkhead_hand_to_socket(&bh, 1, 1001, true, &a));    /* no untracked */
+    CU_ASSERT_EQUAL(bw_bulkhead_socket_slots(&bh), 0);
+    CU_ASSERT_EQUAL(bw_bulkhead_active(&bh), 1);
+    for (uint64_t i = 0; i < BW_BULKHEAD_SOCKETS; i++) {
+        bw_bulkhead_sock s = sock_id(100 + i);
+        CU_ASSERT_EQUAL(get(0, 1), BW_BH_TAKEN);
+        CU_ASSERT_TRUE(bw_bulkhead_hand_to_socket(&bh, 1, 1001, false, &s));
+    }
+    bw_bulkhead_sock extra = sock_id(999);
+    CU_ASSERT_FALSE(bw_bulkhead_hand_to_socket(&bh, 1, 1001, false, &extra));   /* table full */
+    CU_ASSERT_EQUAL(bw_bulkhead_owned(&bh, 1, 1001), 1);
+    CU_ASSERT_EQUAL(bw_bulkhead_active(&bh), 1 + BW_BULKHEAD_SOCKETS);
+    bh.untracked = 1;
+    bw_bulkhead_sock first = sock_id(100);
+    CU_ASSERT_TRUE(bw_bulkhead_drop_socket(&bh, &first));
+    CU_ASSERT_TRUE(bw_bulkhead_hand_to_socket(&bh, 1, 1001, true, &extra));
+    CU_ASSERT_EQUAL(bh.untracked, 0);
+}
+
+/* A full counter counts nothing more, with no limit set: the owner's own,
+ * and the one for slots without an owner; others still count, and the sum
+ * saturates. */
+static void test_full_counter(void)
+{
+    reset();
+    CU_ASSERT_EQUAL(get(0, 7), BW_BH_TAKEN);
+    for (unsigned i = 0; i < BW_BULKHEAD_OWNERS; i++)
+        if (bh.owners[i].slots)
+            bh.owners[i].slots = UINT32_MAX;
+    CU_ASSERT_EQUAL(get(0, 7), BW_BH_REJECTED);
+    CU_ASSERT_EQUAL(get(0, 8), BW_BH_TAKEN);
+    CU_ASSERT_EQUAL(bw_bulkhead_active(&bh), UINT32_MAX);
+    CU_ASSERT_EQUAL(get(5, 9), BW_BH_REJECTED);
+    bh.untracked = UINT32_MAX;
+    for (unsigned i = 0; i < BW_BULKHEAD_OWNERS; i++)
+        if (!bh.owners[i].slots)
+            bh.owners[i] = (bw_bulkhead_owner){.pid = 100 + (int32_t)i, .start_time = 1, .slots = 1};
+    CU_ASSERT_EQUAL(get(0, 9), BW_BH_REJECTED);   /* owner table full, untracked full */
 }
 
 static const bw_test_case slot_cases[] = {
@@ -519,6 +618,7 @@ static const bw_test_case slot_cases[] = {
     {"release by another process is a no-op", test_release_by_other_is_noop},
     {"counts never go negative", test_never_negative},
     {"max 0 is unlimited and counted", test_unlimited},
+    {"a full counter counts no more", test_full_counter},
     {"reclaim a dead owner", test_reclaim_dead_owner},
     {"reclaim a recycled pid's old owner only", test_reclaim_recycled_pid},
     {"drop one owner", test_drop_owner},
@@ -526,6 +626,8 @@ static const bw_test_case slot_cases[] = {
     {"owner table full: untracked slots", test_owner_table_full},
     {"should_reclaim", test_should_reclaim},
     {"seq changes when a slot frees", test_seq_changes_on_release},
+    {"a socket holds a slot past its owner", test_socket_holds_slot},
+    {"handing a slot to a socket can be refused", test_socket_hand_over_refused},
     {NULL, NULL},
 };
 

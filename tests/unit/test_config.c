@@ -1267,7 +1267,23 @@ static const bw_test_case key_cases[] = {
     {NULL, NULL},
 };
 
+/* bw_diag_keep_first: the first error, labelled, and a count of errors only. */
+static void test_keep_first(void)
+{
+    bw_diag_first f = {.label = "error: "};
+    bw_diag_keep_first(&f, "a.ini", 3, BW_DIAG_WARNING, "a warning");
+    CU_ASSERT_EQUAL(f.errors, 0);
+    bw_diag_keep_first(&f, "a.ini", 4, BW_DIAG_ERROR, "first");
+    bw_diag_keep_first(&f, "a.ini", 9, BW_DIAG_ERROR, "second");
+    CU_ASSERT_EQUAL(f.errors, 2);
+    CU_ASSERT_STRING_EQUAL(f.text, "a.ini:4: error: first");
+    bw_diag_first plain = {.label = ""};
+    bw_diag_keep_first(&plain, "b.ini", 1, BW_DIAG_ERROR, "bad");
+    CU_ASSERT_STRING_EQUAL(plain.text, "b.ini:1: bad");
+}
+
 static const bw_test_case error_cases[] = {
+    {"first error kept", test_keep_first},
     {"section errors", test_section_errors},
     {"key errors", test_key_errors},
     {"all errors reported", test_all_errors_reported},

@@ -40,6 +40,22 @@ static void test_out_of_range(void)
     CU_ASSERT_PTR_EQUAL(bw_fdt_take(BW_FDT_MAX - 1), &c);
 }
 
+/* The first page is the static one, seen by the lookup's short way and by
+ * the walks over pages alike; its last slot and the next page's first are apart. */
+static void test_first_page(void)
+{
+    CU_ASSERT_PTR_EQUAL(atomic_load(&bw_fdt_pages[0]), bw_fdt_page0);
+    CU_ASSERT_PTR_NULL(bw_fdt_set(BW_FDT_PAGE - 1, &a));
+    CU_ASSERT_PTR_NULL(bw_fdt_set(BW_FDT_PAGE, &b));
+    CU_ASSERT_PTR_EQUAL(bw_fdt_get(BW_FDT_PAGE - 1), &a);
+    CU_ASSERT_PTR_EQUAL(bw_fdt_get(BW_FDT_PAGE), &b);
+    CU_ASSERT_PTR_EQUAL(atomic_load(&bw_fdt_page0[BW_FDT_PAGE - 1]), &a);
+    CU_ASSERT_EQUAL(bw_fdt_next(0, BW_FDT_PAGE), BW_FDT_PAGE - 1);
+    CU_ASSERT_PTR_EQUAL(bw_fdt_take(BW_FDT_PAGE - 1), &a);
+    CU_ASSERT_PTR_EQUAL(bw_fdt_take(BW_FDT_PAGE), &b);
+    CU_ASSERT_EQUAL(bw_fdt_next(0, UINT32_MAX), -1);
+}
+
 struct seen {
     int fds[16];
     int n;
@@ -104,6 +120,7 @@ static void test_next(void)
 static const bw_test_case cases[] = {
     {"lookups in an empty table", test_empty_lookup},
     {"set, get, replace, take", test_set_get_take},
+    {"the static first page", test_first_page},
     {"descriptors out of range", test_out_of_range},
     {"take a range (close_range)", test_take_range},
     {"next tracked number (closefrom, exec)", test_next},

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "bw_match.h"
+#include "bw_state.h"
 #include "bw_test.h"
 
 /* A section as the tests write it: comma-separated hosts and ports. */
@@ -276,6 +277,19 @@ static void test_ipaddr_from_sockaddr(void)
     CU_ASSERT_EQUAL(a.addr[0], 0xfe);
     CU_ASSERT_EQUAL(a.addr[15], 2);
     CU_ASSERT_FALSE(bw_ipaddr_from_sockaddr(NULL, &a));
+    /* As given: the mapped address stays IPv6, and formats as it was given. */
+    CU_ASSERT_FATAL(bw_ipaddr_from_sockaddr_as_is(make_sa("::ffff:1.2.3.4", 8080, &ss), &a));
+    CU_ASSERT_EQUAL(a.family, AF_INET6);
+    CU_ASSERT_EQUAL(a.port, 8080);
+    CU_ASSERT_EQUAL(a.addr[10], 0xff);
+    CU_ASSERT_EQUAL(a.addr[12], 1);
+    char text[64];
+    bw_format_key_addr((uint8_t)a.family, a.addr, a.port, text, sizeof text);
+    CU_ASSERT_STRING_EQUAL(text, "[::ffff:1.2.3.4]:8080");
+    CU_ASSERT_FATAL(bw_ipaddr_from_sockaddr(make_sa("::ffff:1.2.3.4", 8080, &ss), &a));
+    bw_format_key_addr((uint8_t)a.family, a.addr, a.port, text, sizeof text);
+    CU_ASSERT_STRING_EQUAL(text, "1.2.3.4:8080");
+    CU_ASSERT_FALSE(bw_ipaddr_from_sockaddr_as_is(NULL, &a));
 }
 
 /* ---- 10,000 generated sections ---- */

@@ -6,16 +6,7 @@
 
 #include "bw_names.h"
 #include "bw_test.h"
-
-static bw_name_addr v4(uint8_t last)
-{
-    bw_name_addr a;
-    memset(&a, 0, sizeof a);
-    a.family = AF_INET;
-    a.addr[0] = 127;
-    a.addr[3] = last;
-    return a;
-}
+#include "name_addr.h"
 
 static void test_put_get_expire(void)
 {
@@ -28,9 +19,39 @@ static void test_put_get_expire(void)
     CU_ASSERT_EQUAL(bw_names_get(t, "svc.test", 1000, out, 1), 1);
     CU_ASSERT_EQUAL(bw_names_get(t, "other.test", 1000, out, 8), 0);
     CU_ASSERT_EQUAL(bw_names_get(t, "svc.test", 1500, out, 8), 0);   /* expired */
-    bw_names_put(t, "svc.test", in + 1, 1, 1600, 500);              /* a new answer replaces */
+    bw_names_put(t, "svc.test", in + 1, 1, 1600, 500);
     CU_ASSERT_EQUAL(bw_names_get(t, "svc.test", 1700, out, 8), 1);
     CU_ASSERT_EQUAL(out[0].addr[3], 2);
+    free(t);
+}
+
+/* Answers that each give part of a name's addresses add up, newest first;
+ * each address expires on its own. */
+static void test_answers_add_up(void)
+{
+    bw_names *t = calloc(1, sizeof *t);
+    bw_name_addr a1[2] = {v4(1), v4(2)}, a3 = v4(3), a2 = v4(2), out[8];
+    bw_names_put(t, "rr.test", a1, 2, 0, 1000);
+    bw_names_put(t, "rr.test", &a3, 1, 500, 1000);
+    CU_ASSERT_EQUAL_FATAL(bw_names_get(t, "rr.test", 600, out, 8), 3);
+    CU_ASSERT_EQUAL(out[0].addr[3], 3);
+    CU_ASSERT_EQUAL(out[1].addr[3], 1);
+    CU_ASSERT_EQUAL(out[2].addr[3], 2);
+    bw_names_put(t, "rr.test", &a2, 1, 900, 1000);   /* renews .2 only */
+    CU_ASSERT_EQUAL_FATAL(bw_names_get(t, "rr.test", 1200, out, 8), 2);   /* .1 expired at 1000 */
+    CU_ASSERT_EQUAL(out[0].addr[3], 2);
+    CU_ASSERT_EQUAL(out[1].addr[3], 3);
+    CU_ASSERT_EQUAL_FATAL(bw_names_get(t, "rr.test", 1600, out, 8), 1);   /* .3 expired at 1500 */
+    CU_ASSERT_EQUAL(out[0].addr[3], 2);
+    CU_ASSERT_EQUAL(bw_names_get(t, "rr.test", 1900, out, 8), 0);
+    /* Room for BW_NAMES_ADDRS: the newest answer's addresses are kept first. */
+    bw_name_addr many[BW_NAMES_ADDRS];
+    for (int i = 0; i < BW_NAMES_ADDRS; i++)
+        many[i] = v4((uint8_t)(100 + i));
+    bw_names_put(t, "rr.test", a1, 2, 2000, 1000);
+    bw_names_put(t, "rr.test", many, BW_NAMES_ADDRS, 2100, 1000);
+    CU_ASSERT_EQUAL_FATAL(bw_names_get(t, "rr.test", 2200, out, 8), BW_NAMES_ADDRS);
+    CU_ASSERT_EQUAL(out[0].addr[3], 100);
     free(t);
 }
 
@@ -59,6 +80,7 @@ static void test_full_table_and_limits(void)
 
 static const bw_test_case cases[] = {
     {"put, get, expire", test_put_get_expire},
+    {"answers add up, each address expires on its own", test_answers_add_up},
     {"full table and limits", test_full_table_and_limits},
     {NULL, NULL},
 };

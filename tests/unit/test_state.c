@@ -140,6 +140,42 @@ static void test_long_name(void)
     munmap(mem, bw_state_size(8));
 }
 
+/* The lookup remembers entries it found; what it remembers never answers
+ * for another table, a remapped one, an entry whose key changed, or a name
+ * that only shares a pointer with the one it was found by. */
+static void test_recent_entries(void)
+{
+    bw_state st1, st2;
+    void *m1 = region(64, &st1), *m2 = region(64, &st2);
+    struct sockaddr_in a = v4("10.0.0.7", 80);
+    char name[16] = "web";
+    bw_entry *e1 = bw_state_find(&st1, BW_ENTRY_ADDRESS, name, (void *)&a, true);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e1);
+    CU_ASSERT_PTR_EQUAL(bw_state_find(&st1, BW_ENTRY_ADDRESS, name, (void *)&a, false), e1);
+    /* Another table: its own entry, or none. */
+    CU_ASSERT_PTR_NULL(bw_state_find(&st2, BW_ENTRY_ADDRESS, name, (void *)&a, false));
+    bw_entry *e2 = bw_state_find(&st2, BW_ENTRY_ADDRESS, name, (void *)&a, true);
+    CU_ASSERT(e2 && (char *)e2 >= (char *)m2 && (char *)e2 < (char *)m2 + bw_state_size(64));
+    CU_ASSERT_PTR_EQUAL(bw_state_find(&st1, BW_ENTRY_ADDRESS, name, (void *)&a, false), e1);
+    /* The same pointer naming another destination now. */
+    strcpy(name, "api");
+    bw_entry *ea = bw_state_find(&st1, BW_ENTRY_ADDRESS, name, (void *)&a, true);
+    CU_ASSERT(ea && ea != e1);
+    CU_ASSERT_STRING_EQUAL(ea->dest, "api");
+    /* The table formatted afresh under the same mapping: nothing is found. */
+    CU_ASSERT_FATAL(bw_state_format(m1, bw_state_size(64), 64, true, "/etc/x.ini") == 0);
+    memset(st1.entries, 0, 64 * sizeof(bw_entry));
+    CU_ASSERT_PTR_NULL(bw_state_find(&st1, BW_ENTRY_ADDRESS, name, (void *)&a, false));
+    /* A smaller table than the index remembered. */
+    bw_state small;
+    void *m3 = region(1, &small);
+    bw_entry *es = bw_state_find(&small, BW_ENTRY_ADDRESS, "web", (void *)&a, true);
+    CU_ASSERT_PTR_EQUAL(es, &small.entries[0]);
+    munmap(m1, bw_state_size(64));
+    munmap(m2, bw_state_size(64));
+    munmap(m3, bw_state_size(1));
+}
+
 static int attach(void *mem, size_t size, char *why)
 {
     bw_state st;
@@ -342,7 +378,7 @@ static void test_state_path(void)
 {
     bw_config *cfg = bw_config_builtin();
     CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
-    char out[PATH_MAX], want[PATH_MAX];
+    char out[PATH_MAX], want[PATH_MAX + 16];
     snprintf(cfg->state_dir, sizeof cfg->state_dir, "/dev/shm");
     bw_state_path(cfg, out, sizeof out);
     snprintf(want, sizeof want, "/dev/shm/breakwater-%u-builtin-v%d", (unsigned)geteuid(),
@@ -368,6 +404,7 @@ static const bw_test_case table_tests[] = {
     {"IPv6 and IPv4-mapped keys", test_ipv6_and_mapped},
     {"full table, colliding hashes", test_full_table_collisions},
     {"long destination name", test_long_name},
+    {"recent entries answer only for their own key", test_recent_entries},
     {NULL, NULL},
 };
 

@@ -45,6 +45,9 @@
  *   vfork           vfork; the child closes sN's descriptors with close(),
  *                   then close_range(3, ~0U, 0), and execs /bin/true
  *                   -> "vfork child exit S"
+ *   clone           the same as vfork with the program's own
+ *                   clone(CLONE_VM | CLONE_VFORK | SIGCHLD)
+ *                   -> "clone child exit S"
  *   spawn           posix_spawn of /bin/true with file actions closing
  *                   every open socket -> "spawn child exit S"
  *   cloexec N       sets FD_CLOEXEC on sN
@@ -57,6 +60,12 @@
  *                   no socket) that takes descriptors over a UNIX socket
  *   pass N          sends sN's descriptor to the helper (SCM_RIGHTS)
  *   passclose       the helper closes every descriptor it got -> "helper closed K"
+ *   passlinger MS   (before passhelper) once this process is gone, the helper
+ *                   keeps what it got for MS more, then -> "helper done"
+ *   forkhold N MS   forks a child that keeps sN (and all it inherits) open
+ *                   for MS, then closes it -> "forkhold child done"; this
+ *                   process goes on at once
+ *   mark WORD       -> "WORD" (a point the test can wait for)
  *   cancel P MS K   a thread connects to 127.0.0.1:P (0: PORT) with a
  *                   cleanup handler closing sK (-1: none); MS later it is
  *                   cancelled and joined -> "cancel joined cancelled|finished"
@@ -83,6 +92,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -476,22 +486,49 @@ static int reap(pid_t pid)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static void do_vfork(void)
+/* What a vfork-like child does: closes every socket, then everything from
+ * 3 up, and execs /bin/true. */
+struct child_job {
+    int fds[MAX_SOCKS], n;
+};
+
+static int child_main(void *p)
 {
-    int fds[MAX_SOCKS], n = 0;
+    struct child_job *j = p;
+    for (int k = 0; k < j->n; k++)
+        close(j->fds[k]);
+    close_range(3, ~0U, 0);
+    execl("/bin/true", "true", (char *)NULL);
+    _exit(127);
+}
+
+static void child_job_init(struct child_job *j)
+{
+    j->n = 0;
     for (int k = 0; k < g_nsocks; k++)
         if (g_fds[k] >= 0)
-            fds[n++] = g_fds[k];
+            j->fds[j->n++] = g_fds[k];
     fflush(stdout);
+}
+
+static void do_vfork(void)
+{
+    struct child_job j;
+    child_job_init(&j);
     pid_t pid = vfork();
-    if (pid == 0) {
-        for (int k = 0; k < n; k++)
-            close(fds[k]);
-        close_range(3, ~0U, 0);
-        execl("/bin/true", "true", (char *)NULL);
-        _exit(127);
-    }
+    if (pid == 0)
+        child_main(&j);
     say("vfork child exit %d", pid < 0 ? -1 : reap(pid));
+}
+
+/* The program's own clone(CLONE_VM | CLONE_VFORK), on a stack of its own. */
+static void do_clone(void)
+{
+    static char stack[256 * 1024] __attribute__((aligned(16)));
+    struct child_job j;
+    child_job_init(&j);
+    pid_t pid = clone(child_main, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &j);
+    say("clone child exit %d", pid < 0 ? -1 : reap(pid));
 }
 
 static void do_spawn(void)
@@ -527,6 +564,7 @@ static void do_exec(char **argv, int argc, int next)
 
 static int g_helper = -1;          /* our end of the helper's socketpair */
 static pid_t g_helper_pid;
+static long g_helper_linger_ms;    /* how long the helper outlives us */
 
 /* The helper: keeps descriptors sent with 'p', closes them all at 'c'. */
 static void helper_main(int sock)
@@ -538,8 +576,15 @@ static void helper_main(int sock)
         struct iovec v = {&op, 1};
         struct msghdr m = {.msg_iov = &v, .msg_iovlen = 1, .msg_control = &ctl,
                            .msg_controllen = sizeof ctl};
-        if (recvmsg(sock, &m, 0) != 1)
+        if (recvmsg(sock, &m, 0) != 1) {
+            if (g_helper_linger_ms > 0) {   /* the sender is gone; we still hold its sockets */
+                sleep_ms(g_helper_linger_ms);
+                for (int i = 0; i < n; i++)
+                    close(fds[i]);
+                say("helper done");
+            }
             _exit(0);
+        }
         struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
         if (op == 'p' && cm && cm->cmsg_type == SCM_RIGHTS && n < MAX_SOCKS)
             memcpy(&fds[n++], CMSG_DATA(cm), sizeof(int));
@@ -567,6 +612,21 @@ static void pass_helper(void)
     }
     close(sv[1]);
     g_helper = sv[0];
+}
+
+/* A fork child keeps sN open for ms after this process closed its copy. */
+static void fork_hold(int n, long ms)
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        sleep_ms(ms);
+        close(g_fds[n]);
+        say("forkhold child done");
+        _exit(0);
+    }
+    if (pid < 0)
+        exit(2);
 }
 
 /* Sends op (with fd when >= 0) to the helper; returns its one-byte reply. */
@@ -841,6 +901,8 @@ int main(int argc, char **argv)
             g_spare = socket(AF_INET, SOCK_STREAM, 0);
         } else if (!strcmp(c, "vfork")) {
             do_vfork();
+        } else if (!strcmp(c, "clone")) {
+            do_clone();
         } else if (!strcmp(c, "spawn")) {
             do_spawn();
         } else if (!strcmp(c, "cloexec")) {
@@ -875,6 +937,15 @@ int main(int argc, char **argv)
         } else if (!strcmp(c, "pass")) {
             n = fd_of(arg), i++;
             to_helper('p', g_fds[n]);
+        } else if (!strcmp(c, "passlinger")) {
+            g_helper_linger_ms = atol(arg), i++;
+        } else if (!strcmp(c, "forkhold")) {
+            if (i + 2 >= argc)
+                return 2;
+            fork_hold(fd_of(arg), atol(argv[i + 2]));
+            i += 2;
+        } else if (!strcmp(c, "mark")) {
+            say("%s", arg), i++;
         } else if (!strcmp(c, "passclose")) {
             say("helper closed %d", to_helper('c', -1));
         } else if (!strcmp(c, "sigwrite")) {

@@ -5,7 +5,8 @@
 
 Prints "port N" first. GET /busy answers 503 with "Retry-After: 2";
 /busydate the same with an HTTP-date 2 s ahead; /slow 429 with
-"Retry-After: 2"; anything else 200 "ok". Exits after 120 s.
+"Retry-After: 2"; /throttle 429 without Retry-After; anything else 200
+"ok". Exits after 120 s.
 """
 import email.utils
 import http.server
@@ -23,6 +24,8 @@ class H(http.server.BaseHTTPRequestHandler):
             code, ra = 503, email.utils.formatdate(time.time() + 2, usegmt=True)
         elif self.path == "/slow":
             code, ra = 429, "2"
+        elif self.path == "/throttle":
+            code, ra = 429, None
         else:
             code, ra = 200, None
         body = b"ok\n" if code == 200 else b"busy\n"

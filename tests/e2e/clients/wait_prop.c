@@ -28,7 +28,10 @@
  * -e: which answers to expect (under the shim with retries, or without it).
  * -b: the backoffs the config gives with jitter = none (default 150,300), i.e.
  *     retries = 2, backoff_initial_ms = 150, backoff_max_ms = 300.
- * APIs: poll, ppoll, select, pselect, epoll_wait (level-triggered,
+ * APIs: poll, ppoll, select, pselect, select-alias (one set passed as both
+ * the write and the except set, as perl's IO::Socket::IP does: the kernel
+ * writes the except result over the write result, so only the count tells
+ * that the socket was reported), epoll_wait (level-triggered,
  * edge-triggered, one-shot), epoll_pwait, epoll_pwait2 (edge-triggered).
  * Prints one line per violation ("VIOLATION round=R ..."), and a summary:
  *   "wait_prop: seed=S rounds=R waits=W violations=V max_over_ms=X max_pipe_ms=Y"
@@ -54,9 +57,10 @@
 #include <time.h>
 #include <unistd.h>
 
-enum api { A_POLL, A_PPOLL, A_SELECT, A_PSELECT, A_EP_LT, A_EP_ET, A_EP_ONESHOT, A_EP_PWAIT,
-           A_EP_PWAIT2, A_N };
-static const char *const api_name[A_N] = { "poll", "ppoll", "select", "pselect", "epoll_wait-LT",
+enum api { A_POLL, A_PPOLL, A_SELECT, A_PSELECT, A_SELECT_ALIAS, A_EP_LT, A_EP_ET, A_EP_ONESHOT,
+           A_EP_PWAIT, A_EP_PWAIT2, A_N };
+static const char *const api_name[A_N] = { "poll", "ppoll", "select", "pselect", "select-alias",
+    "epoll_wait-LT",
     "epoll_wait-ET", "epoll_wait-ONESHOT", "epoll_pwait-LT", "epoll_pwait2-ET" };
 enum beh { B_REFUSED, B_LATE, B_BLACKHOLE, B_LISTEN, B_N };
 static const char *const beh_name[B_N] = { "refused", "late", "blackhole", "listening" };
@@ -196,7 +200,8 @@ static int wait_once(enum api api, int ep, int sock, int pipe_r, bool want_sock,
             *extra = rc - seen;
         return rc;
     }
-    if (api == A_SELECT || api == A_PSELECT) {
+    if (api == A_SELECT || api == A_PSELECT || api == A_SELECT_ALIAS) {
+        bool alias = api == A_SELECT_ALIAS;
         fd_set r, w;
         FD_ZERO(&r);
         FD_ZERO(&w);
@@ -205,14 +210,18 @@ static int wait_once(enum api api, int ep, int sock, int pipe_r, bool want_sock,
         if (want_pipe)
             FD_SET(pipe_r, &r);
         int nfds = (sock > pipe_r ? sock : pipe_r) + 1;
-        rc = api == A_SELECT ? select(nfds, &r, &w, NULL, &tv)
+        /* glibc declares the sets restrict; perl passes one twice all the same */
+        int (*sel)(int, fd_set *, fd_set *, fd_set *, struct timeval *) = select;
+        rc = alias ? sel(nfds, &r, &w, &w, &tv)
+           : api == A_SELECT ? select(nfds, &r, &w, NULL, &tv)
                              : pselect(nfds, &r, &w, NULL, &ts, &none);
         if (rc > 0) {
-            *sock_ev = want_sock && FD_ISSET(sock, &w);
             *pipe_ev = want_pipe && FD_ISSET(pipe_r, &r);
+            /* aliased, the socket's bit is gone: what is left of the count tells */
+            *sock_ev = want_sock && (alias ? rc > *pipe_ev : FD_ISSET(sock, &w));
             *extra = rc - *sock_ev - *pipe_ev;
             for (int fd = 0; fd < nfds; fd++)
-                if ((FD_ISSET(fd, &r) && fd != pipe_r) || (FD_ISSET(fd, &w) && fd != sock))
+                if ((FD_ISSET(fd, &r) && fd != pipe_r) || (!alias && FD_ISSET(fd, &w) && fd != sock))
                     (*extra)++;
         }
         return rc;

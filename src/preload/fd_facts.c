@@ -1,5 +1,5 @@
 /*
- * epoll.c - facts about descriptors kept as bits (bw_fdbits.h):
+ * fd_facts.c - facts about descriptors kept as bits (bw_fdbits.h):
  *
  * - which are epoll instances, for nonblocking = auto (an event loop wants
  *   EINPROGRESS back; a program that polls one socket with a timeout wants
@@ -16,6 +16,7 @@
  *   which then win over tcp_user_timeout_ms and tcp_keepalive.
  */
 #include "bw_fdbits.h"
+#include "nonblock.h"
 #include "pending.h"
 #include "shim.h"
 
@@ -53,6 +54,7 @@ void bw_fd_facts_forget(int fd)
     bw_fdbits_unmark(&sndtimeo_fds, fd);
     bw_fdbits_unmark(&own_user_timeout_fds, fd);
     bw_fdbits_unmark(&own_keepalive_fds, fd);
+    bw_nonblock_forget(fd);
 }
 
 void bw_fd_facts_forget_range(unsigned lo, unsigned hi)
@@ -66,4 +68,5 @@ void bw_fd_facts_forget_range(unsigned lo, unsigned hi)
     bw_fdbits_unmark_range(&sndtimeo_fds, lo, hi);
     bw_fdbits_unmark_range(&own_user_timeout_fds, lo, hi);
     bw_fdbits_unmark_range(&own_keepalive_fds, lo, hi);
+    bw_nonblock_forget_range(lo, hi);
 }
