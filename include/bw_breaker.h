@@ -121,7 +121,7 @@ typedef struct bw_breaker {
     uint8_t state;             /* BW_BRK_CLOSED, _OPEN or _HALF_OPEN */
     uint8_t force;             /* enum bw_breaker_force */
     uint8_t reopenings;        /* openings since the last close, saturating */
-    uint8_t unused_;
+    uint8_t run_breaks;        /* times the failure run was broken, mod 256 */
     uint16_t probes_issued;    /* half_open: bit per probe slot let through */
     uint16_t probes_ok;        /* half_open: bit per probe slot that succeeded */
     uint32_t generation;       /* half-open periods entered; tags probe tokens */
@@ -159,6 +159,30 @@ enum bw_breaker_outcome { BW_CALL_SUCCESS = 0, BW_CALL_FAILURE = 1 };
 bool bw_breaker_record(bw_breaker *b, const bw_policy *p, int64_t now_ms, uint32_t rnd,
                        enum bw_breaker_outcome outcome, uint32_t duration_ms,
                        uint32_t probe_token, bw_breaker_transition *t);
+
+/* The failure run at one instant, for bw_breaker_record_replacing. */
+typedef struct bw_breaker_run {
+    uint32_t failures;   /* failures in a row */
+    uint8_t breaks;      /* times a run was broken so far, mod 256 */
+} bw_breaker_run;
+
+/* The failure run now: take it just before recording a success that may be
+ * replaced later. */
+bw_breaker_run bw_breaker_run_now(const bw_breaker *b);
+
+/*
+ * Records a failure that replaces a success recorded earlier for the same
+ * call (a TLS handshake that failed after its TCP connect counted as a
+ * success). before is bw_breaker_run_now taken just before that success.
+ * When nothing but that success broke the failure run since (no other
+ * success, no move to open or closed, no reset), the run goes on as if the
+ * success had not been: its failures before, those since, and this one.
+ * Otherwise, and for the window in any case, it is an ordinary failure
+ * (bw_breaker_record; the window keeps the success too).
+ */
+bool bw_breaker_record_replacing(bw_breaker *b, const bw_policy *p, int64_t now_ms,
+                                 uint32_t rnd, bw_breaker_run before, uint32_t duration_ms,
+                                 bw_breaker_transition *t);
 
 /*
  * The server asked for no calls for ms (Retry-After): the breaker is open

@@ -81,6 +81,50 @@ void bw_http_fields_reset(bw_http_fields *f, bool trailers);
  */
 enum bw_http_frame_res bw_http_fields_byte(bw_http_fields *f, uint8_t c, const char *key);
 
+/*
+ * Feeds buf[0..len) of the section, as many calls of bw_http_fields_byte
+ * would, and returns how many bytes it consumed; *res is the result for the
+ * last of them (MORE when none). It stops after a byte that gives DONE or
+ * BAD, and before a CR or LF that begins a line (the blank line ending the
+ * section, which the caller feeds with bw_http_fields_byte). Names and the
+ * values nothing reads are skipped in runs, not byte by byte.
+ */
+size_t bw_http_fields_feed(bw_http_fields *f, const uint8_t *buf, size_t len,
+                           const char *key, enum bw_http_frame_res *res);
+
+/* Nonzero when one of the eight bytes of x equals the byte repeated in b. */
+static inline uint64_t bw_http_has_byte(uint64_t x, uint64_t b)
+{
+    uint64_t y = x ^ b;
+    return (y - 0x0101010101010101ull) & ~y & 0x8080808080808080ull;
+}
+
+/* Length of the run at p[0..n) of bytes that may sit inside a field value or
+ * a reason phrase: up to the first NUL, CR or LF, or n. Eight bytes at a
+ * time (little-endian: the lowest flagged byte of a word is the first one
+ * that matches; the flags can be wrong only above a true match), the rest
+ * byte by byte. */
+static inline size_t bw_http_value_run(const uint8_t *p, size_t n)
+{
+    size_t j = 0;
+    for (; n - j >= 8; j += 8) {
+        uint64_t x;
+        __builtin_memcpy(&x, p + j, 8);
+        uint64_t m = bw_http_has_byte(x, 0) | bw_http_has_byte(x, 0x0d0d0d0d0d0d0d0dull) |
+                     bw_http_has_byte(x, 0x0a0a0a0a0a0a0a0aull);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        if (m)
+            return j + (size_t)__builtin_ctzll(m) / 8;
+#else
+        if (m)
+            break;
+#endif
+    }
+    while (j < n && p[j] != 0 && p[j] != '\r' && p[j] != '\n')
+        j++;
+    return j;
+}
+
 /* True when the next byte starts a line: a CR or LF there opens the blank
  * line that ends the section. */
 bool bw_http_fields_at_line_start(const bw_http_fields *f);

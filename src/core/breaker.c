@@ -20,6 +20,14 @@ static uint32_t sat_inc(uint32_t v)
     return v == UINT32_MAX ? v : v + 1;
 }
 
+/* The run of failures in a row ends (a success, a move to open or closed, a
+ * reset); run_breaks tells a later replacement that it did. */
+static void break_run(bw_breaker *b)
+{
+    b->consecutive = 0;
+    b->run_breaks++;
+}
+
 static uint32_t clamp_ms(int64_t v)
 {
     return v <= 0 ? 0 : v >= UINT32_MAX ? UINT32_MAX : (uint32_t)v;
@@ -109,7 +117,7 @@ static void go_open(bw_breaker *b, const bw_policy *p, int64_t now_ms, uint32_t 
     b->open_until_ms = now_ms + d;
     if (b->reopenings < UINT8_MAX)
         b->reopenings++;
-    b->consecutive = 0;
+    break_run(b);
     b->probes_issued = b->probes_ok = 0;
 }
 
@@ -131,7 +139,7 @@ static void go_closed(bw_breaker *b, int64_t now_ms, unsigned probes, bw_breaker
     t->probes_ok = t->probes = probes;
     b->state = BW_BRK_CLOSED;
     b->reopenings = 0;
-    b->consecutive = 0;
+    break_run(b);
     b->probes_issued = b->probes_ok = 0;
     bw_breaker_window_clear(&b->window);
 }
@@ -326,7 +334,10 @@ bool bw_breaker_record(bw_breaker *b, const bw_policy *p, int64_t now_ms, uint32
         changed = probe_timeouts(b, p, now_ms, rnd, t);
     int slot = probe_slot(b, probe_token);
     bw_breaker_window_add(&b->window, now_ms, failed, slow);
-    b->consecutive = failed ? sat_inc(b->consecutive) : 0;
+    if (failed)
+        b->consecutive = sat_inc(b->consecutive);
+    else
+        break_run(b);
     if (changed || b->force != BW_FORCE_AUTO)
         return changed;
     if (b->state == BW_BRK_CLOSED)
@@ -334,6 +345,22 @@ bool bw_breaker_record(bw_breaker *b, const bw_policy *p, int64_t now_ms, uint32
     if (slot >= 0)
         return judge_probe(b, p, now_ms, rnd, slot, failed, t);
     return false;   /* open, or not a probe of this period: counted only */
+}
+
+bw_breaker_run bw_breaker_run_now(const bw_breaker *b)
+{
+    return (bw_breaker_run){b->consecutive, b->run_breaks};
+}
+
+bool bw_breaker_record_replacing(bw_breaker *b, const bw_policy *p, int64_t now_ms,
+                                 uint32_t rnd, bw_breaker_run before, uint32_t duration_ms,
+                                 bw_breaker_transition *t)
+{
+    if (p->breaker != BW_BREAKER_OFF && (uint8_t)(before.breaks + 1) == b->run_breaks) {
+        uint32_t run = before.failures + b->consecutive;
+        b->consecutive = run < before.failures ? UINT32_MAX : run;   /* saturating */
+    }
+    return bw_breaker_record(b, p, now_ms, rnd, BW_CALL_FAILURE, duration_ms, 0, t);
 }
 
 bool bw_breaker_force(bw_breaker *b, const bw_policy *p, int64_t now_ms, uint32_t rnd,
@@ -381,7 +408,7 @@ bool bw_breaker_reset(bw_breaker *b, const bw_policy *p, int64_t now_ms,
     b->state = BW_BRK_CLOSED;
     b->force = BW_FORCE_AUTO;
     b->reopenings = 0;
-    b->consecutive = 0;
+    break_run(b);
     b->probes_issued = b->probes_ok = 0;
     b->open_until_ms = 0;
     b->since_ms = 0;   /* an operator's reset starts at full rate: no slow start */
@@ -411,7 +438,7 @@ bool bw_breaker_open_for(bw_breaker *b, const bw_policy *p, int64_t now_ms, uint
     begin(b, t, from, BW_BRK_OPEN, BW_BRK_WHY_RETRY_AFTER);
     t->open_ms = ms;
     b->state = BW_BRK_OPEN;
-    b->consecutive = 0;
+    break_run(b);
     b->probes_issued = b->probes_ok = 0;
     return true;
 }

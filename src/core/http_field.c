@@ -15,11 +15,17 @@ enum cl_sub { CL_LEAD, CL_DIGITS, CL_TRAIL };
 
 #define ELEM_NOT_CHUNKED 9
 
+/* RFC 9110 tchar: DIGIT, ALPHA and "!#$%&'*+-.^_`|~". */
+static const bool tchar_tab[256] = {
+    ['0' ... '9'] = true, ['A' ... 'Z'] = true, ['a' ... 'z'] = true,
+    ['!'] = true, ['#'] = true, ['$'] = true, ['%'] = true, ['&'] = true, ['\''] = true,
+    ['*'] = true, ['+'] = true, ['-'] = true, ['.'] = true, ['^'] = true, ['_'] = true,
+    ['`'] = true, ['|'] = true, ['~'] = true,
+};
+
 bool bw_http_tchar(uint8_t c)
 {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-        return true;
-    return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+    return tchar_tab[c];
 }
 
 void bw_http_fields_reset(bw_http_fields *f, bool trailers)
@@ -33,27 +39,32 @@ bool bw_http_fields_at_line_start(const bw_http_fields *f)
     return f->phase == P_LINE_START;
 }
 
-static bool name_is(const bw_http_fields *f, const char *s)
+/* Field name name[0..len) is s (n bytes), in any case. */
+static bool name_is(const char *name, size_t len, const char *s, size_t n)
 {
-    size_t n = strlen(s);
-    return f->name_len == n && strncasecmp(f->name, s, n) == 0;
+    return len == n && strncasecmp(name, s, n) == 0;
 }
 
-/* Decides, at the colon, which of the interesting fields this line is. */
-static enum kind classify(const bw_http_fields *f, const char *key)
+/* Decides, at the colon, which of the interesting fields the line whose
+ * name is name[0..len) is (len BW_HTTP_NAME_BUF + 1: longer than any). The
+ * length and first letter sort most names out before any comparison. */
+static enum kind classify(const bw_http_fields *f, const char *name, size_t len,
+                          const char *key)
 {
-    if (f->trailers)
+    if (f->trailers || len == 0)
         return K_OTHER;   /* trailers never change framing (RFC 9110 6.5.1) */
-    if (key && *key && name_is(f, key))
+    if (key && (key[0] | 0x20) == (name[0] | 0x20) && name_is(name, len, key, strlen(key)))
         return K_KEY;
-    if (name_is(f, "content-length"))
-        return K_CL;
-    if (name_is(f, "transfer-encoding"))
-        return K_TE;
-    if (name_is(f, "upgrade"))
-        return K_UPGRADE;
-    if (name_is(f, "retry-after"))
-        return K_RETRY_AFTER;
+    switch (len) {
+    case 14:
+        return name_is(name, len, "content-length", 14) ? K_CL : K_OTHER;
+    case 17:
+        return name_is(name, len, "transfer-encoding", 17) ? K_TE : K_OTHER;
+    case 7:
+        return name_is(name, len, "upgrade", 7) ? K_UPGRADE : K_OTHER;
+    case 11:
+        return name_is(name, len, "retry-after", 11) ? K_RETRY_AFTER : K_OTHER;
+    }
     return K_OTHER;
 }
 
@@ -140,6 +151,27 @@ static enum bw_http_frame_res line_end(bw_http_fields *f)
     return BW_HF_MORE;
 }
 
+/* A field line begins (its first byte is a tchar). */
+static void begin_name(bw_http_fields *f)
+{
+    f->phase = P_NAME;
+    f->name_len = 0;
+    f->kind = K_OTHER;
+    f->sub = 0;
+    f->elem_len = 0;
+    f->cl_line = 0;
+}
+
+/* The colon after the field name name[0..len): what the line is decides how
+ * its value is read. */
+static void name_end(bw_http_fields *f, const char *name, size_t len, const char *key)
+{
+    f->kind = (uint8_t)classify(f, name, len, key);
+    if (f->kind == K_RETRY_AFTER)
+        f->ra_len = 0;   /* of several Retry-After lines, the last counts */
+    f->phase = P_VALUE;
+}
+
 static enum bw_http_frame_res start_byte(bw_http_fields *f, uint8_t c)
 {
     if (c == '\r') {
@@ -150,12 +182,7 @@ static enum bw_http_frame_res start_byte(bw_http_fields *f, uint8_t c)
         return BW_HF_DONE;
     if (!bw_http_tchar(c))
         return BW_HF_BAD;   /* obs-fold, empty name, binary */
-    f->phase = P_NAME;
-    f->name_len = 0;
-    f->kind = K_OTHER;
-    f->sub = 0;
-    f->elem_len = 0;
-    f->cl_line = 0;
+    begin_name(f);
     f->name[f->name_len++] = (char)c;
     return BW_HF_MORE;
 }
@@ -163,10 +190,7 @@ static enum bw_http_frame_res start_byte(bw_http_fields *f, uint8_t c)
 static enum bw_http_frame_res name_byte(bw_http_fields *f, uint8_t c, const char *key)
 {
     if (c == ':') {
-        f->kind = (uint8_t)classify(f, key);
-        if (f->kind == K_RETRY_AFTER)
-            f->ra_len = 0;   /* of several Retry-After lines, the last counts */
-        f->phase = P_VALUE;
+        name_end(f, f->name, f->name_len, key);
         return BW_HF_MORE;
     }
     if (!bw_http_tchar(c))
@@ -218,6 +242,106 @@ enum bw_http_frame_res bw_http_fields_byte(bw_http_fields *f, uint8_t c, const c
         return c == '\n' ? BW_HF_DONE : BW_HF_BAD;
     }
     return BW_HF_BAD;
+}
+
+/* Keeps the name bytes p[0..n) of the line being read, as name_byte would. */
+static void keep_name(bw_http_fields *f, const uint8_t *p, size_t n)
+{
+    if (f->name_len > BW_HTTP_NAME_BUF)
+        return;
+    size_t room = BW_HTTP_NAME_BUF - f->name_len;
+    if (n > room) {
+        f->name_len = BW_HTTP_NAME_BUF + 1;   /* too long to match anything */
+        return;
+    }
+    memcpy(f->name + f->name_len, p, n);
+    f->name_len = (uint8_t)(f->name_len + n);
+}
+
+/* Values that are only skipped: nothing in them changes framing. */
+static bool value_unread(const bw_http_fields *f)
+{
+    return f->kind == K_OTHER || f->kind == K_KEY || f->kind == K_UPGRADE;
+}
+
+/*
+ * Consumes from p[0..n) whole stretches that need no byte-by-byte decision,
+ * with the same effect as bw_http_fields_byte on each of their bytes: field
+ * names up to their colon, values nothing reads up to their line end, and
+ * those line ends (LF or CRLF), line after line. Returns how many bytes it
+ * took; the byte after them (a blank line, a value that is read, a bad
+ * byte, a line end split across calls, one past the line length limit) is
+ * for bw_http_fields_byte.
+ */
+static size_t fast_bytes(bw_http_fields *f, const uint8_t *p, size_t n, const char *key)
+{
+    size_t j = 0;
+    while (j < n) {
+        size_t room = BW_HTTP_LINE_MAX - f->line_len;
+        size_t lim = n - j < room ? n : j + room;   /* the line may grow to p[lim] */
+        size_t s = j;
+        if (f->phase == P_LINE_START) {
+            if (!tchar_tab[p[j]])
+                return j;
+            begin_name(f);
+        }
+        if (f->phase == P_NAME) {
+            bool whole = f->name_len == 0;   /* the name starts in p */
+            while (lim - j >= 4 && tchar_tab[p[j]] & tchar_tab[p[j + 1]] & tchar_tab[p[j + 2]] &
+                                       tchar_tab[p[j + 3]])
+                j += 4;
+            while (j < lim && tchar_tab[p[j]])
+                j++;
+            if (j == lim || p[j] != ':') {
+                keep_name(f, p + s, j - s);
+                f->line_len += (uint32_t)(j - s);
+                return j;
+            }
+            if (whole)   /* classified where it lies: nothing kept */
+                name_end(f, (const char *)p + s, j - s > BW_HTTP_NAME_BUF ? BW_HTTP_NAME_BUF + 1 : j - s, key);
+            else {
+                keep_name(f, p + s, j - s);
+                name_end(f, f->name, f->name_len, key);
+            }
+            j++;
+        }
+        if (f->phase != P_VALUE || !value_unread(f)) {
+            f->line_len += (uint32_t)(j - s);
+            return j;
+        }
+        j += bw_http_value_run(p + j, lim - j);
+        f->line_len += (uint32_t)(j - s);
+        if (j < lim && p[j] == '\n') {
+            j += 1;
+        } else if (j + 1 < lim && p[j] == '\r' && p[j + 1] == '\n') {
+            j += 2;
+        } else {
+            return j;
+        }
+        if (f->kind == K_OTHER) {   /* line_end's work for a line that says nothing */
+            f->phase = P_LINE_START;
+            f->line_len = 0;
+        } else {
+            line_end(f);   /* MORE: the line's value is not read */
+        }
+    }
+    return j;
+}
+
+size_t bw_http_fields_feed(bw_http_fields *f, const uint8_t *buf, size_t len,
+                           const char *key, enum bw_http_frame_res *res)
+{
+    size_t i = 0;
+    *res = BW_HF_MORE;
+    while (i < len) {
+        i += fast_bytes(f, buf + i, len - i, key);
+        if (i == len || (f->phase == P_LINE_START && (buf[i] == '\r' || buf[i] == '\n')))
+            return i;   /* all taken, or the blank line: the caller's byte */
+        *res = bw_http_fields_byte(f, buf[i++], key);
+        if (*res != BW_HF_MORE)
+            return i;
+    }
+    return i;
 }
 
 /* Days from 1970-01-01 to y-m-d (proleptic Gregorian; Howard Hinnant's method). */

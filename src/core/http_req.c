@@ -255,16 +255,54 @@ bool bw_http_req_unseen(bw_http_req *st, uint64_t n)
     return true;
 }
 
-static void field_byte(bw_http_req *st, const bw_http_req_cfg *cfg, uint8_t c)
+/* Header or trailer bytes at buf[0..len), len > 0; returns how many were
+ * consumed. Runs of field bytes go in bulk, the blank line byte by byte
+ * (the key decision is made before its first byte). */
+static size_t field_bytes(bw_http_req *st, const bw_http_req_cfg *cfg,
+                          const uint8_t *buf, size_t len)
 {
     const char *key = cfg ? cfg->header : NULL;
-    enum bw_http_frame_res r = bw_http_fields_byte(&st->fields, c, key);
+    enum bw_http_frame_res r;
+    size_t n = bw_http_fields_feed(&st->fields, buf, len, key, &r);
+    if (n == 0) {
+        r = bw_http_fields_byte(&st->fields, buf[0], key);
+        n = 1;
+    }
     if (r == BW_HF_BAD)
         st->phase = R_PASS;
     else if (r == BW_HF_DONE && st->phase == R_TRAILERS)
         st->phase = R_START;
     else if (r == BW_HF_DONE)
         head_done(st);
+    return n;
+}
+
+/*
+ * Takes from buf[0..len) the request-line bytes that need no decision of
+ * their own, with the effect line_byte would have on each: the rest of a
+ * method's name, of a request-target, and a whole "HTTP/1.x". Stays within
+ * the line length limit; returns how many bytes it took.
+ */
+static size_t line_run(bw_http_req *st, const uint8_t *buf, size_t len)
+{
+    size_t room = BW_HTTP_LINE_MAX - st->line_len, n = 0;
+    if (len > room)
+        len = room;
+    if (st->phase == R_METHOD) {
+        while (n < len && bw_http_tchar(buf[n]))
+            method_byte(st, buf[n++]);
+    } else if (st->phase == R_TARGET) {
+        while (n < len && target_char(buf[n]))
+            n++;
+    } else if (st->phase == R_VERSION && st->sub == 0 && len >= sizeof version &&
+               memcmp(buf, version, sizeof version - 1) == 0 &&
+               buf[sizeof version - 1] >= '0' && buf[sizeof version - 1] <= '9') {
+        n = sizeof version;
+        st->sub = sizeof version - 1;
+        version_byte(st, buf[n - 1]);
+    }
+    st->line_len += (uint32_t)n;
+    return n;
 }
 
 size_t bw_http_req_scan(bw_http_req *st, const bw_http_req_cfg *cfg,
@@ -288,12 +326,12 @@ size_t bw_http_req_scan(bw_http_req *st, const bw_http_req_cfg *cfg,
                 return len;
             __attribute__((fallthrough));
         case R_TRAILERS:
-            field_byte(st, cfg, c);
-            i++;
+            i += field_bytes(st, cfg, buf + i, len - i);
             continue;
         default:
-            i++;
-            ev->request = (uint8_t)line_byte(st, c);
+            if ((i += line_run(st, buf + i, len - i)) == len)
+                return i;
+            ev->request = (uint8_t)line_byte(st, buf[i++]);
             if (ev->request)
                 return i;
         }

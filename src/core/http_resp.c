@@ -217,16 +217,55 @@ static size_t body_bytes(bw_http_resp *st, const uint8_t *buf, size_t len)
     return n;
 }
 
-/* One byte of a header or trailer section. */
-static void field_byte(bw_http_resp *st, uint8_t c)
+/* Header or trailer bytes at buf[0..len), len > 0; returns how many were
+ * consumed. Runs of field bytes go in bulk, the blank line byte by byte. */
+static size_t field_bytes(bw_http_resp *st, const uint8_t *buf, size_t len)
 {
-    enum bw_http_frame_res r = bw_http_fields_byte(&st->fields, c, NULL);
+    enum bw_http_frame_res r;
+    size_t n = bw_http_fields_feed(&st->fields, buf, len, NULL, &r);
+    if (n == 0) {
+        r = bw_http_fields_byte(&st->fields, buf[0], NULL);
+        n = 1;
+    }
     if (r == BW_HF_BAD)
         st->phase = S_BLIND;
     else if (r == BW_HF_DONE && st->phase == S_TRAILERS)
         st->phase = S_START;
     else if (r == BW_HF_DONE)
         head_done(st);
+    return n;
+}
+
+/*
+ * The fixed start of a status line, "HTTP/1.x NNN", lying whole at buf[0..len)
+ * in phase S_START: read at once, leaving the state line_byte would leave
+ * after those 12 bytes. Returns 12, or 0 for anything else (the bytes then
+ * go one by one and decide the same way).
+ */
+static size_t status_fast(bw_http_resp *st, const uint8_t *b, size_t len)
+{
+    if (len < 12 || memcmp(b, version, sizeof version - 1) != 0 || b[7] < '0' || b[7] > '9' ||
+        b[8] != ' ' || b[9] < '1' || b[9] > '9' || b[10] < '0' || b[10] > '9' ||
+        b[11] < '0' || b[11] > '9')
+        return 0;
+    start_line(st);
+    if (b[7] == '0')
+        st->flags |= F_HTTP10;
+    st->status = (uint16_t)((b[9] - '0') * 100 + (b[10] - '0') * 10 + (b[11] - '0'));
+    st->sub = 3;
+    st->line_len = 12;
+    st->phase = S_AFTER_CODE;
+    return 12;
+}
+
+/* Skips the reason phrase's bytes that keep it going (not NUL, CR, LF),
+ * within the line length limit; returns how many. */
+static size_t reason_run(bw_http_resp *st, const uint8_t *buf, size_t len)
+{
+    size_t room = BW_HTTP_LINE_MAX - st->line_len;
+    size_t n = bw_http_value_run(buf, len < room ? len : room);
+    st->line_len += (uint32_t)n;
+    return n;
 }
 
 size_t bw_http_resp_step(bw_http_resp *st, const uint8_t *buf, size_t len, int *status)
@@ -242,9 +281,15 @@ size_t bw_http_resp_step(bw_http_resp *st, const uint8_t *buf, size_t len, int *
             break;
         case S_FIELDS:
         case S_TRAILERS:
-            field_byte(st, buf[i++]);
+            i += field_bytes(st, buf + i, len - i);
             break;
         default:
+            if (st->phase == S_START)
+                i += status_fast(st, buf + i, len - i);
+            if (st->phase == S_REASON)
+                i += reason_run(st, buf + i, len - i);
+            if (i == len)
+                break;
             *status = line_byte(st, buf[i++]);
             if (*status)
                 return i;

@@ -29,12 +29,11 @@ void bw_uuid7(uint8_t out[16], uint64_t unix_ms, const uint8_t rnd[10])
 void bw_uuid_format(const uint8_t u[16], char out[BW_UUID_TEXT])
 {
     static const char hex[] = "0123456789abcdef";
-    char *p = out;
+    static const uint8_t at[16] = {0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34};
     for (int i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            *p++ = '-';
-        *p++ = hex[u[i] >> 4];
-        *p++ = hex[u[i] & 0x0f];
+        out[at[i]] = hex[u[i] >> 4];
+        out[at[i] + 1] = hex[u[i] & 0x0f];
     }
-    *p = '\0';
+    out[8] = out[13] = out[18] = out[23] = '-';
+    out[36] = '\0';
 }

@@ -157,9 +157,34 @@ void bw_guard_breaker_record(bw_conn *c, bool ok, uint32_t duration_ms)
     if (!e || p->breaker == BW_BREAKER_OFF || !lock_entry(e))
         return;
     bw_breaker_transition t;
+    if (ok) {
+        c->run_before = bw_breaker_run_now(&e->breaker);
+        c->success_recorded = true;
+    }
     bool changed = bw_breaker_record(&e->breaker, p, bw_now_ms(), (uint32_t)bw_rand64(),
                                      ok ? BW_CALL_SUCCESS : BW_CALL_FAILURE, duration_ms,
                                      c->probe_token, &t);
+    unlock_entry(e);
+    c->probe_token = 0;
+    if (changed)
+        log_transition(c, &t);
+}
+
+void bw_guard_breaker_replace(bw_conn *c)
+{
+    const bw_policy *p = c->policy;
+    bw_entry *e = c->breaker_entry;
+    if (!e || p->breaker == BW_BREAKER_OFF || !lock_entry(e))
+        return;
+    bw_breaker_transition t;
+    bool changed;
+    if (c->success_recorded)   /* read and written under e's lock */
+        changed = bw_breaker_record_replacing(&e->breaker, p, bw_now_ms(), (uint32_t)bw_rand64(),
+                                              c->run_before, 0, &t);
+    else
+        changed = bw_breaker_record(&e->breaker, p, bw_now_ms(), (uint32_t)bw_rand64(),
+                                    BW_CALL_FAILURE, 0, c->probe_token, &t);
+    c->success_recorded = false;
     unlock_entry(e);
     c->probe_token = 0;
     if (changed)

@@ -19,6 +19,11 @@ void bw_guard_note_rejection(bw_conn *c);
 /* Reports an attempt's outcome (and duration) to the breaker. */
 void bw_guard_breaker_record(bw_conn *c, bool ok, uint32_t duration_ms);
 
+/* Reports that c failed after all (its TLS handshake): a failure that takes
+ * the place of the last success recorded for c in the breaker's failure run
+ * (bw_breaker_record_replacing), or an ordinary failure when none was. */
+void bw_guard_breaker_replace(bw_conn *c);
+
 /* Takes a bulkhead slot, waiting up to bulkhead_wait_ms when may_wait.
  * Returns 0 (slot held, or no limit), or the errno to fail with. */
 int bw_guard_bulkhead_take(bw_conn *c, bool may_wait);

@@ -17,7 +17,6 @@
  */
 #include <errno.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -161,11 +160,7 @@ static int flush_pending(bw_conn *c, int fd, int flags, enum bw_via via)
 static size_t make_line(const bw_conn *c, const bw_http_req_event *ev, uint8_t *out, size_t size)
 {
     uint8_t rnd[16];
-    if (getrandom(rnd, sizeof rnd, GRND_NONBLOCK) != (ssize_t)sizeof rnd)
-        for (size_t i = 0; i < sizeof rnd; i += 8) {
-            uint64_t r = bw_rand64();
-            memcpy(rnd + i, &r, 8);
-        }
+    bw_rand_key(rnd);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     uint64_t ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;

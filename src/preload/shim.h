@@ -136,6 +136,8 @@ typedef struct bw_conn {
     atomic_bool outcome_pending;   /* connect in progress: outcome not recorded yet */
     atomic_bool io_failure_recorded;   /* one I/O failure per connection reaches the
                                         * breaker: set by atomic_exchange */
+    bool success_recorded;         /* a success reached the breaker: ... (under the */
+    bw_breaker_run run_before;     /* ... breaker entry's lock) the failure run just before it */
     /* Handed to another process (SCM_RIGHTS, passfd.c): who the socket is. */
     atomic_bool passed;
     uint64_t pass_inode;
@@ -318,6 +320,9 @@ bool bw_signals_restart(void);
 
 /* A uniformly random 64-bit value (not for secrets). */
 uint64_t bw_rand64(void);
+/* 16 unpredictable bytes for an Idempotency-Key (rand.c); no system call
+ * after a thread's first; async-signal-safe. */
+void bw_rand_key(uint8_t out[16]);
 void bw_rand_atfork_child(void);
 
 /* Formats "ADDR:PORT" ("[v6]:PORT") into out. */

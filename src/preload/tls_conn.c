@@ -179,7 +179,7 @@ void bw_tls_handshake_failed(bw_conn *c, const char *lib_call)
         bw_log(BW_LOG_INFO, "%s %s TLS handshake failed (%s): a failed connect",
                c->dest_name, addr, lib_call);
     }
-    bw_guard_breaker_record(c, false, 0);
+    bw_guard_breaker_replace(c);   /* not a success and then a failure: one failed connect */
     errno = saved;
 }
 

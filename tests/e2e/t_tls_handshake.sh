@@ -7,8 +7,10 @@
 # the handshake). The TCP connect itself succeeded, so each failed
 # connection is one success and one failure in the window: with
 # breaker_failure_rate = 50 and breaker_min_calls = 4 two of them open the
-# breaker, and the third connect is rejected. With tls_handshake_failures = off
-# the breaker stays closed.
+# breaker, and the third connect is rejected. For breaker_consecutive_failures
+# the failure takes the place of its connect's success: three failed
+# handshakes in a row open a breaker set to 3. With tls_handshake_failures =
+# off the breaker stays closed.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/clients/tls_lib.sh"
 
@@ -46,6 +48,29 @@ story() {
     rm -f "$T"/breakwater-*
 }
 
+# consecutive LABEL CLIENT PORT URL: breaker_consecutive_failures = 3 (the rate
+# rule out of reach) opens on the third failed handshake, not before, and the
+# fourth connect is rejected. The TCP connects all succeed: unless a handshake
+# failure takes the place of its connect's success, the run never passes one.
+consecutive() {
+    local label=$1 cl=$2 port=$3 url=$4 cfg="$T/$1.ini" states="" rc
+    tls_config "$cfg" "$port" "breaker_consecutive_failures = 3" "breaker_min_calls = 100" \
+        "breaker_window_size = 100" "breaker_open_ms = 60000"
+    export BREAKWATER_CONFIG=$cfg BREAKWATER_LOG=info
+    for _ in 1 2 3; do
+        shim client "$cl" "$url" >/dev/null 2>>"$T/$label.err"
+        states="$states $(breaker_of "$cfg" "$port")"
+    done
+    rc=$(shim client "$cl" "$url" 2>>"$T/$label.err")
+    unset BREAKWATER_CONFIG; export BREAKWATER_LOG=warn
+    assert_eq "$label: breaker after each failed handshake" " closed closed open" "$states"
+    assert_eq "$label: opened by the run" 1 \
+        "$(grep -c 'breaker open: 3 consecutive failures' "$T/$label.err")"
+    assert_eq "$label: fourth connect rejected" 1 "$(grep -c 'rejected: breaker open' "$T/$label.err")"
+    note "$label: breaker$states after three failed handshakes, then rejected (exit $rc)"
+    rm -f "$T"/breakwater-*
+}
+
 # The certificate is made here: no client trusts it.
 story curl-cert curl "$TLSP" "https://127.0.0.1:$TLSP/" SSL_connect
 story python-cert python "$TLSP" "https://127.0.0.1:$TLSP/" SSL_do_handshake
@@ -55,6 +80,11 @@ story python-cert python "$TLSP" "https://127.0.0.1:$TLSP/" SSL_do_handshake
 story curl-plain curl "$PLAIN" "https://127.0.0.1:$PLAIN/" SSL_connect
 story python-plain python "$PLAIN" "https://127.0.0.1:$PLAIN/" SSL_do_handshake
 story wget-plain wget "$PLAIN" "https://127.0.0.1:$PLAIN/" gnutls_handshake
+
+# Consecutive-failure rules: each library's handshake call.
+consecutive curl-run curl "$TLSP" "https://127.0.0.1:$TLSP/"
+consecutive python-run python "$TLSP" "https://127.0.0.1:$TLSP/"
+consecutive wget-run wget "$PLAIN" "https://127.0.0.1:$PLAIN/"
 
 # Off: the same failures leave the breaker closed.
 tls_config "$T/off.ini" "$TLSP" "breaker_consecutive_failures = 0" "breaker_min_calls = 4" \

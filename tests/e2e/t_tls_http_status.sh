@@ -7,6 +7,8 @@
 # the key, with tls = off, or against a server answering 200, it stays
 # closed. An HTTP/2 connection (curl --http2 against nginx offering h2 by
 # ALPN) is left untouched: not read, said at debug, answers identical.
+# Bytes a program looks at with SSL_peek before it reads them are read once:
+# a client peeking at each 503 before reading it counts one failure per 503.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/clients/tls_lib.sh"
 
@@ -78,4 +80,52 @@ assert_eq "h2: breaker" closed "$(breaker_of "$T/h2.ini" "$NG")"
 curl -s --http1.1 --cacert "$CERT" -o /dev/null "https://127.0.0.1:$NG/" &&
     BREAKWATER_CONFIG="$T/h2.ini" shim curl -s --http1.1 --cacert "$CERT" -o /dev/null "https://127.0.0.1:$NG/" 2>/dev/null
 assert_eq "h2 server over HTTP/1.1: breaker" open "$(breaker_of "$T/h2.ini" "$NG")"
+
+# SSL_peek: the client peeks at every piece of the response, then reads
+# exactly what it peeked. One 503 per run, to a HEAD (a head alone, one TLS
+# record: a second reading of it would be a second 503, not a body),
+# breaker_consecutive_failures = 2: after one run the breaker is closed (the
+# 503 counted once, not twice), after the second open.
+cat >"$T/peek.c" <<'C'
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <openssl/ssl.h>
+int main(int argc, char **argv)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(atoi(argv[1]))};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) { puts("refused"); return 0; }
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    SSL *s = SSL_new(ctx);
+    SSL_set_fd(s, fd);
+    if (SSL_connect(s) != 1) { puts("handshake"); return 1; }
+    const char req[] = "HEAD /status/503 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    SSL_write(s, req, sizeof req - 1);
+    char buf[65536], peek[65536];
+    size_t have = 0;
+    int peeks = 0;
+    for (;;) {
+        int n = SSL_peek(s, peek, sizeof peek);
+        if (n <= 0)
+            break;
+        peeks++;
+        int r = SSL_read(s, buf + have, n);   /* the same bytes, now taken */
+        if (r != n || memcmp(buf + have, peek, (size_t)n) != 0) { puts("peek != read"); return 1; }
+        have += (size_t)r;
+    }
+    printf("%.12s %s\n", buf, peeks > 0 ? "peeked" : "none");
+    return 0;
+}
+C
+cc -o "$T/peek" "$T/peek.c" -lssl -lcrypto || fail "cannot build peek.c (libssl-dev)"
+tls_config "$T/peek.ini" "$P" "breaker_http_status = 500-599" "breaker_consecutive_failures = 2" \
+    "breaker_open_ms = 60000"
+assert_eq "peek: first run" "HTTP/1.1 503 peeked" "$(BREAKWATER_CONFIG="$T/peek.ini" shim "$T/peek" "$P")"
+assert_eq "peek: breaker after one peeked 503" closed "$(breaker_of "$T/peek.ini" "$P")"
+assert_eq "peek: second run" "HTTP/1.1 503 peeked" "$(BREAKWATER_CONFIG="$T/peek.ini" shim "$T/peek" "$P")"
+assert_eq "peek: breaker after two" open "$(breaker_of "$T/peek.ini" "$P")"
+note "peek: a 503 peeked and read counts once: closed after one, open after two"
 echo ok

@@ -303,6 +303,50 @@ static void test_consecutive_failures(void)
                                 "next probe in 5000 ms");
 }
 
+/* A success replaced by a failure later (a TLS handshake that failed after
+ * its connect) does not break the run; another success in between does. */
+static void test_consecutive_replaced(void)
+{
+    bw_breaker b;
+    bw_policy p = pol();
+    bw_breaker_transition t;
+    p.breaker_consecutive_failures = 3;
+    p.breaker_min_calls = 100;
+    bw_breaker_init(&b);
+    for (int i = 0; i < 2; i++) {   /* connect ok, handshake fails: twice */
+        bw_breaker_run before = bw_breaker_run_now(&b);
+        quiet(&b, &p, 0, false, 0);
+        CU_ASSERT_FALSE(bw_breaker_record_replacing(&b, &p, 0, MID, before, 0, &t));
+    }
+    bw_breaker_run before = bw_breaker_run_now(&b);
+    CU_ASSERT_EQUAL(before.failures, 2);
+    quiet(&b, &p, 0, false, 0);
+    quiet(&b, &p, 0, true, 0);   /* another call's failure meanwhile counts too */
+    CU_ASSERT_TRUE(bw_breaker_record_replacing(&b, &p, 0, MID, before, 0, &t));
+    CU_ASSERT_EQUAL(t.reason, BW_BRK_WHY_CONSECUTIVE);
+    CU_ASSERT_EQUAL(t.failures, 4);
+
+    /* another call's success between the two: an ordinary failure */
+    bw_breaker_init(&b);
+    quiet(&b, &p, 0, true, 0);
+    quiet(&b, &p, 0, true, 0);
+    before = bw_breaker_run_now(&b);
+    quiet(&b, &p, 0, false, 0);
+    quiet(&b, &p, 0, false, 0);
+    CU_ASSERT_FALSE(bw_breaker_record_replacing(&b, &p, 0, MID, before, 0, &t));
+    CU_ASSERT_EQUAL(bw_breaker_run_now(&b).failures, 1);
+
+    /* a reset between the two: the run before it is gone */
+    bw_breaker_init(&b);
+    quiet(&b, &p, 0, true, 0);
+    quiet(&b, &p, 0, true, 0);
+    before = bw_breaker_run_now(&b);
+    quiet(&b, &p, 0, false, 0);
+    bw_breaker_reset(&b, &p, 0, NULL);
+    CU_ASSERT_FALSE(bw_breaker_record_replacing(&b, &p, 0, MID, before, 0, &t));
+    CU_ASSERT_EQUAL(bw_breaker_run_now(&b).failures, 1);
+}
+
 static void test_consecutive_off(void)
 {
     bw_breaker b;
@@ -1010,6 +1054,7 @@ static const bw_test_case window_cases[] = {
     {"time window with a clock behind", test_time_window_clock_behind_counts_in_newest},
     {"consecutive failures", test_consecutive_failures},
     {"consecutive failures off", test_consecutive_off},
+    {"a replaced success does not break the run", test_consecutive_replaced},
     {"slow call rate", test_slow_rate},
     {"slow rate one below, and slow_ms off", test_slow_rate_one_below_and_off},
     {"policy reload rebuilds the window", test_policy_reload_rebuilds_window},
