@@ -11,6 +11,7 @@
 #ifndef BW_SYS_H
 #define BW_SYS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
@@ -24,6 +25,11 @@ ssize_t bw_sys_read_small(const char *path, char *buf, size_t len);
 
 /* The calling process's id, asked of the kernel (no cache). */
 int32_t bw_sys_getpid(void);
+
+/* len random bytes from the kernel (getrandom by number: no hook, and no
+ * cancellation point, so it may run under a lock). False when the kernel had
+ * none to give yet or the call failed; errno is then clobbered. */
+bool bw_sys_random(void *buf, size_t len);
 
 /* kill(pid, 0): 0 when the process exists, else -1 with errno (ESRCH: gone). */
 int bw_sys_probe_pid(int32_t pid);

@@ -83,10 +83,13 @@ int bw_guard_breaker_admit(bw_conn *c, bool retry)
     const bw_policy *p = c->policy;
     bw_entry *e = c->breaker_entry;
     c->probe_token = 0;
-    if (!e || p->breaker == BW_BREAKER_OFF || !lock_entry(e))
+    if (!e || p->breaker == BW_BREAKER_OFF)
+        return 0;
+    uint32_t rnd = (uint32_t)bw_rand64();   /* drawn before the lock, as every draw here */
+    if (!lock_entry(e))
         return 0;
     bw_breaker_decision d;
-    bw_breaker_admit(&e->breaker, p, bw_now_ms(), (uint32_t)bw_rand64(), &d);
+    bw_breaker_admit(&e->breaker, p, bw_now_ms(), rnd, &d);
     unlock_entry(e);
     if (d.changed)
         log_transition(c, &d.transition);
@@ -154,14 +157,17 @@ void bw_guard_breaker_record(bw_conn *c, bool ok, uint32_t duration_ms)
 {
     const bw_policy *p = c->policy;
     bw_entry *e = c->breaker_entry;
-    if (!e || p->breaker == BW_BREAKER_OFF || !lock_entry(e))
+    if (!e || p->breaker == BW_BREAKER_OFF)
+        return;
+    uint32_t rnd = (uint32_t)bw_rand64();
+    if (!lock_entry(e))
         return;
     bw_breaker_transition t;
     if (ok) {
         c->run_before = bw_breaker_run_now(&e->breaker);
         c->success_recorded = true;
     }
-    bool changed = bw_breaker_record(&e->breaker, p, bw_now_ms(), (uint32_t)bw_rand64(),
+    bool changed = bw_breaker_record(&e->breaker, p, bw_now_ms(), rnd,
                                      ok ? BW_CALL_SUCCESS : BW_CALL_FAILURE, duration_ms,
                                      c->probe_token, &t);
     unlock_entry(e);
@@ -174,15 +180,18 @@ void bw_guard_breaker_replace(bw_conn *c)
 {
     const bw_policy *p = c->policy;
     bw_entry *e = c->breaker_entry;
-    if (!e || p->breaker == BW_BREAKER_OFF || !lock_entry(e))
+    if (!e || p->breaker == BW_BREAKER_OFF)
+        return;
+    uint32_t rnd = (uint32_t)bw_rand64();
+    if (!lock_entry(e))
         return;
     bw_breaker_transition t;
     bool changed;
     if (c->success_recorded)   /* read and written under e's lock */
-        changed = bw_breaker_record_replacing(&e->breaker, p, bw_now_ms(), (uint32_t)bw_rand64(),
+        changed = bw_breaker_record_replacing(&e->breaker, p, bw_now_ms(), rnd,
                                               c->run_before, 0, &t);
     else
-        changed = bw_breaker_record(&e->breaker, p, bw_now_ms(), (uint32_t)bw_rand64(),
+        changed = bw_breaker_record(&e->breaker, p, bw_now_ms(), rnd,
                                     BW_CALL_FAILURE, 0, c->probe_token, &t);
     c->success_recorded = false;
     unlock_entry(e);

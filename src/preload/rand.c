@@ -1,27 +1,27 @@
 /* rand.c - the shim's random numbers: for jitter a per-thread splitmix64,
  * for Idempotency-Key bits a per-thread ChaCha20 stream, each seeded from the
- * kernel once, so the hot path makes no system call. */
+ * kernel once (getrandom by number, bw_sys_random: not libc's, which is a
+ * cancellation point), so the hot path makes no system call. */
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "bw_chacha.h"
+#include "bw_sys.h"
 #include "shim.h"
 
-static __thread uint64_t seed;
-static __thread int seeded;
+static __thread uint64_t seed BW_TLS;
+static __thread int seeded BW_TLS;
 
 uint64_t bw_rand64(void)
 {
     if (!seeded) {
         int saved = errno;
-        if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) != sizeof seed) {
+        if (!bw_sys_random(&seed, sizeof seed)) {
             struct timespec ts;
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            seed = (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)&seed;
+            bw_sys_clock(CLOCK_MONOTONIC, &ts);
+            seed = (uint64_t)ts.tv_nsec ^ ((uint64_t)bw_sys_getpid() << 32) ^ (uintptr_t)&seed;
         }
         errno = saved;
         seeded = 1;
@@ -62,7 +62,7 @@ void bw_rand_key(uint8_t out[16])
     if (!__atomic_load_n(&key_seeded, __ATOMIC_RELAXED)) {
         int saved = errno;
         cache_block = 0;
-        if (getrandom(key_words, sizeof key_words, GRND_NONBLOCK) != sizeof key_words) {
+        if (!bw_sys_random(key_words, sizeof key_words)) {
             for (size_t i = 0; i < 8; i += 2) {   /* no entropy yet (early boot) */
                 uint64_t r = bw_rand64();
                 memcpy(key_words + i, &r, 8);

@@ -2,6 +2,7 @@
  * syscall(2) itself would land in the shim's own syscall() hook. */
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/random.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -66,6 +67,12 @@ ssize_t bw_sys_read_small(const char *path, char *buf, size_t len)
 int32_t bw_sys_getpid(void)
 {
     return (int32_t)bw_raw_syscall(SYS_getpid, 0, 0, 0, 0, 0, 0);
+}
+
+bool bw_sys_random(void *buf, size_t len)
+{
+    /* GRND_NONBLOCK: at early boot, with no entropy yet, the caller falls back. */
+    return bw_raw_syscall(SYS_getrandom, (long)buf, (long)len, GRND_NONBLOCK, 0, 0, 0) == (long)len;
 }
 
 int bw_sys_probe_pid(int32_t pid)
