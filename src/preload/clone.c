@@ -17,9 +17,7 @@
  * (and one with a TLS block of its own, CLONE_SETTLS) is passed through as
  * it is. glibc's posix_spawn calls its internal clone, which no hook sees.
  */
-#include <dlfcn.h>
 #include <errno.h>
-#include <stdatomic.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -44,18 +42,6 @@ static int child_entry(void *p)
     return s->fn(s->arg);
 }
 
-/* glibc's clone, resolved on first use (dlsym of a present symbol does not allocate). */
-static clone_fn real_clone(void)
-{
-    static _Atomic(clone_fn) real;
-    clone_fn f = atomic_load_explicit(&real, memory_order_acquire);
-    if (!f) {
-        f = (clone_fn)dlsym(RTLD_NEXT, "clone");
-        atomic_store_explicit(&real, f, memory_order_release);
-    }
-    return f;
-}
-
 /*
  * clone() of the program: a CLONE_VM | CLONE_VFORK child (not a thread, no
  * TLS of its own) starts as a vfork child; every other clone is the real
@@ -70,11 +56,7 @@ BW_EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
     void *tls = va_arg(ap, void *);
     pid_t *ctid = va_arg(ap, pid_t *);
     va_end(ap);
-    clone_fn real = real_clone();
-    if (!real) {
-        errno = ENOSYS;
-        return -1;
-    }
+    clone_fn real = bw_real.clone;
     if ((flags & (CLONE_VM | CLONE_VFORK | CLONE_THREAD | CLONE_SETTLS)) !=
             (CLONE_VM | CLONE_VFORK) || !fn || !stack)
         return real(fn, stack, flags, arg, ptid, tls, ctid);
