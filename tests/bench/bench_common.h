@@ -336,6 +336,27 @@ static inline long bc_tracked(const char *cfg, const char *args, const char *des
 }
 
 /*
+ * Counter COUNTER ("connects", "rejected_breaker", ...) of the first address
+ * of destination dest in `breakwater status --json` for config cfg, or -1:
+ * for a benchmark whose proof of tracking is the shared state, not a log.
+ */
+static inline long bc_status_count(const char *cfg, const char *dest, const char *counter)
+{
+    char cmd[2 * PATH_MAX + 64], name[128], key[64];
+    snprintf(cmd, sizeof cmd, "'%s/breakwater' status -c '%s/%s.ini' --json", bc_build, bc_tmp, cfg);
+    FILE *p = popen(cmd, "r");
+    static char buf[1 << 16];
+    size_t n = p ? fread(buf, 1, sizeof buf - 1, p) : 0;
+    if (p)
+        pclose(p);
+    buf[n] = '\0';
+    snprintf(name, sizeof name, "\"name\": \"%s\"", dest);
+    snprintf(key, sizeof key, "\"%s\": ", counter);
+    const char *d = strstr(buf, name), *k = d ? strstr(d, key) : NULL;
+    return k ? strtol(k + strlen(key), NULL, 10) : -1;
+}
+
+/*
  * The verdict on an added cost (instructions, nanoseconds, a ratio's
  * shortfall from 1): "within noise" when it is not above noise (zero and
  * negative figures included: they say nothing about the code), else "met"
