@@ -334,7 +334,7 @@ static int connect_managed(int fd, bw_conn *c, bool nonblocking)
                                       bw_retry_attempt_limit(&plan, c->policy, began, &own_binds));
         c->started_ms = began;
         c->outcome_pending = true;
-        err = bw_attempt(fd, sa, len, nonblocking, (int)limit, &own, &in_progress);
+        err = bw_attempt(fd, c, sa, len, nonblocking, (int)limit, &own, &in_progress);
         if (err == EINTR && in_progress) {
             atomic_store(&c->state, BW_CONN_CONNECTING);   /* outcome learned later */
             errno = EINTR;
@@ -442,6 +442,9 @@ static int connect_entered(int fd, const struct sockaddr *sa, socklen_t len);
  * connects untracked: the locks it would need may be this thread's. */
 int bw_connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
+    bw_conn *prev = bw_vfork_child ? NULL : bw_fdt_get(fd);
+    if (prev)
+        bw_sndtimeo_settle(prev, fd);   /* a limit left lent must not bind this connect */
     if (!bw_enter())
         return bw_real.connect(fd, sa, len);
     int ret;
