@@ -95,7 +95,10 @@ static int blocking_with_limit(int fd, bw_conn *c, const struct sockaddr *sa, so
 
 void bw_sndtimeo_give_back(bw_conn *c, int fd)
 {
-    if (!atomic_exchange_explicit(&c->sndtimeo_lent, false, memory_order_relaxed))
+    /* A vfork child's descriptor of that number may be another file (its
+     * parent put back every lent limit before the vfork, vfork.c). */
+    if (bw_vfork_child ||
+        !atomic_exchange_explicit(&c->sndtimeo_lent, false, memory_order_relaxed))
         return;   /* given back already, maybe by another thread */
     int saved = errno;
     struct timeval none = {0, 0};

@@ -109,13 +109,26 @@ BW_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
     EXEC_WITH_PLAN(bw_real.fexecve(fd, argv, envp));
 }
 
-/* posix_spawn's child (glibc's internal clone and exec) passes no hook: the
- * new program may inherit a socket, so a lent SO_SNDTIMEO goes back first. */
+/* posix_spawn's child (glibc's internal clone and exec; system's and popen's
+ * too) passes no hook: the new program may inherit a socket, so a lent
+ * SO_SNDTIMEO goes back first. */
 BW_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
                           const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
     bw_sndtimeo_settle_all();
     return bw_real.posix_spawn(pid, path, fa, attr, argv, envp);
+}
+
+BW_EXPORT int system(const char *cmd)
+{
+    bw_sndtimeo_settle_all();
+    return bw_real.system(cmd);
+}
+
+BW_EXPORT FILE *popen(const char *cmd, const char *type)
+{
+    bw_sndtimeo_settle_all();
+    return bw_real.popen(cmd, type);
 }
 
 BW_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,

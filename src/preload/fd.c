@@ -256,6 +256,14 @@ BW_EXPORT long syscall(long nr, ...)
     }
 }
 
+/* stdio writes a socket wrapped by fdopen() inside libc, where no hook
+ * sees it: a lent SO_SNDTIMEO (shim.h) goes back first. */
+BW_EXPORT FILE *fdopen(int fd, const char *mode)
+{
+    settle_fd(fd);
+    return bw_real.fdopen(fd, mode);
+}
+
 /* A socket wrapped by fdopen() is closed inside libc by fclose(). */
 BW_EXPORT int fclose(FILE *fp)
 {

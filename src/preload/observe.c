@@ -23,7 +23,7 @@ void bw_observe_result(bw_conn *c, ssize_t r, int err)
     errno = err;
 }
 
-__attribute__((cold)) ssize_t bw_observe_failure(bw_conn *c, ssize_t r)
+ssize_t bw_observe_failure(bw_conn *c, ssize_t r)
 {
     bw_observe_result(c, r, errno);
     return r;

@@ -144,6 +144,29 @@ static int fb_posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_a
     return ENOSYS;
 }
 
+static int fb_system(const char *cmd)
+{
+    (void)cmd;
+    errno = ENOSYS;
+    return -1;
+}
+
+static FILE *fb_fdopen(int fd, const char *mode)
+{
+    (void)fd;
+    (void)mode;
+    errno = ENOSYS;
+    return NULL;
+}
+
+static FILE *fb_popen(const char *cmd, const char *type)
+{
+    (void)cmd;
+    (void)type;
+    errno = ENOSYS;
+    return NULL;
+}
+
 /* clone's child runs a function on a stack it is given: no raw system call
  * stands in for that. */
 static int fb_clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)

@@ -214,11 +214,15 @@ static inline bool bw_io_busy(bw_conn *c, uint64_t mask)
  * bounded by a temporary SO_SNDTIMEO, where the program had none, leaves
  * it in place (c->sndtimeo_lent) instead of a second setsockopt; it is put
  * back (to none) before the first call the kernel's SO_SNDTIMEO affects:
- * a send of any kind, a connect, getsockopt(SO_SNDTIMEO), and before the
- * socket can reach another process or program (fork, vfork, clone,
- * posix_spawn, exec, SCM_RIGHTS). bw_sndtimeo_settle: puts c's back, on
- * its socket fd, if lent. bw_sndtimeo_settle_all: the same for every
- * tracked descriptor. Async-signal-safe; errno preserved.
+ * a send of any kind (splice, raw syscall() sends and fdopen included), a
+ * connect, getsockopt(SO_SNDTIMEO), a copy of the descriptor the record
+ * does not follow, and before the socket can reach another process or
+ * program (fork, vfork, clone, posix_spawn, system, popen, exec,
+ * SCM_RIGHTS). Unseen: io_uring, raw system calls outside syscall().
+ * bw_sndtimeo_settle: puts c's back, on its socket fd, if lent.
+ * bw_sndtimeo_settle_all: the same for every tracked descriptor. Nothing
+ * in a vfork child (its parent settled all before the vfork).
+ * Async-signal-safe; errno preserved.
  */
 void bw_sndtimeo_give_back(bw_conn *c, int fd);
 static inline void bw_sndtimeo_settle(bw_conn *c, int fd)

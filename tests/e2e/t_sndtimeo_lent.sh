@@ -8,7 +8,7 @@
 #    ends a send after 700 ms (never the shim's 300 ms);
 #  - getsockopt(SO_SNDTIMEO) returns, as the first call after connect;
 #  - a new program sees on the inherited socket, after exec, fork + exec,
-#    vfork + exec and posix_spawn;
+#    vfork + exec, posix_spawn and system();
 #  - a process handed the socket by SCM_RIGHTS sees.
 # And with no value of its own, a socket closed without a send costs one
 # setsockopt (the limit), not two (t_retry_nonblock_mode.sh counts that).
@@ -53,7 +53,7 @@ for own in 0 700; do
 done
 
 # Another program, or another process, gets the socket next.
-for mode in exec fork vfork spawn; do
+for mode in exec fork vfork spawn system; do
     for own in 0 700; do
         run "$own" "$mode"
         assert_eq "own $own, $mode: the new program's getsockopt" "$own" "$(val child_get)"

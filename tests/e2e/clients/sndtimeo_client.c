@@ -19,6 +19,7 @@
  *   fork   fork, the child execs "check FD"
  *   vfork  vfork, the child execs "check FD"
  *   spawn  posix_spawn of "check FD"
+ *   system system("SELF check FD")
  *   pass   hands FD by SCM_RIGHTS to a process forked before the connect,
  *          which prints "recv_get=MS"
  * MS is getsockopt(SO_SNDTIMEO) in milliseconds.
@@ -103,6 +104,13 @@ static void run_check(const char *self, int fd, int how)
     snprintf(fdarg, sizeof fdarg, "%d", fd);
     char *argv[] = {(char *)self, "check", fdarg, NULL};
     fflush(stdout);
+    if (how == 'S') {
+        char cmd[4200];
+        snprintf(cmd, sizeof cmd, "'%s' check %d", self, fd);
+        if (system(cmd) != 0)
+            die("system");
+        return;
+    }
     if (how == 's') {
         pid_t pid;
         if ((errno = posix_spawn(&pid, self, NULL, NULL, argv, environ)) != 0)
@@ -221,7 +229,8 @@ int main(int argc, char **argv)
         return 0;
     }
     int how = strcmp(mode, "exec") == 0 ? 'e' : strcmp(mode, "fork") == 0 ? 'f'
-            : strcmp(mode, "vfork") == 0 ? 'v' : strcmp(mode, "spawn") == 0 ? 's' : 0;
+            : strcmp(mode, "vfork") == 0 ? 'v' : strcmp(mode, "spawn") == 0 ? 's'
+            : strcmp(mode, "system") == 0 ? 'S' : 0;
     if (!how)
         return fprintf(stderr, "sndtimeo_client: unknown mode %s\n", mode), 2;
     run_check(argv[0], fd, how);
