@@ -196,6 +196,9 @@ typedef struct bw_conn {
 #else
 #define BW_IO_FLAG(field) ((uint64_t)0xff << (8 * (7 - (offsetof(bw_conn, field) - offsetof(bw_conn, io_flags)))))
 #endif
+_Static_assert(sizeof(atomic_bool) == 1 && sizeof(_Atomic uint8_t) == 1 &&
+                   offsetof(bw_conn, sndtimeo_lent) - offsetof(bw_conn, io_flags) == 4,
+               "io_flags: five atomic bytes at the start of one 64-bit word");
 /* What a send, and what a receive, has to look at besides its result: a
  * send every byte but watch_responses (the unused ones are 0), so that
  * either mask is an instruction's 32-bit immediate (keep the order). */
