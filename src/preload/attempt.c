@@ -55,20 +55,27 @@ static int wait_connected(int fd, int limit_ms)
 /*
  * A blocking connect bounded by limit_ms: the kernel's own SO_SNDTIMEO does
  * it (three system calls, where switching the socket to non-blocking and
- * polling took six), and the program's value is put back afterwards. On
- * expiry the kernel answers EINPROGRESS and goes on connecting: the attempt
- * is abandoned and reported as ETIMEDOUT. A bounded connect is never
- * restarted by the kernel after a signal; where every handler asks for
- * SA_RESTART, the shim waits out the rest of the limit itself.
+ * polling took six). A value of the program's own is put back at once;
+ * where the program had none (the common case) the shim's stays lent
+ * (c->sndtimeo_lent) until something it affects comes (shim.h): most
+ * sockets are closed, or used for non-blocking I/O, without ever needing
+ * the second setsockopt. On expiry the kernel answers EINPROGRESS and
+ * goes on connecting: the attempt is abandoned and reported as ETIMEDOUT.
+ * A bounded connect is never restarted by the kernel after a signal; where
+ * every handler asks for SA_RESTART, the shim waits out the rest of the
+ * limit itself.
  */
-static int blocking_with_limit(int fd, const struct sockaddr *sa, socklen_t len, int limit_ms,
-                               const struct timeval *own, bool *in_progress)
+static int blocking_with_limit(int fd, bw_conn *c, const struct sockaddr *sa, socklen_t len,
+                               int limit_ms, const struct timeval *own, bool *in_progress)
 {
     int64_t began = bw_now_ms();
     struct timeval tv = {limit_ms / 1000, (limit_ms % 1000) * 1000};
     bool set = bw_real.setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) == 0;
+    bool own_none = !own->tv_sec && !own->tv_usec;
+    if (set && own_none)
+        atomic_store_explicit(&c->sndtimeo_lent, true, memory_order_relaxed);
     int err = bw_real.connect(fd, sa, len) == 0 ? 0 : errno;
-    if (set)
+    if (set && !own_none)
         bw_real.setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, own, sizeof *own);
     if (err == EINTR && bw_signals_restart()) {
         int64_t left = limit_ms - (bw_now_ms() - began);
@@ -86,17 +93,44 @@ static int blocking_with_limit(int fd, const struct sockaddr *sa, socklen_t len,
     return err;
 }
 
-int bw_attempt(int fd, const struct sockaddr *sa, socklen_t len, bool nonblocking,
+void bw_sndtimeo_give_back(bw_conn *c, int fd)
+{
+    /* A vfork child's descriptor of that number may be another file (its
+     * parent put back every lent limit before the vfork, vfork.c). */
+    if (bw_vfork_child ||
+        !atomic_exchange_explicit(&c->sndtimeo_lent, false, memory_order_relaxed))
+        return;   /* given back already, maybe by another thread */
+    int saved = errno;
+    struct timeval none = {0, 0};
+    bw_real.setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof none);
+    errno = saved;
+}
+
+/* Every process or program that may come to share a socket gets it after
+ * this: a walk of the descriptor table, no system call unless one is lent. */
+void bw_sndtimeo_settle_all(void)
+{
+    if (bw_vfork_child)
+        return;   /* the parent's descriptors may not be this child's */
+    for (int fd = bw_fdt_next(0, ~0U); fd >= 0; fd = bw_fdt_next((unsigned)fd + 1, ~0U)) {
+        bw_conn *c = bw_fdt_get(fd);
+        if (c)
+            bw_sndtimeo_settle(c, fd);
+    }
+}
+
+int bw_attempt(int fd, bw_conn *c, const struct sockaddr *sa, socklen_t len, bool nonblocking,
                int limit_ms, const struct timeval *own, bool *in_progress)
 {
     *in_progress = false;
     if (!nonblocking && limit_ms <= 0) {
+        bw_sndtimeo_settle(c, fd);   /* an earlier attempt's limit must not bind this one */
         int err = bw_real.connect(fd, sa, len) == 0 ? 0 : errno;
         *in_progress = err == EINTR;   /* an interrupted blocking connect goes on */
         return err;
     }
     if (!nonblocking)
-        return blocking_with_limit(fd, sa, len, limit_ms, own, in_progress);
+        return blocking_with_limit(fd, c, sa, len, limit_ms, own, in_progress);
     int err = bw_real.connect(fd, sa, len) == 0 ? 0 : errno;
     if (err == EINPROGRESS) {
         err = wait_connected(fd, limit_ms);

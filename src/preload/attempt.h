@@ -7,20 +7,23 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include "shim.h"
+
 /* The program's own SO_SNDTIMEO: stored in *tv, returned in ms (0 when it
  * has none). errno preserved. */
 int bw_own_send_timeout(int fd, struct timeval *tv);
 
 /*
- * Connects fd to sa once. A blocking socket makes the blocking call, bounded
- * by limit_ms (0 = no limit) through a temporary SO_SNDTIMEO after which the
- * program's own (*own) is put back; a non-blocking one waits with poll, at
- * most limit_ms. Returns 0 on
+ * Connects fd (c's socket) to sa once. A blocking socket makes the blocking
+ * call, bounded by limit_ms (0 = no limit) through a temporary SO_SNDTIMEO
+ * after which the program's own (*own) is put back, at once, or when its
+ * own is none, lazily (c->sndtimeo_lent, shim.h); a non-blocking one waits
+ * with poll, at most limit_ms. Returns 0 on
  * success or the errno of the failure: ETIMEDOUT when the limit passed (the
  * attempt is abandoned), EINTR on a signal (then *in_progress is true: the
  * kernel goes on connecting, as after an interrupted blocking connect).
  */
-int bw_attempt(int fd, const struct sockaddr *sa, socklen_t len, bool nonblocking,
+int bw_attempt(int fd, bw_conn *c, const struct sockaddr *sa, socklen_t len, bool nonblocking,
                int limit_ms, const struct timeval *own, bool *in_progress);
 
 /* Dissolves fd's association so that it can connect again; errno preserved. */

@@ -57,6 +57,8 @@ BW_EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
     pid_t *ctid = va_arg(ap, pid_t *);
     va_end(ap);
     clone_fn real = bw_real.clone;
+    if (!(flags & CLONE_THREAD))
+        bw_sndtimeo_settle_all();   /* a process: it may come to share a socket */
     if ((flags & (CLONE_VM | CLONE_VFORK | CLONE_THREAD | CLONE_SETTLS)) !=
             (CLONE_VM | CLONE_VFORK) || !fn || !stack)
         return real(fn, stack, flags, arg, ptid, tls, ctid);

@@ -334,7 +334,7 @@ static int connect_managed(int fd, bw_conn *c, bool nonblocking)
                                       bw_retry_attempt_limit(&plan, c->policy, began, &own_binds));
         c->started_ms = began;
         c->outcome_pending = true;
-        err = bw_attempt(fd, sa, len, nonblocking, (int)limit, &own, &in_progress);
+        err = bw_attempt(fd, c, sa, len, nonblocking, (int)limit, &own, &in_progress);
         if (err == EINTR && in_progress) {
             atomic_store(&c->state, BW_CONN_CONNECTING);   /* outcome learned later */
             errno = EINTR;
@@ -440,10 +440,20 @@ static int connect_entered(int fd, const struct sockaddr *sa, socklen_t len);
 
 /* A vfork child, or a thread already inside the shim (a signal handler),
  * connects untracked: the locks it would need may be this thread's. */
+/* A limit left lent (shim.h) must not bind a connect on fd. */
+static void settle_before_connect(int fd)
+{
+    bw_conn *c = bw_fdt_get(fd);
+    if (c)
+        bw_sndtimeo_settle(c, fd);
+}
+
 int bw_connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
-    if (!bw_enter())
+    if (!bw_enter()) {
+        settle_before_connect(fd);   /* nothing in a vfork child */
         return bw_real.connect(fd, sa, len);
+    }
     int ret;
     pthread_cleanup_push(bw_leave_cancelled, NULL);
     ret = connect_entered(fd, sa, len);
@@ -457,15 +467,20 @@ int bw_connect(int fd, const struct sockaddr *sa, socklen_t len)
 static int connect_entered(int fd, const struct sockaddr *sa, socklen_t len)
 {
     bw_shim_init();
-    if (atomic_load_explicit(&bw_disabled, memory_order_relaxed))
+    if (atomic_load_explicit(&bw_disabled, memory_order_relaxed)) {
+        settle_before_connect(fd);
         return bw_real.connect(fd, sa, len);
+    }
     if (!is_inet(sa, len)) {
+        settle_before_connect(fd);   /* AF_UNSPEC: the record goes, the socket stays */
         int ret = bw_real.connect(fd, sa, len);
         if (ret == 0 && sa && sa->sa_family == AF_UNSPEC)
             bw_forget_fd(fd);   /* association dissolved: no longer a connection */
         return ret;
     }
     bw_conn *prev = bw_fdt_get(fd);
+    if (prev)
+        bw_sndtimeo_settle(prev, fd);   /* a limit left lent must not bind this connect */
     if (prev && atomic_load(&prev->state) == BW_CONN_CONNECTING)
         return connect_again(fd, prev, sa, len);
     if (prev && atomic_load(&prev->state) == BW_CONN_CONNECTED)

@@ -81,6 +81,7 @@ static void after_failed_exec(struct exec_plan *p)
 /* Runs exec (a call of one of the real exec functions) between the two. */
 #define EXEC_WITH_PLAN(call)                         \
     do {                                             \
+        bw_sndtimeo_settle_all();                    \
         if (!bw_enter())                             \
             return call;                             \
         struct exec_plan plan;                       \
@@ -106,6 +107,35 @@ BW_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 BW_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
     EXEC_WITH_PLAN(bw_real.fexecve(fd, argv, envp));
+}
+
+/* posix_spawn's child (glibc's internal clone and exec; system's and popen's
+ * too) passes no hook: the new program may inherit a socket, so a lent
+ * SO_SNDTIMEO goes back first. */
+BW_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+                          const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+    bw_sndtimeo_settle_all();
+    return bw_real.posix_spawn(pid, path, fa, attr, argv, envp);
+}
+
+BW_EXPORT int system(const char *cmd)
+{
+    bw_sndtimeo_settle_all();
+    return bw_real.system(cmd);
+}
+
+BW_EXPORT FILE *popen(const char *cmd, const char *type)
+{
+    bw_sndtimeo_settle_all();
+    return bw_real.popen(cmd, type);
+}
+
+BW_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
+                           const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+    bw_sndtimeo_settle_all();
+    return bw_real.posix_spawnp(pid, file, fa, attr, argv, envp);
 }
 
 /* glibc's execv, execvp and execl* call its internal execve, which no hook

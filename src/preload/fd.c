@@ -139,6 +139,9 @@ BW_EXPORT void closefrom(int lo)
 static void copied(int oldfd, int newfd)
 {
     bw_dup_fd(oldfd, newfd);
+    bw_conn *c = bw_fdt_get(oldfd);
+    if (c && bw_fdt_get(newfd) != c)
+        bw_sndtimeo_settle(c, oldfd);   /* a copy the record does not follow (beyond the table) */
     bw_fd_facts_forget(newfd);
     bw_nonblock_forget(oldfd);   /* one description, two numbers: changes go unseen */
     if (bw_epoll_is_epoll(oldfd))
@@ -202,6 +205,15 @@ BW_EXPORT int fcntl64(int fd, int cmd, ...)
     return fcntl_common(bw_real.fcntl64, fd, cmd, arg);
 }
 
+/* A raw system call on fd that a lent SO_SNDTIMEO would affect, or that
+ * copies fd where the record does not follow: the program's value first. */
+static void settle_fd(long fd)
+{
+    bw_conn *c = fd >= 0 && fd <= INT32_MAX ? bw_fdt_get((int)fd) : NULL;
+    if (c)
+        bw_sndtimeo_settle(c, (int)fd);
+}
+
 /* libuv closes with syscall(SYS_close); some runtimes connect the same way. */
 BW_EXPORT long syscall(long nr, ...)
 {
@@ -211,11 +223,27 @@ BW_EXPORT long syscall(long nr, ...)
     long d = va_arg(ap, long), e = va_arg(ap, long), f = va_arg(ap, long);
     va_end(ap);
     switch (nr) {
+    case SYS_write:
+    case SYS_writev:
+    case SYS_sendto:
+    case SYS_sendmsg:
+    case SYS_sendmmsg:
+    case SYS_sendfile:
+    case SYS_dup:
+    case SYS_dup2:
+    case SYS_dup3:
+        settle_fd(a);
+        return bw_real.syscall(nr, a, b, c, d, e, f);
+    case SYS_splice:
+        settle_fd(c);
+        return bw_real.syscall(nr, a, b, c, d, e, f);
     case SYS_close:
         return close((int)a);
     case SYS_connect:
         return bw_connect((int)a, (const struct sockaddr *)b, (socklen_t)c);
-    case SYS_fcntl:
+    case SYS_fcntl:   /* may copy the descriptor (F_DUPFD) */
+        settle_fd(a);
+        /* fall through */
     case SYS_ioctl:   /* may set O_NONBLOCK: ask the kernel at connect */
         bw_nonblock_forget((int)a);
         return bw_real.syscall(nr, a, b, c, d, e, f);
@@ -226,6 +254,14 @@ BW_EXPORT long syscall(long nr, ...)
     default:
         return bw_real.syscall(nr, a, b, c, d, e, f);
     }
+}
+
+/* stdio writes a socket wrapped by fdopen() inside libc, where no hook
+ * sees it: a lent SO_SNDTIMEO (shim.h) goes back first. */
+BW_EXPORT FILE *fdopen(int fd, const char *mode)
+{
+    settle_fd(fd);
+    return bw_real.fdopen(fd, mode);
 }
 
 /* A socket wrapped by fdopen() is closed inside libc by fclose(). */
@@ -388,11 +424,11 @@ BW_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t
                      (level == IPPROTO_TCP && (name == TCP_KEEPIDLE || name == TCP_KEEPINTVL ||
                                                name == TCP_KEEPCNT))))
         bw_own_keepalive_mark(fd);
-    if (ret == 0 && level == SOL_SOCKET && (name == SO_SNDTIMEO
-#ifdef SO_SNDTIMEO_NEW
-                                            || name == SO_SNDTIMEO_NEW
-#endif
-                                            ))
+    if (ret == 0 && bw_is_sndtimeo(level, name)) {
         bw_sndtimeo_mark(fd);
+        bw_conn *c = bw_fdt_get(fd);
+        if (c)   /* the program's value is in force now: nothing to put back */
+            atomic_store_explicit(&c->sndtimeo_lent, false, memory_order_relaxed);
+    }
     return ret;
 }

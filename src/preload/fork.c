@@ -30,6 +30,7 @@ pid_t bw_self_pid(void)
 
 static void prepare(void)
 {
+    bw_sndtimeo_settle_all();   /* the child shares every socket: no limit stays lent */
     bw_passfd_forking();   /* first: it takes no lock of these */
     bw_hostcache_atfork_prepare();
     bw_conn_pool_lock();

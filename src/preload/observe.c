@@ -23,6 +23,12 @@ void bw_observe_result(bw_conn *c, ssize_t r, int err)
     errno = err;
 }
 
+ssize_t bw_observe_failure(bw_conn *c, ssize_t r)
+{
+    bw_observe_result(c, r, errno);
+    return r;
+}
+
 void bw_observe_inside(bw_conn *c, ssize_t r, int err)
 {
     bw_tls_note(c);   /* a TLS call in progress on this thread wrote or read here */

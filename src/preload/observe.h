@@ -22,14 +22,28 @@ void bw_observe_result(bw_conn *c, ssize_t r, int err);
 struct bw_tls_call {
     const void *obj;      /* SSL * or gnutls_session_t; NULL: none */
     bw_conn *seen;        /* the tracked connection it used */
+    bool learning;        /* counted in bw_tls_learners */
 };
 extern __thread struct bw_tls_call bw_tls_cur __attribute__((tls_model("initial-exec")));
+/* How many threads are in a TLS call that is still learning its connection
+ * (bw_tls_conn found none): while there are none, the socket hooks' fast
+ * path skips the note, one test of a global instead of a thread-local. */
+extern atomic_int bw_tls_learners __attribute__((visibility("hidden")));
 
 static inline void bw_tls_note(bw_conn *c)
 {
     if (__builtin_expect(bw_tls_cur.obj != NULL, 0))
         bw_tls_cur.seen = c;
 }
+/* True when a call on c has nothing to look at but its result (mask:
+ * BW_IO_SEND or BW_IO_RECV): c's io_flags clear and no TLS call learning.
+ * Then a result r >= 0 teaches nothing; r < 0 goes to bw_observe_failure. */
+static inline bool bw_io_quiet(bw_conn *c, uint64_t mask)
+{
+    return !bw_io_busy(c, mask) && !atomic_load_explicit(&bw_tls_learners, memory_order_relaxed);
+}
+/* bw_observe_result(c, r, errno) of a failed call; returns r. */
+ssize_t bw_observe_failure(bw_conn *c, ssize_t r);
 /* bw_observe_result for a caller already inside the shim (bw_enter). */
 void bw_observe_inside(bw_conn *c, ssize_t r, int err);
 

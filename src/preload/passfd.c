@@ -53,8 +53,10 @@ void bw_passfd_note(const struct msghdr *msg)
             memcpy(&fd, data + i * sizeof fd, sizeof fd);
             bw_nonblock_forget(fd);   /* the receiver shares its description */
             bw_conn *c = bw_fdt_get(fd);
-            if (c)
+            if (c) {
+                bw_sndtimeo_settle(c, fd);   /* the receiver sees the program's value */
                 note_one(fd, c);
+            }
         }
     }
     errno = saved;

@@ -48,6 +48,7 @@ static ssize_t fb_recvfrom_chk(int fd, void *b, size_t n, size_t bl, int fl, str
 static int fb_close(int fd) { return SC(SYS_close, fd, 0, 0, 0, 0, 0); }
 static int fb_close_range(unsigned lo, unsigned hi, int fl) { return SC(SYS_close_range, lo, hi, fl, 0, 0, 0); }
 static void fb_closefrom(int lo) { SC(SYS_close_range, lo, ~0U, 0, 0, 0, 0); }
+static ssize_t fb_splice(int i, loff_t *oi, int o, loff_t *oo, size_t n, unsigned fl) { return SC(SYS_splice, i, oi, o, oo, n, fl); }
 static int fb_execve(const char *p, char *const a[], char *const e[]) { return SC(SYS_execve, p, a, e, 0, 0, 0); }
 static int fb_fexecve(int fd, char *const a[], char *const e[]) { return SC(SYS_execveat, fd, "", a, e, AT_EMPTY_PATH, 0); }
 static int fb_dup(int fd) { return SC(SYS_dup, fd, 0, 0, 0, 0, 0); }
@@ -128,6 +129,42 @@ static int fb_ioctl(int fd, unsigned long req, ...)
     long arg = va_arg(ap, long);
     va_end(ap);
     return SC(SYS_ioctl, fd, req, arg, 0, 0, 0);
+}
+
+/* posix_spawn is libc's own child machinery: no raw system call stands in. */
+static int fb_posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+                          const posix_spawnattr_t *at, char *const a[], char *const e[])
+{
+    (void)pid;
+    (void)path;
+    (void)fa;
+    (void)at;
+    (void)a;
+    (void)e;
+    return ENOSYS;
+}
+
+static int fb_system(const char *cmd)
+{
+    (void)cmd;
+    errno = ENOSYS;
+    return -1;
+}
+
+static FILE *fb_fdopen(int fd, const char *mode)
+{
+    (void)fd;
+    (void)mode;
+    errno = ENOSYS;
+    return NULL;
+}
+
+static FILE *fb_popen(const char *cmd, const char *type)
+{
+    (void)cmd;
+    (void)type;
+    errno = ENOSYS;
+    return NULL;
 }
 
 /* clone's child runs a function on a stack it is given: no raw system call

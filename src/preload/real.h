@@ -13,6 +13,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <sys/epoll.h>
 #include <sys/select.h>
@@ -27,7 +28,8 @@ struct bw_real {
 #undef BW_REAL
 };
 
-extern struct bw_real bw_real;
+/* Hidden: the hooks call through it with one instruction, not two. */
+extern struct bw_real bw_real __attribute__((visibility("hidden")));
 
 /* Replaces the fallbacks with the next definitions in link order. Idempotent,
  * thread-safe, and safe to call from a hook re-entered during resolution. */

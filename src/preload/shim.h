@@ -37,6 +37,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -117,6 +118,24 @@ typedef struct bw_conn {
     atomic_int refs;               /* descriptors referring to this record; the first
                                     * field cleared on reuse: keep the locks above */
     struct bw_conn *next_free;
+    /* What the I/O hooks test on every call, each an atomic byte, read
+     * together as one word (io_flags, bw_io_busy): any of them set sends
+     * the call off the fast path. Every byte is written alone, with a
+     * plain atomic store or exchange of its own. */
+    union {
+        _Atomic uint64_t io_flags;
+        struct {
+            _Atomic uint8_t pend;          /* enum bw_pend_phase (pending.c) */
+            atomic_bool outcome_pending;   /* connect in progress: outcome not recorded yet */
+            /* HTTP watch flags: TLS detection and the injector clear or
+             * set them under lock and rlock. */
+            atomic_bool watch_responses;   /* breaker_http_status is set */
+            atomic_bool watch_requests;    /* scan the request stream (injection or pairing) */
+            /* The socket's SO_SNDTIMEO is the shim's attempt limit, not the
+             * program's (none): put back before anything it affects. */
+            atomic_bool sndtimeo_lent;
+        };
+    };
     pid_t owner;                   /* process that made the connection */
     const bw_policy *policy;       /* into the config held by cfg_ref */
     bw_cfg_ref *cfg_ref;           /* kept until the record is reused (stale readers) */
@@ -133,7 +152,6 @@ typedef struct bw_conn {
     uint32_t probe_token;          /* a half-open probe's token, 0 if none */
     bool holds_slot;               /* a bulkhead slot is taken for this connection */
     bool slot_untracked;           /* ... counted without an owner (owner table full) */
-    atomic_bool outcome_pending;   /* connect in progress: outcome not recorded yet */
     atomic_bool io_failure_recorded;   /* one I/O failure per connection reaches the
                                         * breaker: set by atomic_exchange */
     bool success_recorded;         /* a success reached the breaker: ... (under the */
@@ -145,19 +163,14 @@ typedef struct bw_conn {
     bool rejected_by_slow_start;   /* the last breaker rejection was slow start's */
     /* A non-blocking connect whose retries run inside the program's waits
      * (pending.c), guarded by plock; pend is read without it. */
-    _Atomic uint8_t pend;          /* enum bw_pend_phase */
     uint8_t pend_attempt;          /* the attempt in flight or next: 0 = the first */
     bool pend_waited;              /* a wait of the shim's has looked after it */
     int pend_err;                  /* the last attempt's error; the final one in FINAL */
     int64_t pend_began_ms;         /* when the attempt in flight began */
     int64_t pend_due_ms;           /* BACKOFF: next attempt; ATTEMPT: its limit (0 = none) */
     bw_retry_plan pend_plan;
-    /* HTTP, guarded by lock: requests seen going out, responses coming in.
-     * The watch flags are atomics: the I/O hooks read them without a lock,
-     * to skip the HTTP work, while TLS detection and the injector clear or
-     * set them under lock and rlock. */
-    atomic_bool watch_requests;    /* scan the request stream (injection or response pairing) */
-    atomic_bool watch_responses;   /* breaker_http_status is set */
+    /* HTTP, guarded by lock: requests seen going out, responses coming in
+     * (the watch flags are in io_flags above). */
     bw_http_req_cfg req_cfg;
     bw_http_req req;
     bw_http_resp resp;
@@ -176,6 +189,60 @@ typedef struct bw_conn {
     bool tls_staged;               /* pending holds a key line not yet handed over */
     uint32_t tls_serial;           /* names this use of the record in the TLS map */
 } bw_conn;
+
+/* A byte of io_flags, as a mask of the word. */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define BW_IO_FLAG(field) ((uint64_t)0xff << (8 * (offsetof(bw_conn, field) - offsetof(bw_conn, io_flags))))
+#else
+#define BW_IO_FLAG(field) ((uint64_t)0xff << (8 * (7 - (offsetof(bw_conn, field) - offsetof(bw_conn, io_flags)))))
+#endif
+_Static_assert(sizeof(atomic_bool) == 1 && sizeof(_Atomic uint8_t) == 1 &&
+                   offsetof(bw_conn, sndtimeo_lent) - offsetof(bw_conn, io_flags) == 4,
+               "io_flags: five atomic bytes at the start of one 64-bit word");
+/* What a send, and what a receive, has to look at besides its result: a
+ * send every byte but watch_responses (the unused ones are 0), so that
+ * either mask is an instruction's 32-bit immediate (keep the order). */
+#define BW_IO_SEND (~BW_IO_FLAG(watch_responses))
+#define BW_IO_RECV (BW_IO_FLAG(pend) | BW_IO_FLAG(outcome_pending) | BW_IO_FLAG(watch_responses))
+
+/* True when a call on c has more to do than the real call and a look at its
+ * result (mask: BW_IO_SEND or BW_IO_RECV). One load. Async-signal-safe. */
+static inline bool bw_io_busy(bw_conn *c, uint64_t mask)
+{
+    return atomic_load_explicit(&c->io_flags, memory_order_relaxed) & mask;
+}
+
+/*
+ * The lazily restored SO_SNDTIMEO (attempt.c). A blocking connect attempt
+ * bounded by a temporary SO_SNDTIMEO, where the program had none, leaves
+ * it in place (c->sndtimeo_lent) instead of a second setsockopt; it is put
+ * back (to none) before the first call the kernel's SO_SNDTIMEO affects:
+ * a send of any kind (splice, raw syscall() sends and fdopen included), a
+ * connect, getsockopt(SO_SNDTIMEO), a copy of the descriptor the record
+ * does not follow, and before the socket can reach another process or
+ * program (fork, vfork, clone, posix_spawn, system, popen, exec,
+ * SCM_RIGHTS). Unseen: io_uring, raw system calls outside syscall().
+ * bw_sndtimeo_settle: puts c's back, on its socket fd, if lent.
+ * bw_sndtimeo_settle_all: the same for every tracked descriptor. Nothing
+ * in a vfork child (its parent settled all before the vfork).
+ * Async-signal-safe; errno preserved.
+ */
+void bw_sndtimeo_give_back(bw_conn *c, int fd);
+static inline void bw_sndtimeo_settle(bw_conn *c, int fd)
+{
+    if (__builtin_expect(atomic_load_explicit(&c->sndtimeo_lent, memory_order_relaxed), 0))
+        bw_sndtimeo_give_back(c, fd);
+}
+void bw_sndtimeo_settle_all(void);
+/* SO_SNDTIMEO in either of its forms (the old timeval, 64-bit time). */
+static inline bool bw_is_sndtimeo(int level, int name)
+{
+#ifdef SO_SNDTIMEO_NEW
+    if (name == SO_SNDTIMEO_NEW)
+        return level == SOL_SOCKET;
+#endif
+    return level == SOL_SOCKET && name == SO_SNDTIMEO;
+}
 
 /* Shim-wide state, set up by bw_shim_init(). */
 extern atomic_bool bw_disabled;          /* BREAKWATER_DISABLE=1 or passthrough */

@@ -27,7 +27,9 @@ enum bw_tls_mode {
 /*
  * The tracked connection under TLS object obj whose transport descriptor is
  * fd (-1 when the library's transport is not a descriptor: then the one its
- * earlier calls were seen using, bw_tls_leave). NULL: not tracked.
+ * earlier calls were seen using, bw_tls_leave). NULL: not tracked. With
+ * fd -1 and nothing known yet, inside the bracket of obj's call, the call
+ * learns: the socket hooks note the connection it uses (bw_tls_learners).
  */
 bw_conn *bw_tls_conn(const void *obj, int fd);
 

@@ -18,6 +18,7 @@
 #include "tls.h"
 
 __thread struct bw_tls_call bw_tls_cur __attribute__((tls_model("initial-exec")));
+atomic_int bw_tls_learners;
 
 #define MAP_SLOTS 1024   /* power of two */
 #define MAP_PROBE 8
@@ -86,7 +87,13 @@ bw_conn *bw_tls_conn(const void *obj, int fd)
 {
     if (fd >= 0)
         return bw_fdt_get(fd);
-    return map_find(obj);
+    bw_conn *c = map_find(obj);
+    if (!c && bw_tls_cur.obj == obj && !bw_tls_cur.learning) {
+        /* This call learns it: the socket hooks note for it until bw_tls_leave. */
+        bw_tls_cur.learning = true;
+        atomic_fetch_add_explicit(&bw_tls_learners, 1, memory_order_relaxed);
+    }
+    return c;
 }
 
 bool bw_tls_enter(const void *obj)
@@ -103,6 +110,10 @@ bw_conn *bw_tls_leave(const void *obj, bw_conn *c)
     bw_conn *seen = bw_tls_cur.seen;
     bw_tls_cur.obj = NULL;
     bw_tls_cur.seen = NULL;
+    if (bw_tls_cur.learning) {
+        bw_tls_cur.learning = false;
+        atomic_fetch_sub_explicit(&bw_tls_learners, 1, memory_order_relaxed);
+    }
     if (c || !seen)
         return c;
     int saved = errno;
@@ -228,6 +239,8 @@ void bw_tls_atfork_parent(void)
 void bw_tls_atfork_child(void)
 {
     pthread_mutex_unlock(&map_lock);
+    /* Only this thread came along: only its own learning call counts. */
+    atomic_store(&bw_tls_learners, bw_tls_cur.learning ? 1 : 0);
     /* Another thread may have been looking a library up. */
     pthread_mutex_init(&bw_tls_openssl.lock, NULL);
     pthread_mutex_init(&bw_tls_gnutls.lock, NULL);

@@ -34,6 +34,9 @@ __asm__(
     "    .globl vfork\n"
     "    .type vfork, @function\n"
     "vfork:\n"
+    "    subq $8, %rsp\n"                          /* the parent, before: aligned for a call */
+    "    call bw_sndtimeo_settle_all\n"            /* no SO_SNDTIMEO stays lent (shim.h) */
+    "    addq $8, %rsp\n"
     "    popq %rdi\n"                              /* return address, off the shared stack */
     "    movl $58, %eax\n"                         /* SYS_vfork */
     "    syscall\n"

@@ -49,5 +49,6 @@ sndtimeo() {
 }
 kernel_ms=$(( ((2 << $(cat /proc/sys/net/ipv4/tcp_syn_retries)) - 1) * 1000 ))
 assert_eq "connect_timeout_ms = $kernel_ms (the kernel's): SO_SNDTIMEO calls" 0 "$(sndtimeo "$kernel_ms")"
-assert_eq "connect_timeout_ms = 1000: SO_SNDTIMEO calls" 2 "$(sndtimeo 1000)"
+# One: the limit stays lent to a socket that is closed without a send (shim.h).
+assert_eq "connect_timeout_ms = 1000: SO_SNDTIMEO calls" 1 "$(sndtimeo 1000)"
 echo "ok"
