@@ -55,13 +55,51 @@ static bool is_inet(const struct sockaddr *sa, socklen_t len)
     return false;
 }
 
-/* Finds the destination for sa; *policy gets its policy. Returns the index or -1. */
-static long find_dest(const bw_config *cfg, const struct sockaddr *sa, const bw_policy **policy)
+/*
+ * This thread's last answer of find_dest: the destination of one address
+ * under one config (its generation) while the host cache gave the same
+ * names (its generation). A program connects to the same few addresses
+ * again and again; matching anew costs the host cache's lock and the
+ * index's hashing. Per thread, so it needs no lock: a signal handler on
+ * this thread never gets here (bw_enter), and a fork child's thread keeps
+ * a copy that stays true, since the config and the host cache come along.
+ */
+static __thread struct {
+    uint64_t cfg_gen;        /* 0: empty (publications count from 1) */
+    unsigned host_gen;
+    bw_ipaddr addr;
+    long dest;
+} last_dest BW_TLS;
+
+/* Finds the destination for sa under cfg (held through ref); *policy gets
+ * its policy. Returns the index or -1. */
+static long find_dest(const bw_config *cfg, const bw_cfg_ref *ref, const struct sockaddr *sa,
+                      const bw_policy **policy)
 {
+    bw_ipaddr a;
+    uint64_t cfg_gen = bw_cfg_generation(ref);
+    unsigned host_gen = bw_hostcache_generation();
+    bool keyed = bw_ipaddr_from_sockaddr(sa, &a);
+    long d;
+    /* The debug line names the host: that takes the full lookup. */
+    if (keyed && last_dest.cfg_gen == cfg_gen && last_dest.host_gen == host_gen &&
+        last_dest.addr.family == a.family && last_dest.addr.port == a.port &&
+        memcmp(last_dest.addr.addr, a.addr, sizeof a.addr) == 0 &&
+        !bw_log_enabled(BW_LOG_DEBUG)) {
+        d = last_dest.dest;
+        *policy = d >= 0 ? &cfg->dests[d].policy : &cfg->defaults;
+        return d;
+    }
     char host[BW_HOSTCACHE_NAMELEN];
     bool named = bw_hostcache_get(sa, host, sizeof host);
-    long d = cfg->match ? bw_match_lookup(cfg->match, named ? host : NULL, sa) : -1;
+    d = cfg->match ? bw_match_lookup(cfg->match, named ? host : NULL, sa) : -1;
     *policy = d >= 0 ? &cfg->dests[d].policy : &cfg->defaults;
+    if (keyed) {
+        last_dest.cfg_gen = cfg_gen;
+        last_dest.host_gen = host_gen;
+        last_dest.addr = a;
+        last_dest.dest = d;
+    }
     if (bw_log_enabled(BW_LOG_DEBUG)) {
         char addr[64];
         bw_format_addr(sa, addr, sizeof addr);
@@ -477,7 +515,7 @@ static int connect_entered(int fd, const struct sockaddr *sa, socklen_t len)
         return bw_real.connect(fd, sa, len);
     }
     const bw_policy *policy;
-    long dest = find_dest(cfg, sa, &policy);
+    long dest = find_dest(cfg, ref, sa, &policy);
     bw_conn *c = policy->enabled ? track(fd, cfg, ref, dest, policy, sa, len) : NULL;
     bw_cfg_drop(ref);   /* a tracked connection holds the config on its own */
     if (!c) {
@@ -514,7 +552,7 @@ bw_conn *bw_track_inherited(int fd, const struct sockaddr *peer, socklen_t len)
         return NULL;
     }
     const bw_policy *policy;
-    long dest = find_dest(cfg, peer, &policy);
+    long dest = find_dest(cfg, ref, peer, &policy);
     bw_conn *c = policy->enabled ? track(fd, cfg, ref, dest, policy, peer, len) : NULL;
     bw_cfg_drop(ref);
     if (c)

@@ -323,10 +323,11 @@ static enum bw_bh_result try_slot(bw_entry *e, uint32_t max, int32_t pid, uint64
         int64_t now = bw_now_ms();
         r = ticketed ? bw_bulkhead_try_acquire_ticket(&e->bulkhead, max, ticket, pid, start, now)
                      : bw_bulkhead_acquire(&e->bulkhead, max, pid, start, now);
-        struct owner_list owners = {0};
+        struct owner_list owners;   /* 2 KB: filled only when reclaiming */
         bool reclaim = !bw_bh_admitted(r) && round == 0 &&
                        bw_bulkhead_should_reclaim(&e->bulkhead, max);
         if (reclaim) {
+            owners.n = 0;
             bw_bulkhead_reclaim(&e->bulkhead, copy_owner, &owners);
             owners.n_socks = bw_bulkhead_sockets(&e->bulkhead, owners.socks, BW_BULKHEAD_SOCKETS);
         }
