@@ -226,15 +226,17 @@ static int admit(bw_conn *c, bool may_wait, int64_t rate_limit_ms)
         errno = EINTR;
         return -1;
     }
+    bool admitted = false;   /* breaker and budget asked with the slot (guard.h) */
     if (!err)
-        err = bw_guard_bulkhead_take(c, may_wait);
+        err = bw_guard_bulkhead_take(c, may_wait, &admitted);
     if (err)
         return reject(c, BW_CNT_REJECTED_BULKHEAD, err);
-    if ((err = admit_first(c)) != 0)
+    if (!admitted && (err = admit_first(c)) != 0)
         return reject(c, BW_CNT_REJECTED_BREAKER, err);
     c->connect_began_us = bw_now_us();
     bw_count(c->entry, BW_CNT_CONNECTS, 1);
-    bw_guard_budget_note_first(c);
+    if (!admitted)
+        bw_guard_budget_note_first(c);
     return 0;
 }
 

@@ -25,8 +25,12 @@ void bw_guard_breaker_record(bw_conn *c, bool ok, uint32_t duration_ms);
 void bw_guard_breaker_replace(bw_conn *c);
 
 /* Takes a bulkhead slot, waiting up to bulkhead_wait_ms when may_wait.
- * Returns 0 (slot held, or no limit), or the errno to fail with. */
-int bw_guard_bulkhead_take(bw_conn *c, bool may_wait);
+ * Returns 0 (slot held, or no limit), or the errno to fail with. When the
+ * slot's lock could also admit the first attempt (a closed breaker, the
+ * destination's entry: see guard.c), it did: *admitted is true, the breaker
+ * has allowed it and the retry budget has counted it, so the caller asks
+ * neither bw_guard_breaker_admit nor bw_guard_budget_note_first. */
+int bw_guard_bulkhead_take(bw_conn *c, bool may_wait, bool *admitted);
 
 /* Takes c's slot back, with no limit, after it was given back for a socket
  * the program still holds (a failed exec, exec.c). */

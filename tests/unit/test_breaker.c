@@ -1061,7 +1061,40 @@ static const bw_test_case window_cases[] = {
     {NULL, NULL},
 };
 
+/* bw_breaker_admits_now says yes exactly where bw_breaker_admit would allow
+ * without a decision: closed and automatic, forced closed, or off; never
+ * open, half-open, forced open, or with slow start configured. */
+static void test_admits_now(void)
+{
+    bw_policy p = pol();
+    bw_breaker b;
+    bw_breaker_decision d;
+    bw_breaker_init(&b);
+    CU_ASSERT_TRUE(bw_breaker_admits_now(&b, &p));
+    trip_at(&b, &p, 1000);
+    CU_ASSERT_FALSE(bw_breaker_admits_now(&b, &p));           /* open */
+    CU_ASSERT_EQUAL(bw_breaker_admit(&b, &p, 1000 + 60000, MID, &d), BW_ADMIT_PROBE);
+    CU_ASSERT_FALSE(bw_breaker_admits_now(&b, &p));           /* half-open */
+    CU_ASSERT_TRUE(rec(&b, &p, 1000 + 60001, false, d.probe_token, NULL));
+    CU_ASSERT_EQUAL(st(&b, &p), BW_BRK_CLOSED);
+    CU_ASSERT_TRUE(bw_breaker_admits_now(&b, &p));            /* closed again */
+    bw_breaker_force(&b, &p, 70000, MID, BW_FORCE_OPEN, NULL);
+    CU_ASSERT_FALSE(bw_breaker_admits_now(&b, &p));
+    bw_breaker_force(&b, &p, 70000, MID, BW_FORCE_CLOSED, NULL);
+    CU_ASSERT_TRUE(bw_breaker_admits_now(&b, &p));
+    bw_breaker_force(&b, &p, 70000, MID, BW_FORCE_AUTO, NULL);
+    p.slow_start_ms = 1000;                                   /* a draw: the full admission */
+    CU_ASSERT_FALSE(bw_breaker_admits_now(&b, &p));
+    p.slow_start_ms = 0;
+    trip_at(&b, &p, 80000);
+    p.breaker = BW_BREAKER_DRYRUN;                            /* would reject: logged */
+    CU_ASSERT_FALSE(bw_breaker_admits_now(&b, &p));
+    p.breaker = BW_BREAKER_OFF;
+    CU_ASSERT_TRUE(bw_breaker_admits_now(&b, &p));
+}
+
 static const bw_test_case machine_cases[] = {
+    {"admits now: only without a decision", test_admits_now},
     {"open, then half_open probes", test_open_then_half_open_probes},
     {"close resets the doubling", test_closed_then_trip_uses_base_open_time},
     {"probe failure doubles the open time", test_probe_failure_doubles_open_time},
