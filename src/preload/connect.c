@@ -69,18 +69,26 @@ static __thread struct {
     unsigned host_gen;
     bw_ipaddr addr;
     long dest;
+    /* The state entries of that address and destination (attach_state) in
+     * the region st, whose table began at entries: entries are never
+     * removed while their mapping lives. st NULL: not looked up yet. */
+    bw_state *st;
+    bw_entry *entries;
+    bw_entry *entry, *dest_entry;
 } last_dest BW_TLS;
 
 /* Finds the destination for sa under cfg (held through ref); *policy gets
- * its policy. Returns the index or -1. */
+ * its policy. Returns the index or -1. *cached: last_dest now describes sa
+ * under cfg (attach_state may use its entries). */
 static long find_dest(const bw_config *cfg, const bw_cfg_ref *ref, const struct sockaddr *sa,
-                      const bw_policy **policy)
+                      const bw_policy **policy, bool *cached)
 {
     bw_ipaddr a;
     uint64_t cfg_gen = bw_cfg_generation(ref);
     unsigned host_gen = bw_hostcache_generation();
     bool keyed = bw_ipaddr_from_sockaddr(sa, &a);
     long d;
+    *cached = keyed;
     /* The debug line names the host: that takes the full lookup. */
     if (keyed && last_dest.cfg_gen == cfg_gen && last_dest.host_gen == host_gen &&
         last_dest.addr.family == a.family && last_dest.addr.port == a.port &&
@@ -99,6 +107,7 @@ static long find_dest(const bw_config *cfg, const bw_cfg_ref *ref, const struct 
         last_dest.host_gen = host_gen;
         last_dest.addr = a;
         last_dest.dest = d;
+        last_dest.st = NULL;
     }
     if (bw_log_enabled(BW_LOG_DEBUG)) {
         char addr[64];
@@ -109,15 +118,27 @@ static long find_dest(const bw_config *cfg, const bw_cfg_ref *ref, const struct 
     return d;
 }
 
-/* Points c at its state entries (all NULL when there is no usable state). */
-static void attach_state(bw_conn *c, const bw_config *cfg)
+/* Points c at its state entries (all NULL when there is no usable state);
+ * cached: last_dest describes c's address under cfg (find_dest). */
+static void attach_state(bw_conn *c, const bw_config *cfg, bool cached)
 {
     bw_state *st = bw_shim_state(cfg);
     if (!st)
         return;
-    const struct sockaddr *sa = (const struct sockaddr *)&c->addr;
-    c->entry = bw_state_find(st, BW_ENTRY_ADDRESS, c->dest_name, sa, true);
-    c->dest_entry = bw_state_find(st, BW_ENTRY_DESTINATION, c->dest_name, NULL, true);
+    if (cached && last_dest.st == st && last_dest.entries == st->entries) {
+        c->entry = last_dest.entry;
+        c->dest_entry = last_dest.dest_entry;
+    } else {
+        const struct sockaddr *sa = (const struct sockaddr *)&c->addr;
+        c->entry = bw_state_find(st, BW_ENTRY_ADDRESS, c->dest_name, sa, true);
+        c->dest_entry = bw_state_find(st, BW_ENTRY_DESTINATION, c->dest_name, NULL, true);
+        if (cached && c->entry && c->dest_entry) {   /* a full table: look again next time */
+            last_dest.st = st;
+            last_dest.entries = st->entries;
+            last_dest.entry = c->entry;
+            last_dest.dest_entry = c->dest_entry;
+        }
+    }
     bool by_dest = c->policy->breaker_scope == BW_SCOPE_DESTINATION;
     c->breaker_entry = by_dest ? c->dest_entry : c->entry;
     c->bulkhead_entry = c->policy->bulkhead_scope == BW_SCOPE_DESTINATION ? c->dest_entry : c->entry;
@@ -125,7 +146,8 @@ static void attach_state(bw_conn *c, const bw_config *cfg)
 
 /* Makes a record for a new connection of fd and installs it. NULL: leave fd untracked. */
 static bw_conn *track(int fd, const bw_config *cfg, bw_cfg_ref *ref, long dest,
-                      const bw_policy *policy, const struct sockaddr *sa, socklen_t len)
+                      const bw_policy *policy, const struct sockaddr *sa, socklen_t len,
+                      bool cached)
 {
     bw_conn *c = bw_conn_new();
     if (!c)
@@ -139,7 +161,7 @@ static bw_conn *track(int fd, const bw_config *cfg, bw_cfg_ref *ref, long dest,
     c->watch_responses = !bw_status_set_empty(&policy->breaker_http_status);
     c->watch_requests = policy->idempotency || c->watch_responses;
     bw_http_req_cfg_from_policy(&c->req_cfg, policy);
-    attach_state(c, cfg);
+    attach_state(c, cfg, cached);
     bw_conn *old = bw_fdt_set(fd, c);
     if (old == c) {           /* descriptor beyond the table */
         bw_conn_unref(c);
@@ -517,8 +539,9 @@ static int connect_entered(int fd, const struct sockaddr *sa, socklen_t len)
         return bw_real.connect(fd, sa, len);
     }
     const bw_policy *policy;
-    long dest = find_dest(cfg, ref, sa, &policy);
-    bw_conn *c = policy->enabled ? track(fd, cfg, ref, dest, policy, sa, len) : NULL;
+    bool cached;
+    long dest = find_dest(cfg, ref, sa, &policy, &cached);
+    bw_conn *c = policy->enabled ? track(fd, cfg, ref, dest, policy, sa, len, cached) : NULL;
     bw_cfg_drop(ref);   /* a tracked connection holds the config on its own */
     if (!c) {
         bw_forget_fd(fd);
@@ -554,8 +577,9 @@ bw_conn *bw_track_inherited(int fd, const struct sockaddr *peer, socklen_t len)
         return NULL;
     }
     const bw_policy *policy;
-    long dest = find_dest(cfg, ref, peer, &policy);
-    bw_conn *c = policy->enabled ? track(fd, cfg, ref, dest, policy, peer, len) : NULL;
+    bool cached;
+    long dest = find_dest(cfg, ref, peer, &policy, &cached);
+    bw_conn *c = policy->enabled ? track(fd, cfg, ref, dest, policy, peer, len, cached) : NULL;
     bw_cfg_drop(ref);
     if (c)
         atomic_store(&c->state, BW_CONN_CONNECTED);
