@@ -179,7 +179,14 @@ static bool rate_reached(uint32_t bad, uint32_t calls, uint32_t pct)
 static bool trip(bw_breaker *b, const bw_policy *p, int64_t now_ms, uint32_t rnd,
                  bw_breaker_transition *t)
 {
-    bw_breaker_counts c = bw_breaker_window_counts(&b->window, now_ms);
+    /* A window with no bad call meets no rate of 1 % or more: only the
+     * failure run is left to judge (the usual success needs no counting). */
+    bool rates_idle = p->breaker_failure_rate > 0 &&
+                      (p->breaker_slow_ms == 0 || p->breaker_slow_rate > 0) &&
+                      bw_breaker_window_all_good(&b->window);
+    bw_breaker_counts c = {0, 0, 0};
+    if (!rates_idle)
+        c = bw_breaker_window_counts(&b->window, now_ms);
     uint32_t cf = p->breaker_consecutive_failures, run = b->consecutive;
     enum bw_breaker_reason why = BW_BRK_WHY_NONE;
     uint32_t bad = 0, threshold = 0;

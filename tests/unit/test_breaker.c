@@ -1040,6 +1040,32 @@ static void test_corrupt_struct_is_contained(void)
     }
 }
 
+/* all_good: a count window with no failed or slow call in it (after one
+ * slides out too); never for a time window, which has to be summed. */
+static void test_window_all_good(void)
+{
+    bw_policy p = pol();
+    bw_breaker b;
+    bw_breaker_init(&b);
+    bw_breaker_window_sync(&b.window, &p);
+    CU_ASSERT_TRUE(bw_breaker_window_all_good(&b.window));
+    bw_breaker_window_add(&b.window, 0, false, false);
+    CU_ASSERT_TRUE(bw_breaker_window_all_good(&b.window));
+    bw_breaker_window_add(&b.window, 0, true, false);
+    CU_ASSERT_FALSE(bw_breaker_window_all_good(&b.window));
+    for (int i = 0; i < 19; i++)
+        bw_breaker_window_add(&b.window, 0, false, false);
+    CU_ASSERT_FALSE(bw_breaker_window_all_good(&b.window));   /* still 1 of the last 20 */
+    bw_breaker_window_add(&b.window, 0, false, false);
+    CU_ASSERT_TRUE(bw_breaker_window_all_good(&b.window));    /* slid out */
+    bw_breaker_window_add(&b.window, 0, false, true);
+    CU_ASSERT_FALSE(bw_breaker_window_all_good(&b.window));   /* slow */
+    p.breaker_window = BW_WINDOW_TIME;
+    p.breaker_window_size = 10;
+    bw_breaker_window_sync(&b.window, &p);
+    CU_ASSERT_FALSE(bw_breaker_window_all_good(&b.window));
+}
+
 static const bw_test_case window_cases[] = {
     {"init is all zero and closed", test_init_is_zero_and_closed},
     {"stays closed below min_calls", test_stays_closed_below_min_calls},
@@ -1058,6 +1084,7 @@ static const bw_test_case window_cases[] = {
     {"slow call rate", test_slow_rate},
     {"slow rate one below, and slow_ms off", test_slow_rate_one_below_and_off},
     {"policy reload rebuilds the window", test_policy_reload_rebuilds_window},
+    {"window all good", test_window_all_good},
     {NULL, NULL},
 };
 
