@@ -210,7 +210,8 @@ void bw_connect_record(bw_conn *c, int err, int64_t began_ms)
 {
     if (!err && !bw_status_set_empty(&c->policy->breaker_http_status))
         return;
-    bw_guard_breaker_record(c, err == 0, (uint32_t)(bw_now_ms() - began_ms));
+    int64_t now = bw_now_ms();
+    bw_guard_breaker_record_at(c, err == 0, (uint32_t)(now - began_ms), now);
 }
 
 void bw_connect_finish(bw_conn *c, int err)
@@ -377,7 +378,9 @@ static int64_t attempt_limit(const bw_policy *p, bool nonblocking, const struct 
 static int connect_managed(int fd, bw_conn *c, bool nonblocking)
 {
     bw_retry_plan plan;
-    int64_t t0 = bw_now_ms();
+    int64_t t0 = c->started_ms;   /* track() read the clock just now */
+    /* Only a connect_rate or a bulkhead wait can make admission take time. */
+    bool admit_waits = c->policy->connect_rate || c->policy->bulkhead_wait_ms;
     struct timeval own;
     int64_t own_ms = bw_own_send_timeout(fd, &own);
     if (admit(c, true, rate_wait_limit(c->policy, own_ms)) != 0)
@@ -390,7 +393,7 @@ static int connect_managed(int fd, bw_conn *c, bool nonblocking)
         own = (struct timeval){0, 0};
     bw_retry_plan_init(&plan, c->policy, t0, nonblocking ? 0 : own_ms);
     for (unsigned n = 0;; n++) {
-        int64_t began = bw_now_ms();
+        int64_t began = n || admit_waits ? bw_now_ms() : t0;
         bool own_binds, in_progress;
         int64_t limit = attempt_limit(c->policy, nonblocking, &own,
                                       bw_retry_attempt_limit(&plan, c->policy, began, &own_binds));

@@ -155,6 +155,11 @@ int bw_guard_rate_take(bw_conn *c, bool may_wait, int64_t wait_limit_ms)
 
 void bw_guard_breaker_record(bw_conn *c, bool ok, uint32_t duration_ms)
 {
+    bw_guard_breaker_record_at(c, ok, duration_ms, bw_now_ms());
+}
+
+void bw_guard_breaker_record_at(bw_conn *c, bool ok, uint32_t duration_ms, int64_t now_ms)
+{
     const bw_policy *p = c->policy;
     bw_entry *e = c->breaker_entry;
     if (!e || p->breaker == BW_BREAKER_OFF)
@@ -167,7 +172,7 @@ void bw_guard_breaker_record(bw_conn *c, bool ok, uint32_t duration_ms)
         c->run_before = bw_breaker_run_now(&e->breaker);
         c->success_recorded = true;
     }
-    bool changed = bw_breaker_record(&e->breaker, p, bw_now_ms(), rnd,
+    bool changed = bw_breaker_record(&e->breaker, p, now_ms, rnd,
                                      ok ? BW_CALL_SUCCESS : BW_CALL_FAILURE, duration_ms,
                                      c->probe_token, &t);
     unlock_entry(e);
@@ -510,8 +515,10 @@ void bw_guard_slot_give_back(bw_entry *e, bool untracked, int32_t owner)
         bw_bulkhead_release(&e->bulkhead, pid, start);
     /* A waiter queues its ticket under this lock before it sleeps, so none
      * seen now means nobody to wake: skip the system call (every connect
-     * rejected by the breaker passes here). */
-    bool waiters = bw_bulkhead_waiting(&e->bulkhead, bw_now_ms()) > 0;
+     * rejected by the breaker passes here), and with no ticket at all, the
+     * clock that dates them. */
+    bool waiters = bw_bulkhead_has_tickets(&e->bulkhead) &&
+                   bw_bulkhead_waiting(&e->bulkhead, bw_now_ms()) > 0;
     unlock_entry(e);
     if (!waiters)
         return;

@@ -18,6 +18,8 @@ void bw_guard_note_rejection(bw_conn *c);
 
 /* Reports an attempt's outcome (and duration) to the breaker. */
 void bw_guard_breaker_record(bw_conn *c, bool ok, uint32_t duration_ms);
+/* The same, with the monotonic clock read already (now_ms). */
+void bw_guard_breaker_record_at(bw_conn *c, bool ok, uint32_t duration_ms, int64_t now_ms);
 
 /* Reports that c failed after all (its TLS handshake): a failure that takes
  * the place of the last success recorded for c in the breaker's failure run
