@@ -77,6 +77,11 @@ void bw_breaker_window_add(bw_breaker_window *w, int64_t now_ms, bool failed, bo
  * buckets: ask bw_breaker_window_counts. Cheaper than the counts. */
 bool bw_breaker_window_all_good(const bw_breaker_window *w);
 
+/* bw_breaker_window_add of a call neither failed nor slow, for a window
+ * bw_breaker_window_all_good says is all good (it stays so); returns false,
+ * changing nothing, for any other window. */
+bool bw_breaker_window_add_good(bw_breaker_window *w);
+
 /* Totals of the window as seen at now_ms; does not modify it. */
 bw_breaker_counts bw_breaker_window_counts(const bw_breaker_window *w, int64_t now_ms);
 

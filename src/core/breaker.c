@@ -171,6 +171,13 @@ static bool rate_reached(uint32_t bad, uint32_t calls, uint32_t pct)
     return (uint64_t)bad * 100 >= (uint64_t)pct * calls;
 }
 
+/* True when neither rate rule can fire on a window without a bad call
+ * (thresholds of at least 1 %, as the validator keeps them). */
+static bool rates_need_bad(const bw_policy *p)
+{
+    return p->breaker_failure_rate > 0 && (p->breaker_slow_ms == 0 || p->breaker_slow_rate > 0);
+}
+
 /*
  * Judges a closed breaker's window at now_ms and opens it when a rule
  * fires (failure rate first, then slow rate, then the failure run).
@@ -181,9 +188,7 @@ static bool trip(bw_breaker *b, const bw_policy *p, int64_t now_ms, uint32_t rnd
 {
     /* A window with no bad call meets no rate of 1 % or more: only the
      * failure run is left to judge (the usual success needs no counting). */
-    bool rates_idle = p->breaker_failure_rate > 0 &&
-                      (p->breaker_slow_ms == 0 || p->breaker_slow_rate > 0) &&
-                      bw_breaker_window_all_good(&b->window);
+    bool rates_idle = rates_need_bad(p) && bw_breaker_window_all_good(&b->window);
     bw_breaker_counts c = {0, 0, 0};
     if (!rates_idle)
         c = bw_breaker_window_counts(&b->window, now_ms);
@@ -360,6 +365,14 @@ bool bw_breaker_record(bw_breaker *b, const bw_policy *p, int64_t now_ms, uint32
     if (p->breaker == BW_BREAKER_OFF)
         return false;
     prepare(b, p);
+    /* The usual call: a good one, closed, into a count window holding no
+     * bad call. It changes nothing but the window's position and the run,
+     * and trips nothing (trip would find no rate and no run): no judging. */
+    if (!failed && !slow && b->force == BW_FORCE_AUTO && b->state == BW_BRK_CLOSED &&
+        rates_need_bad(p) && bw_breaker_window_add_good(&b->window)) {
+        break_run(b);
+        return false;
+    }
     if (b->force == BW_FORCE_AUTO)
         changed = probe_timeouts(b, p, now_ms, rnd, t);
     int slot = probe_slot(b, probe_token);

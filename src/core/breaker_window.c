@@ -158,6 +158,17 @@ bool bw_breaker_window_all_good(const bw_breaker_window *w)
     return bad == 0;
 }
 
+bool bw_breaker_window_add_good(bw_breaker_window *w)
+{
+    if (!bw_breaker_window_all_good(w))
+        return false;
+    /* The bits at pos are clear already: writing a good call is moving on. */
+    w->pos = (uint16_t)((w->pos + 1u) % w->size);
+    if (w->len < w->size)
+        w->len++;
+    return true;
+}
+
 bw_breaker_counts bw_breaker_window_counts(const bw_breaker_window *w, int64_t now_ms)
 {
     bw_breaker_counts c = {0, 0, 0};

@@ -1060,6 +1060,18 @@ static void test_window_all_good(void)
     CU_ASSERT_TRUE(bw_breaker_window_all_good(&b.window));    /* slid out */
     bw_breaker_window_add(&b.window, 0, false, true);
     CU_ASSERT_FALSE(bw_breaker_window_all_good(&b.window));   /* slow */
+    CU_ASSERT_FALSE(bw_breaker_window_add_good(&b.window));   /* not for this window */
+    for (int i = 0; i < 19; i++)
+        bw_breaker_window_add(&b.window, 0, false, false);
+    CU_ASSERT_FALSE(bw_breaker_window_add_good(&b.window));   /* cannot slide a bad one out */
+    bw_breaker_window_add(&b.window, 0, false, false);         /* ... window_add does */
+    CU_ASSERT_TRUE(bw_breaker_window_add_good(&b.window));
+    bw_breaker_counts c = bw_breaker_window_counts(&b.window, 0);
+    CU_ASSERT_EQUAL(c.calls, 20);
+    CU_ASSERT_EQUAL(c.slow, 0);
+    bw_breaker_window_add(&b.window, 0, true, false);         /* at the next position */
+    c = bw_breaker_window_counts(&b.window, 0);
+    CU_ASSERT_EQUAL(c.failures, 1);
     p.breaker_window = BW_WINDOW_TIME;
     p.breaker_window_size = 10;
     bw_breaker_window_sync(&b.window, &p);
