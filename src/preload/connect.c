@@ -156,7 +156,10 @@ static bw_conn *track(int fd, const bw_config *cfg, bw_cfg_ref *ref, long dest,
     c->policy = policy;
     c->dest_name = dest >= 0 ? cfg->dests[dest].name : "default";
     c->addrlen = len < sizeof c->addr ? len : sizeof c->addr;
-    memcpy(&c->addr, sa, c->addrlen);
+    if (c->addrlen == sizeof(struct sockaddr_in))   /* the usual size: a copy of two words */
+        memcpy(&c->addr, sa, sizeof(struct sockaddr_in));
+    else
+        memcpy(&c->addr, sa, c->addrlen);   /* a `rep movsb`, a step per byte */
     c->started_ms = bw_now_ms();
     c->watch_responses = !bw_status_set_empty(&policy->breaker_http_status);
     c->watch_requests = policy->idempotency || c->watch_responses;
