@@ -160,7 +160,9 @@ static bw_conn *track(int fd, const bw_config *cfg, bw_cfg_ref *ref, long dest,
         memcpy(&c->addr, sa, sizeof(struct sockaddr_in));
     else
         memcpy(&c->addr, sa, c->addrlen);   /* a `rep movsb`, a step per byte */
-    c->started_ms = bw_now_ms();
+    int64_t us = bw_now_us();   /* both clocks: CLOCK_MONOTONIC, us / 1000 is bw_now_ms */
+    c->started_ms = us / 1000;
+    c->connect_began_us = us;   /* admit() renews it when admission may have waited */
     c->watch_responses = !bw_status_set_empty(&policy->breaker_http_status);
     c->watch_requests = policy->idempotency || c->watch_responses;
     bw_http_req_cfg_from_policy(&c->req_cfg, policy);
@@ -235,6 +237,13 @@ void bw_conn_outcome(bw_conn *c, int err)
     bw_connect_finish(c, err);
 }
 
+/* Only a connect_rate or a bulkhead wait can make admission take time:
+ * otherwise the clock read when the connect was tracked still holds. */
+static bool admission_may_wait(const bw_policy *p)
+{
+    return p->connect_rate || p->bulkhead_wait_ms;
+}
+
 /*
  * Admits a connect's first attempt, the same way in every mode: a
  * connect_rate token, a bulkhead slot, then the breaker's word (or a
@@ -259,7 +268,8 @@ static int admit(bw_conn *c, bool may_wait, int64_t rate_limit_ms)
         return reject(c, BW_CNT_REJECTED_BULKHEAD, err);
     if (!admitted && (err = admit_first(c)) != 0)
         return reject(c, BW_CNT_REJECTED_BREAKER, err);
-    c->connect_began_us = bw_now_us();
+    if (admission_may_wait(c->policy))
+        c->connect_began_us = bw_now_us();
     bw_count(c->entry, BW_CNT_CONNECTS, 1);
     if (!admitted)
         bw_guard_budget_note_first(c);
@@ -382,8 +392,7 @@ static int connect_managed(int fd, bw_conn *c, bool nonblocking)
 {
     bw_retry_plan plan;
     int64_t t0 = c->started_ms;   /* track() read the clock just now */
-    /* Only a connect_rate or a bulkhead wait can make admission take time. */
-    bool admit_waits = c->policy->connect_rate || c->policy->bulkhead_wait_ms;
+    bool admit_waits = admission_may_wait(c->policy);
     struct timeval own;
     int64_t own_ms = bw_own_send_timeout(fd, &own);
     if (admit(c, true, rate_wait_limit(c->policy, own_ms)) != 0)

@@ -345,7 +345,10 @@ static enum bw_bh_result try_slot(bw_entry *e, uint32_t max, int32_t pid, uint64
     for (int round = 0; round < 2; round++) {
         if (!lock_entry(e))
             return UNLOCKABLE;
-        int64_t now = bw_now_ms();
+        /* A first try with no connect_rate before it: the connect's own
+         * clock reading, microseconds old, will do. */
+        int64_t now = rest && round == 0 && !rest->policy->connect_rate ? rest->started_ms
+                                                                        : bw_now_ms();
         r = ticketed ? bw_bulkhead_try_acquire_ticket(&e->bulkhead, max, ticket, pid, start, now)
                      : bw_bulkhead_acquire(&e->bulkhead, max, pid, start, now);
         if (rest && bw_bh_admitted(r))
