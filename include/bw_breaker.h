@@ -148,6 +148,16 @@ void bw_breaker_init(bw_breaker *b);
 enum bw_breaker_verdict bw_breaker_admit(bw_breaker *b, const bw_policy *p, int64_t now_ms,
                                          uint32_t rnd, bw_breaker_decision *d);
 
+/*
+ * True when bw_breaker_admit would allow a call now without changing b or
+ * saying anything (no probe, no transition, no dry-run rejection): the
+ * breaker is off, forced closed, or closed with no slow_start_ms. The one
+ * call that needs no lock: it reads only state and force, which every
+ * function here stores atomically, so a breaker opening meanwhile sees the
+ * call as admitted just before it opened. False means: ask bw_breaker_admit.
+ */
+bool bw_breaker_admits_now(const bw_breaker *b, const bw_policy *p);
+
 enum bw_breaker_outcome { BW_CALL_SUCCESS = 0, BW_CALL_FAILURE = 1 };
 
 /*

@@ -71,6 +71,17 @@ bool bw_breaker_window_sync(bw_breaker_window *w, const bw_policy *p);
  */
 void bw_breaker_window_add(bw_breaker_window *w, int64_t now_ms, bool failed, bool slow);
 
+/* True when the window is known to hold no failed and no slow call: a
+ * count window whose rings are clear (bits past the size included, so a
+ * corrupt ring only says false). False for a time window, which sums its
+ * buckets: ask bw_breaker_window_counts. Cheaper than the counts. */
+bool bw_breaker_window_all_good(const bw_breaker_window *w);
+
+/* bw_breaker_window_add of a call neither failed nor slow, for a window
+ * bw_breaker_window_all_good says is all good (it stays so); returns false,
+ * changing nothing, for any other window. */
+bool bw_breaker_window_add_good(bw_breaker_window *w);
+
 /* Totals of the window as seen at now_ms; does not modify it. */
 bw_breaker_counts bw_breaker_window_counts(const bw_breaker_window *w, int64_t now_ms);
 

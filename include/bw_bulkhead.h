@@ -191,6 +191,13 @@ bool bw_bulkhead_cancel_ticket(bw_bulkhead *b, uint32_t ticket);
  */
 int64_t bw_bulkhead_wake_by(const bw_bulkhead *b, uint32_t ticket, int64_t now_ms);
 
+/* True when a ticket may be outstanding (bw_bulkhead_waiting may be > 0):
+ * false spares the caller the clock. */
+static inline bool bw_bulkhead_has_tickets(const bw_bulkhead *b)
+{
+    return b->ticket_next != b->ticket_head;
+}
+
 /* Outstanding tickets at now_ms (for status). */
 uint32_t bw_bulkhead_waiting(const bw_bulkhead *b, int64_t now_ms);
 

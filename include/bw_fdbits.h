@@ -20,7 +20,8 @@ typedef struct bw_fdbits {
 } bw_fdbits;
 
 void bw_fdbits_mark(bw_fdbits *b, int fd);
-void bw_fdbits_unmark(bw_fdbits *b, int fd);
+/* bw_fdbits_unmark for a bit found set. */
+void bw_fdbits_unmark_set(bw_fdbits *b, int fd);
 
 /* Unmarks lo..hi (inclusive), skipping empty words. */
 void bw_fdbits_unmark_range(bw_fdbits *b, unsigned lo, unsigned hi);
@@ -30,6 +31,13 @@ static inline bool bw_fdbits_has(bw_fdbits *b, int fd)
     return (unsigned)fd < BW_FDT_MAX &&
            (atomic_load_explicit(&b->words[(unsigned)fd / 64], memory_order_relaxed) >>
             ((unsigned)fd % 64)) & 1;
+}
+
+/* Inline: close and socket forget seven facts, most of them never learned. */
+static inline void bw_fdbits_unmark(bw_fdbits *b, int fd)
+{
+    if (bw_fdbits_has(b, fd))   /* also the cheap answer when nothing is marked */
+        bw_fdbits_unmark_set(b, fd);
 }
 
 static inline bool bw_fdbits_any(bw_fdbits *b)

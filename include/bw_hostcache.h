@@ -35,6 +35,15 @@ void bw_hostcache_put(const struct sockaddr *sa, const char *host);
 bool bw_hostcache_get(const struct sockaddr *sa, char *out, size_t outlen);
 
 /*
+ * A number that changes whenever the answer of bw_hostcache_get may have
+ * changed for some address (a new name, a new or evicted entry, a reset),
+ * and not when a put only renews an entry with the name it had. A caller
+ * that remembers an answer together with the number read before asking
+ * may reuse the answer while the number stays the same. Lock-free.
+ */
+unsigned bw_hostcache_generation(void);
+
+/*
  * Empties the cache. Also re-initialises its lock without taking it, so it is
  * safe in a fork child whose parent had another thread inside the cache; for
  * the same reason it must not run while another thread of this process may

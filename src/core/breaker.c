@@ -20,6 +20,18 @@ static uint32_t sat_inc(uint32_t v)
     return v == UINT32_MAX ? v : v + 1;
 }
 
+/* state and force are also read without the lock (bw_breaker_admits_now):
+ * every store of them is atomic. */
+static void set_state(bw_breaker *b, enum bw_breaker_state s)
+{
+    __atomic_store_n(&b->state, (uint8_t)s, __ATOMIC_RELAXED);
+}
+
+static void set_force(bw_breaker *b, enum bw_breaker_force f)
+{
+    __atomic_store_n(&b->force, (uint8_t)f, __ATOMIC_RELAXED);
+}
+
 /* The run of failures in a row ends (a success, a move to open or closed, a
  * reset); run_breaks tells a later replacement that it did. */
 static void break_run(bw_breaker *b)
@@ -53,9 +65,9 @@ static unsigned probe_limit(const bw_policy *p)
 static void prepare(bw_breaker *b, const bw_policy *p)
 {
     if (b->state > BW_BRK_HALF_OPEN)
-        b->state = BW_BRK_CLOSED;
+        set_state(b, BW_BRK_CLOSED);
     if (b->force > BW_FORCE_CLOSED)
-        b->force = BW_FORCE_AUTO;
+        set_force(b, BW_FORCE_AUTO);
     bw_breaker_window_sync(&b->window, p);
 }
 
@@ -113,7 +125,7 @@ static void go_open(bw_breaker *b, const bw_policy *p, int64_t now_ms, uint32_t 
 
     begin(b, t, (enum bw_breaker_state)b->state, BW_BRK_OPEN, why);
     t->open_ms = d;
-    b->state = BW_BRK_OPEN;
+    set_state(b, BW_BRK_OPEN);
     b->open_until_ms = now_ms + d;
     if (b->reopenings < UINT8_MAX)
         b->reopenings++;
@@ -124,7 +136,7 @@ static void go_open(bw_breaker *b, const bw_policy *p, int64_t now_ms, uint32_t 
 static void go_half_open(bw_breaker *b, int64_t now_ms, bw_breaker_transition *t)
 {
     begin(b, t, BW_BRK_OPEN, BW_BRK_HALF_OPEN, BW_BRK_WHY_OPEN_ELAPSED);
-    b->state = BW_BRK_HALF_OPEN;
+    set_state(b, BW_BRK_HALF_OPEN);
     b->generation++;   /* makes tokens of earlier periods stale */
     b->since_ms = now_ms;
     b->probes_issued = b->probes_ok = 0;
@@ -137,7 +149,7 @@ static void go_closed(bw_breaker *b, int64_t now_ms, unsigned probes, bw_breaker
     begin(b, t, BW_BRK_HALF_OPEN, BW_BRK_CLOSED, BW_BRK_WHY_PROBES_OK);
     b->since_ms = now_ms;
     t->probes_ok = t->probes = probes;
-    b->state = BW_BRK_CLOSED;
+    set_state(b, BW_BRK_CLOSED);
     b->reopenings = 0;
     break_run(b);
     b->probes_issued = b->probes_ok = 0;
@@ -159,6 +171,13 @@ static bool rate_reached(uint32_t bad, uint32_t calls, uint32_t pct)
     return (uint64_t)bad * 100 >= (uint64_t)pct * calls;
 }
 
+/* True when neither rate rule can fire on a window without a bad call
+ * (thresholds of at least 1 %, as the validator keeps them). */
+static bool rates_need_bad(const bw_policy *p)
+{
+    return p->breaker_failure_rate > 0 && (p->breaker_slow_ms == 0 || p->breaker_slow_rate > 0);
+}
+
 /*
  * Judges a closed breaker's window at now_ms and opens it when a rule
  * fires (failure rate first, then slow rate, then the failure run).
@@ -167,7 +186,12 @@ static bool rate_reached(uint32_t bad, uint32_t calls, uint32_t pct)
 static bool trip(bw_breaker *b, const bw_policy *p, int64_t now_ms, uint32_t rnd,
                  bw_breaker_transition *t)
 {
-    bw_breaker_counts c = bw_breaker_window_counts(&b->window, now_ms);
+    /* A window with no bad call meets no rate of 1 % or more: only the
+     * failure run is left to judge (the usual success needs no counting). */
+    bool rates_idle = rates_need_bad(p) && bw_breaker_window_all_good(&b->window);
+    bw_breaker_counts c = {0, 0, 0};
+    if (!rates_idle)
+        c = bw_breaker_window_counts(&b->window, now_ms);
     uint32_t cf = p->breaker_consecutive_failures, run = b->consecutive;
     enum bw_breaker_reason why = BW_BRK_WHY_NONE;
     uint32_t bad = 0, threshold = 0;
@@ -279,6 +303,17 @@ static enum bw_breaker_verdict decide(bw_breaker *b, const bw_policy *p, int64_t
     return BW_ADMIT_ALLOW;
 }
 
+bool bw_breaker_admits_now(const bw_breaker *b, const bw_policy *p)
+{
+    if (p->breaker == BW_BREAKER_OFF)
+        return true;
+    if (p->slow_start_ms)
+        return false;   /* slow start draws: the full admission */
+    uint8_t force = __atomic_load_n(&b->force, __ATOMIC_RELAXED);
+    uint8_t state = __atomic_load_n(&b->state, __ATOMIC_RELAXED);
+    return force == BW_FORCE_CLOSED || (force == BW_FORCE_AUTO && state == BW_BRK_CLOSED);
+}
+
 enum bw_breaker_verdict bw_breaker_admit(bw_breaker *b, const bw_policy *p, int64_t now_ms,
                                          uint32_t rnd, bw_breaker_decision *d)
 {
@@ -330,6 +365,14 @@ bool bw_breaker_record(bw_breaker *b, const bw_policy *p, int64_t now_ms, uint32
     if (p->breaker == BW_BREAKER_OFF)
         return false;
     prepare(b, p);
+    /* The usual call: a good one, closed, into a count window holding no
+     * bad call. It changes nothing but the window's position and the run,
+     * and trips nothing (trip would find no rate and no run): no judging. */
+    if (!failed && !slow && b->force == BW_FORCE_AUTO && b->state == BW_BRK_CLOSED &&
+        rates_need_bad(p) && bw_breaker_window_add_good(&b->window)) {
+        break_run(b);
+        return false;
+    }
     if (b->force == BW_FORCE_AUTO)
         changed = probe_timeouts(b, p, now_ms, rnd, t);
     int slot = probe_slot(b, probe_token);
@@ -376,11 +419,11 @@ bool bw_breaker_force(bw_breaker *b, const bw_policy *p, int64_t now_ms, uint32_
     enum bw_breaker_state from = bw_breaker_state(b, p);
     if (mode != BW_FORCE_AUTO && b->state == BW_BRK_HALF_OPEN) {
         /* Abandon the period; probing starts afresh once the override is lifted. */
-        b->state = BW_BRK_OPEN;
+        set_state(b, BW_BRK_OPEN);
         b->open_until_ms = now_ms;
         b->probes_issued = b->probes_ok = 0;
     }
-    b->force = (uint8_t)mode;
+    set_force(b, mode);
     if (mode == BW_FORCE_AUTO && p->breaker != BW_BREAKER_OFF && b->state == BW_BRK_CLOSED &&
         trip(b, p, now_ms, rnd, t)) {
         t->from = from;
@@ -405,8 +448,8 @@ bool bw_breaker_reset(bw_breaker *b, const bw_policy *p, int64_t now_ms,
         t = &scratch;
     prepare(b, p);
     enum bw_breaker_state from = bw_breaker_state(b, p);
-    b->state = BW_BRK_CLOSED;
-    b->force = BW_FORCE_AUTO;
+    set_state(b, BW_BRK_CLOSED);
+    set_force(b, BW_FORCE_AUTO);
     b->reopenings = 0;
     break_run(b);
     b->probes_issued = b->probes_ok = 0;
@@ -437,7 +480,7 @@ bool bw_breaker_open_for(bw_breaker *b, const bw_policy *p, int64_t now_ms, uint
         return false;
     begin(b, t, from, BW_BRK_OPEN, BW_BRK_WHY_RETRY_AFTER);
     t->open_ms = ms;
-    b->state = BW_BRK_OPEN;
+    set_state(b, BW_BRK_OPEN);
     break_run(b);
     b->probes_issued = b->probes_ok = 0;
     return true;

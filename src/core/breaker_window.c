@@ -119,7 +119,8 @@ static uint32_t ring_popcount(const uint64_t *bits, uint32_t n)
         uint64_t v = bits[i];
         if (n - i * 64 < 64)
             v &= ((uint64_t)1 << (n - i * 64)) - 1;
-        total += (uint32_t)__builtin_popcountll(v);
+        if (v)   /* no popcnt instruction in the baseline ISA: a libgcc call */
+            total += (uint32_t)__builtin_popcountll(v);
     }
     return total;
 }
@@ -145,6 +146,27 @@ static bw_breaker_counts time_counts(const bw_breaker_window *w, int64_t now_ms)
     }
     bw_breaker_counts c = {clamp32(calls), clamp32(failures), clamp32(slow)};
     return c;
+}
+
+bool bw_breaker_window_all_good(const bw_breaker_window *w)
+{
+    if (w->kind != BW_WINDOW_COUNT || !shape_sane(w))
+        return false;
+    uint64_t bad = 0;
+    for (uint32_t i = 0; i < BW_BRK_RING_WORDS && i * 64 < w->size; i++)
+        bad |= w->u.ring.failed[i] | w->u.ring.slow[i];
+    return bad == 0;
+}
+
+bool bw_breaker_window_add_good(bw_breaker_window *w)
+{
+    if (!bw_breaker_window_all_good(w))
+        return false;
+    /* The bits at pos are clear already: writing a good call is moving on. */
+    w->pos = (uint16_t)((w->pos + 1u) % w->size);
+    if (w->len < w->size)
+        w->len++;
+    return true;
 }
 
 bw_breaker_counts bw_breaker_window_counts(const bw_breaker_window *w, int64_t now_ms)

@@ -10,10 +10,8 @@ void bw_fdbits_mark(bw_fdbits *b, int fd)
         atomic_fetch_add(&b->count, 1);
 }
 
-void bw_fdbits_unmark(bw_fdbits *b, int fd)
+void bw_fdbits_unmark_set(bw_fdbits *b, int fd)
 {
-    if (!bw_fdbits_has(b, fd))   /* also the cheap answer when nothing is marked */
-        return;
     uint64_t bit = 1ULL << ((unsigned)fd % 64);
     if (atomic_fetch_and(&b->words[(unsigned)fd / 64], ~bit) & bit)
         atomic_fetch_sub(&b->count, 1);

@@ -40,6 +40,19 @@ static struct {
 
 #define AT(link) (&cache.e[(link) - 1])
 
+/* bw_hostcache_generation: moved (under the lock) before an answer changes. */
+static unsigned generation;
+
+unsigned bw_hostcache_generation(void)
+{
+    return __atomic_load_n(&generation, __ATOMIC_ACQUIRE);
+}
+
+static void answers_change(void)
+{
+    __atomic_fetch_add(&generation, 1, __ATOMIC_RELEASE);
+}
+
 static size_t bucket_of(const bw_ipaddr *a)
 {
     uint64_t h = bw_hash(a->addr, 16, (uint64_t)a->family);
@@ -112,6 +125,8 @@ static uint16_t take_slot(void)
 static void put_locked(const bw_ipaddr *a, const char *host, size_t len)
 {
     uint16_t l = find(a);
+    if (!l || strcmp(AT(l)->name, host) != 0)
+        answers_change();   /* a renewal with the same name changes no answer */
     if (l) {
         age_unlink(l);
     } else {
@@ -164,6 +179,7 @@ void bw_hostcache_reset(void)
      * initialise it afresh rather than unlock it. Entries need no clearing,
      * slots are handed out again from the first. */
     pthread_mutex_init(&cache.lock, NULL);
+    answers_change();
     memset(cache.bucket, 0, sizeof cache.bucket);
     cache.oldest = cache.newest = 0;
     cache.used = 0;

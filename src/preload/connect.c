@@ -55,13 +55,60 @@ static bool is_inet(const struct sockaddr *sa, socklen_t len)
     return false;
 }
 
-/* Finds the destination for sa; *policy gets its policy. Returns the index or -1. */
-static long find_dest(const bw_config *cfg, const struct sockaddr *sa, const bw_policy **policy)
+/*
+ * This thread's last answer of find_dest: the destination of one address
+ * under one config (its generation) while the host cache gave the same
+ * names (its generation). A program connects to the same few addresses
+ * again and again; matching anew costs the host cache's lock and the
+ * index's hashing. Per thread, so it needs no lock: a signal handler on
+ * this thread never gets here (bw_enter), and a fork child's thread keeps
+ * a copy that stays true, since the config and the host cache come along.
+ */
+static __thread struct {
+    uint64_t cfg_gen;        /* 0: empty (publications count from 1) */
+    unsigned host_gen;
+    bw_ipaddr addr;
+    long dest;
+    /* The state entries of that address and destination (attach_state) in
+     * the region st, whose table began at entries: entries are never
+     * removed while their mapping lives. st NULL: not looked up yet. */
+    bw_state *st;
+    bw_entry *entries;
+    bw_entry *entry, *dest_entry;
+} last_dest BW_TLS;
+
+/* Finds the destination for sa under cfg (held through ref); *policy gets
+ * its policy. Returns the index or -1. *cached: last_dest now describes sa
+ * under cfg (attach_state may use its entries). */
+static long find_dest(const bw_config *cfg, const bw_cfg_ref *ref, const struct sockaddr *sa,
+                      const bw_policy **policy, bool *cached)
 {
+    bw_ipaddr a;
+    uint64_t cfg_gen = bw_cfg_generation(ref);
+    unsigned host_gen = bw_hostcache_generation();
+    bool keyed = bw_ipaddr_from_sockaddr(sa, &a);
+    long d;
+    *cached = keyed;
+    /* The debug line names the host: that takes the full lookup. */
+    if (keyed && last_dest.cfg_gen == cfg_gen && last_dest.host_gen == host_gen &&
+        last_dest.addr.family == a.family && last_dest.addr.port == a.port &&
+        memcmp(last_dest.addr.addr, a.addr, sizeof a.addr) == 0 &&
+        !bw_log_enabled(BW_LOG_DEBUG)) {
+        d = last_dest.dest;
+        *policy = d >= 0 ? &cfg->dests[d].policy : &cfg->defaults;
+        return d;
+    }
     char host[BW_HOSTCACHE_NAMELEN];
     bool named = bw_hostcache_get(sa, host, sizeof host);
-    long d = cfg->match ? bw_match_lookup(cfg->match, named ? host : NULL, sa) : -1;
+    d = cfg->match ? bw_match_lookup(cfg->match, named ? host : NULL, sa) : -1;
     *policy = d >= 0 ? &cfg->dests[d].policy : &cfg->defaults;
+    if (keyed) {
+        last_dest.cfg_gen = cfg_gen;
+        last_dest.host_gen = host_gen;
+        last_dest.addr = a;
+        last_dest.dest = d;
+        last_dest.st = NULL;
+    }
     if (bw_log_enabled(BW_LOG_DEBUG)) {
         char addr[64];
         bw_format_addr(sa, addr, sizeof addr);
@@ -71,15 +118,27 @@ static long find_dest(const bw_config *cfg, const struct sockaddr *sa, const bw_
     return d;
 }
 
-/* Points c at its state entries (all NULL when there is no usable state). */
-static void attach_state(bw_conn *c, const bw_config *cfg)
+/* Points c at its state entries (all NULL when there is no usable state);
+ * cached: last_dest describes c's address under cfg (find_dest). */
+static void attach_state(bw_conn *c, const bw_config *cfg, bool cached)
 {
     bw_state *st = bw_shim_state(cfg);
     if (!st)
         return;
-    const struct sockaddr *sa = (const struct sockaddr *)&c->addr;
-    c->entry = bw_state_find(st, BW_ENTRY_ADDRESS, c->dest_name, sa, true);
-    c->dest_entry = bw_state_find(st, BW_ENTRY_DESTINATION, c->dest_name, NULL, true);
+    if (cached && last_dest.st == st && last_dest.entries == st->entries) {
+        c->entry = last_dest.entry;
+        c->dest_entry = last_dest.dest_entry;
+    } else {
+        const struct sockaddr *sa = (const struct sockaddr *)&c->addr;
+        c->entry = bw_state_find(st, BW_ENTRY_ADDRESS, c->dest_name, sa, true);
+        c->dest_entry = bw_state_find(st, BW_ENTRY_DESTINATION, c->dest_name, NULL, true);
+        if (cached && c->entry && c->dest_entry) {   /* a full table: look again next time */
+            last_dest.st = st;
+            last_dest.entries = st->entries;
+            last_dest.entry = c->entry;
+            last_dest.dest_entry = c->dest_entry;
+        }
+    }
     bool by_dest = c->policy->breaker_scope == BW_SCOPE_DESTINATION;
     c->breaker_entry = by_dest ? c->dest_entry : c->entry;
     c->bulkhead_entry = c->policy->bulkhead_scope == BW_SCOPE_DESTINATION ? c->dest_entry : c->entry;
@@ -87,7 +146,8 @@ static void attach_state(bw_conn *c, const bw_config *cfg)
 
 /* Makes a record for a new connection of fd and installs it. NULL: leave fd untracked. */
 static bw_conn *track(int fd, const bw_config *cfg, bw_cfg_ref *ref, long dest,
-                      const bw_policy *policy, const struct sockaddr *sa, socklen_t len)
+                      const bw_policy *policy, const struct sockaddr *sa, socklen_t len,
+                      bool cached)
 {
     bw_conn *c = bw_conn_new();
     if (!c)
@@ -96,12 +156,17 @@ static bw_conn *track(int fd, const bw_config *cfg, bw_cfg_ref *ref, long dest,
     c->policy = policy;
     c->dest_name = dest >= 0 ? cfg->dests[dest].name : "default";
     c->addrlen = len < sizeof c->addr ? len : sizeof c->addr;
-    memcpy(&c->addr, sa, c->addrlen);
-    c->started_ms = bw_now_ms();
+    if (c->addrlen == sizeof(struct sockaddr_in))   /* the usual size: a copy of two words */
+        memcpy(&c->addr, sa, sizeof(struct sockaddr_in));
+    else
+        memcpy(&c->addr, sa, c->addrlen);   /* a `rep movsb`, a step per byte */
+    int64_t us = bw_now_us();   /* both clocks: CLOCK_MONOTONIC, us / 1000 is bw_now_ms */
+    c->started_ms = us / 1000;
+    c->connect_began_us = us;   /* admit() renews it when admission may have waited */
     c->watch_responses = !bw_status_set_empty(&policy->breaker_http_status);
     c->watch_requests = policy->idempotency || c->watch_responses;
     bw_http_req_cfg_from_policy(&c->req_cfg, policy);
-    attach_state(c, cfg);
+    attach_state(c, cfg, cached);
     bw_conn *old = bw_fdt_set(fd, c);
     if (old == c) {           /* descriptor beyond the table */
         bw_conn_unref(c);
@@ -150,7 +215,8 @@ void bw_connect_record(bw_conn *c, int err, int64_t began_ms)
 {
     if (!err && !bw_status_set_empty(&c->policy->breaker_http_status))
         return;
-    bw_guard_breaker_record(c, err == 0, (uint32_t)(bw_now_ms() - began_ms));
+    int64_t now = bw_now_ms();
+    bw_guard_breaker_record_at(c, err == 0, (uint32_t)(now - began_ms), now);
 }
 
 void bw_connect_finish(bw_conn *c, int err)
@@ -171,6 +237,13 @@ void bw_conn_outcome(bw_conn *c, int err)
     bw_connect_finish(c, err);
 }
 
+/* Only a connect_rate or a bulkhead wait can make admission take time:
+ * otherwise the clock read when the connect was tracked still holds. */
+static bool admission_may_wait(const bw_policy *p)
+{
+    return p->connect_rate || p->bulkhead_wait_ms;
+}
+
 /*
  * Admits a connect's first attempt, the same way in every mode: a
  * connect_rate token, a bulkhead slot, then the breaker's word (or a
@@ -188,15 +261,18 @@ static int admit(bw_conn *c, bool may_wait, int64_t rate_limit_ms)
         errno = EINTR;
         return -1;
     }
+    bool admitted = false;   /* breaker and budget asked with the slot (guard.h) */
     if (!err)
-        err = bw_guard_bulkhead_take(c, may_wait);
+        err = bw_guard_bulkhead_take(c, may_wait, &admitted);
     if (err)
         return reject(c, BW_CNT_REJECTED_BULKHEAD, err);
-    if ((err = admit_first(c)) != 0)
+    if (!admitted && (err = admit_first(c)) != 0)
         return reject(c, BW_CNT_REJECTED_BREAKER, err);
-    c->connect_began_us = bw_now_us();
+    if (admission_may_wait(c->policy))
+        c->connect_began_us = bw_now_us();
     bw_count(c->entry, BW_CNT_CONNECTS, 1);
-    bw_guard_budget_note_first(c);
+    if (!admitted)
+        bw_guard_budget_note_first(c);
     return 0;
 }
 
@@ -315,7 +391,8 @@ static int64_t attempt_limit(const bw_policy *p, bool nonblocking, const struct 
 static int connect_managed(int fd, bw_conn *c, bool nonblocking)
 {
     bw_retry_plan plan;
-    int64_t t0 = bw_now_ms();
+    int64_t t0 = c->started_ms;   /* track() read the clock just now */
+    bool admit_waits = admission_may_wait(c->policy);
     struct timeval own;
     int64_t own_ms = bw_own_send_timeout(fd, &own);
     if (admit(c, true, rate_wait_limit(c->policy, own_ms)) != 0)
@@ -328,7 +405,7 @@ static int connect_managed(int fd, bw_conn *c, bool nonblocking)
         own = (struct timeval){0, 0};
     bw_retry_plan_init(&plan, c->policy, t0, nonblocking ? 0 : own_ms);
     for (unsigned n = 0;; n++) {
-        int64_t began = bw_now_ms();
+        int64_t began = n || admit_waits ? bw_now_ms() : t0;
         bool own_binds, in_progress;
         int64_t limit = attempt_limit(c->policy, nonblocking, &own,
                                       bw_retry_attempt_limit(&plan, c->policy, began, &own_binds));
@@ -492,8 +569,9 @@ static int connect_entered(int fd, const struct sockaddr *sa, socklen_t len)
         return bw_real.connect(fd, sa, len);
     }
     const bw_policy *policy;
-    long dest = find_dest(cfg, sa, &policy);
-    bw_conn *c = policy->enabled ? track(fd, cfg, ref, dest, policy, sa, len) : NULL;
+    bool cached;
+    long dest = find_dest(cfg, ref, sa, &policy, &cached);
+    bw_conn *c = policy->enabled ? track(fd, cfg, ref, dest, policy, sa, len, cached) : NULL;
     bw_cfg_drop(ref);   /* a tracked connection holds the config on its own */
     if (!c) {
         bw_forget_fd(fd);
@@ -529,8 +607,9 @@ bw_conn *bw_track_inherited(int fd, const struct sockaddr *peer, socklen_t len)
         return NULL;
     }
     const bw_policy *policy;
-    long dest = find_dest(cfg, peer, &policy);
-    bw_conn *c = policy->enabled ? track(fd, cfg, ref, dest, policy, peer, len) : NULL;
+    bool cached;
+    long dest = find_dest(cfg, ref, peer, &policy, &cached);
+    bw_conn *c = policy->enabled ? track(fd, cfg, ref, dest, policy, peer, len, cached) : NULL;
     bw_cfg_drop(ref);
     if (c)
         atomic_store(&c->state, BW_CONN_CONNECTED);

@@ -83,8 +83,8 @@ int bw_guard_breaker_admit(bw_conn *c, bool retry)
     const bw_policy *p = c->policy;
     bw_entry *e = c->breaker_entry;
     c->probe_token = 0;
-    if (!e || p->breaker == BW_BREAKER_OFF)
-        return 0;
+    if (!e || bw_breaker_admits_now(&e->breaker, p))
+        return 0;   /* closed: nothing to decide, no lock */
     uint32_t rnd = (uint32_t)bw_rand64();   /* drawn before the lock, as every draw here */
     if (!lock_entry(e))
         return 0;
@@ -155,6 +155,11 @@ int bw_guard_rate_take(bw_conn *c, bool may_wait, int64_t wait_limit_ms)
 
 void bw_guard_breaker_record(bw_conn *c, bool ok, uint32_t duration_ms)
 {
+    bw_guard_breaker_record_at(c, ok, duration_ms, bw_now_ms());
+}
+
+void bw_guard_breaker_record_at(bw_conn *c, bool ok, uint32_t duration_ms, int64_t now_ms)
+{
     const bw_policy *p = c->policy;
     bw_entry *e = c->breaker_entry;
     if (!e || p->breaker == BW_BREAKER_OFF)
@@ -167,7 +172,7 @@ void bw_guard_breaker_record(bw_conn *c, bool ok, uint32_t duration_ms)
         c->run_before = bw_breaker_run_now(&e->breaker);
         c->success_recorded = true;
     }
-    bool changed = bw_breaker_record(&e->breaker, p, bw_now_ms(), rnd,
+    bool changed = bw_breaker_record(&e->breaker, p, now_ms, rnd,
                                      ok ? BW_CALL_SUCCESS : BW_CALL_FAILURE, duration_ms,
                                      c->probe_token, &t);
     unlock_entry(e);
@@ -311,22 +316,48 @@ static unsigned drop_dead(bw_entry *e, const struct owner_list *l)
     return dead.n + dead.n_socks;
 }
 
+/*
+ * The rest of a first attempt's admission, done under the lock that just
+ * gave c a slot in e when it can be: e is also c's destination entry (the
+ * retry budget's: bulkhead_scope = destination) and the breaker admits
+ * without a decision (bw_breaker_admits_now, which takes no lock). The
+ * first attempt is then counted in the budget here, one lock instead of
+ * three. Returns true when it was.
+ */
+static bool admit_rest(bw_conn *c, bw_entry *e, int64_t now)
+{
+    if (e != c->dest_entry || (c->breaker_entry &&
+                               !bw_breaker_admits_now(&c->breaker_entry->breaker, c->policy)))
+        return false;
+    c->probe_token = 0;
+    bw_budget_note_first(&e->budget, now);
+    return true;
+}
+
 /* One try at a slot; when the bulkhead is full, the slots of dead
- * processes are reclaimed (checked outside the lock) and it tries again. */
+ * processes are reclaimed (checked outside the lock) and it tries again.
+ * With rest (a plain try only), a slot taken comes with admit_rest(rest),
+ * whose answer goes into *rest_done. */
 static enum bw_bh_result try_slot(bw_entry *e, uint32_t max, int32_t pid, uint64_t start,
-                                  bool ticketed, uint32_t ticket)
+                                  bool ticketed, uint32_t ticket, bw_conn *rest, bool *rest_done)
 {
     enum bw_bh_result r = UNLOCKABLE;
     for (int round = 0; round < 2; round++) {
         if (!lock_entry(e))
             return UNLOCKABLE;
-        int64_t now = bw_now_ms();
+        /* A first try with no connect_rate before it: the connect's own
+         * clock reading, microseconds old, will do. */
+        int64_t now = rest && round == 0 && !rest->policy->connect_rate ? rest->started_ms
+                                                                        : bw_now_ms();
         r = ticketed ? bw_bulkhead_try_acquire_ticket(&e->bulkhead, max, ticket, pid, start, now)
                      : bw_bulkhead_acquire(&e->bulkhead, max, pid, start, now);
-        struct owner_list owners = {0};
+        if (rest && bw_bh_admitted(r))
+            *rest_done = admit_rest(rest, e, now);
+        struct owner_list owners;   /* 2 KB: filled only when reclaiming */
         bool reclaim = !bw_bh_admitted(r) && round == 0 &&
                        bw_bulkhead_should_reclaim(&e->bulkhead, max);
         if (reclaim) {
+            owners.n = 0;
             bw_bulkhead_reclaim(&e->bulkhead, copy_owner, &owners);
             owners.n_socks = bw_bulkhead_sockets(&e->bulkhead, owners.socks, BW_BULKHEAD_SOCKETS);
         }
@@ -353,16 +384,17 @@ static void withdraw(void *arg)
     }
 }
 
-int bw_guard_bulkhead_take(bw_conn *c, bool may_wait)
+int bw_guard_bulkhead_take(bw_conn *c, bool may_wait, bool *admitted)
 {
     const bw_policy *p = c->policy;
     bw_entry *e = c->bulkhead_entry;
+    *admitted = false;
     if (!e)
         return 0;   /* max 0 still takes a counted slot: status shows what is active */
     int32_t pid;
     uint64_t start;
     whoami(&pid, &start);
-    enum bw_bh_result r = try_slot(e, p->max_connections, pid, start, false, 0);
+    enum bw_bh_result r = try_slot(e, p->max_connections, pid, start, false, 0, c, admitted);
     if (r == BW_BH_REJECTED)
         bw_record_bulkhead_full(c, p->max_connections);
     if (r == BW_BH_REJECTED && may_wait && p->bulkhead_wait_ms > 0) {
@@ -376,7 +408,7 @@ int bw_guard_bulkhead_take(bw_conn *c, bool may_wait)
         }
         while (queued) {
             uint32_t seen = bw_bulkhead_seq(&e->bulkhead);
-            r = try_slot(e, p->max_connections, pid, start, true, q.ticket);
+            r = try_slot(e, p->max_connections, pid, start, true, q.ticket, NULL, NULL);
             int64_t left = deadline - bw_now_ms();
             if (r != BW_BH_WAIT || left <= 0)
                 break;
@@ -486,8 +518,10 @@ void bw_guard_slot_give_back(bw_entry *e, bool untracked, int32_t owner)
         bw_bulkhead_release(&e->bulkhead, pid, start);
     /* A waiter queues its ticket under this lock before it sleeps, so none
      * seen now means nobody to wake: skip the system call (every connect
-     * rejected by the breaker passes here). */
-    bool waiters = bw_bulkhead_waiting(&e->bulkhead, bw_now_ms()) > 0;
+     * rejected by the breaker passes here), and with no ticket at all, the
+     * clock that dates them. */
+    bool waiters = bw_bulkhead_has_tickets(&e->bulkhead) &&
+                   bw_bulkhead_waiting(&e->bulkhead, bw_now_ms()) > 0;
     unlock_entry(e);
     if (!waiters)
         return;

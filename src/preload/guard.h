@@ -18,6 +18,8 @@ void bw_guard_note_rejection(bw_conn *c);
 
 /* Reports an attempt's outcome (and duration) to the breaker. */
 void bw_guard_breaker_record(bw_conn *c, bool ok, uint32_t duration_ms);
+/* The same, with the monotonic clock read already (now_ms). */
+void bw_guard_breaker_record_at(bw_conn *c, bool ok, uint32_t duration_ms, int64_t now_ms);
 
 /* Reports that c failed after all (its TLS handshake): a failure that takes
  * the place of the last success recorded for c in the breaker's failure run
@@ -25,8 +27,12 @@ void bw_guard_breaker_record(bw_conn *c, bool ok, uint32_t duration_ms);
 void bw_guard_breaker_replace(bw_conn *c);
 
 /* Takes a bulkhead slot, waiting up to bulkhead_wait_ms when may_wait.
- * Returns 0 (slot held, or no limit), or the errno to fail with. */
-int bw_guard_bulkhead_take(bw_conn *c, bool may_wait);
+ * Returns 0 (slot held, or no limit), or the errno to fail with. When the
+ * slot's lock could also admit the first attempt (a closed breaker, the
+ * destination's entry: see guard.c), it did: *admitted is true, the breaker
+ * has allowed it and the retry budget has counted it, so the caller asks
+ * neither bw_guard_breaker_admit nor bw_guard_budget_note_first. */
+int bw_guard_bulkhead_take(bw_conn *c, bool may_wait, bool *admitted);
 
 /* Takes c's slot back, with no limit, after it was given back for a socket
  * the program still holds (a failed exec, exec.c). */

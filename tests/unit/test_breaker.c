@@ -1040,6 +1040,44 @@ static void test_corrupt_struct_is_contained(void)
     }
 }
 
+/* all_good: a count window with no failed or slow call in it (after one
+ * slides out too); never for a time window, which has to be summed. */
+static void test_window_all_good(void)
+{
+    bw_policy p = pol();
+    bw_breaker b;
+    bw_breaker_init(&b);
+    bw_breaker_window_sync(&b.window, &p);
+    CU_ASSERT_TRUE(bw_breaker_window_all_good(&b.window));
+    bw_breaker_window_add(&b.window, 0, false, false);
+    CU_ASSERT_TRUE(bw_breaker_window_all_good(&b.window));
+    bw_breaker_window_add(&b.window, 0, true, false);
+    CU_ASSERT_FALSE(bw_breaker_window_all_good(&b.window));
+    for (int i = 0; i < 19; i++)
+        bw_breaker_window_add(&b.window, 0, false, false);
+    CU_ASSERT_FALSE(bw_breaker_window_all_good(&b.window));   /* still 1 of the last 20 */
+    bw_breaker_window_add(&b.window, 0, false, false);
+    CU_ASSERT_TRUE(bw_breaker_window_all_good(&b.window));    /* slid out */
+    bw_breaker_window_add(&b.window, 0, false, true);
+    CU_ASSERT_FALSE(bw_breaker_window_all_good(&b.window));   /* slow */
+    CU_ASSERT_FALSE(bw_breaker_window_add_good(&b.window));   /* not for this window */
+    for (int i = 0; i < 19; i++)
+        bw_breaker_window_add(&b.window, 0, false, false);
+    CU_ASSERT_FALSE(bw_breaker_window_add_good(&b.window));   /* cannot slide a bad one out */
+    bw_breaker_window_add(&b.window, 0, false, false);         /* ... window_add does */
+    CU_ASSERT_TRUE(bw_breaker_window_add_good(&b.window));
+    bw_breaker_counts c = bw_breaker_window_counts(&b.window, 0);
+    CU_ASSERT_EQUAL(c.calls, 20);
+    CU_ASSERT_EQUAL(c.slow, 0);
+    bw_breaker_window_add(&b.window, 0, true, false);         /* at the next position */
+    c = bw_breaker_window_counts(&b.window, 0);
+    CU_ASSERT_EQUAL(c.failures, 1);
+    p.breaker_window = BW_WINDOW_TIME;
+    p.breaker_window_size = 10;
+    bw_breaker_window_sync(&b.window, &p);
+    CU_ASSERT_FALSE(bw_breaker_window_all_good(&b.window));
+}
+
 static const bw_test_case window_cases[] = {
     {"init is all zero and closed", test_init_is_zero_and_closed},
     {"stays closed below min_calls", test_stays_closed_below_min_calls},
@@ -1058,10 +1096,44 @@ static const bw_test_case window_cases[] = {
     {"slow call rate", test_slow_rate},
     {"slow rate one below, and slow_ms off", test_slow_rate_one_below_and_off},
     {"policy reload rebuilds the window", test_policy_reload_rebuilds_window},
+    {"window all good", test_window_all_good},
     {NULL, NULL},
 };
 
+/* bw_breaker_admits_now says yes exactly where bw_breaker_admit would allow
+ * without a decision: closed and automatic, forced closed, or off; never
+ * open, half-open, forced open, or with slow start configured. */
+static void test_admits_now(void)
+{
+    bw_policy p = pol();
+    bw_breaker b;
+    bw_breaker_decision d;
+    bw_breaker_init(&b);
+    CU_ASSERT_TRUE(bw_breaker_admits_now(&b, &p));
+    trip_at(&b, &p, 1000);
+    CU_ASSERT_FALSE(bw_breaker_admits_now(&b, &p));           /* open */
+    CU_ASSERT_EQUAL(bw_breaker_admit(&b, &p, 1000 + 60000, MID, &d), BW_ADMIT_PROBE);
+    CU_ASSERT_FALSE(bw_breaker_admits_now(&b, &p));           /* half-open */
+    CU_ASSERT_TRUE(rec(&b, &p, 1000 + 60001, false, d.probe_token, NULL));
+    CU_ASSERT_EQUAL(st(&b, &p), BW_BRK_CLOSED);
+    CU_ASSERT_TRUE(bw_breaker_admits_now(&b, &p));            /* closed again */
+    bw_breaker_force(&b, &p, 70000, MID, BW_FORCE_OPEN, NULL);
+    CU_ASSERT_FALSE(bw_breaker_admits_now(&b, &p));
+    bw_breaker_force(&b, &p, 70000, MID, BW_FORCE_CLOSED, NULL);
+    CU_ASSERT_TRUE(bw_breaker_admits_now(&b, &p));
+    bw_breaker_force(&b, &p, 70000, MID, BW_FORCE_AUTO, NULL);
+    p.slow_start_ms = 1000;                                   /* a draw: the full admission */
+    CU_ASSERT_FALSE(bw_breaker_admits_now(&b, &p));
+    p.slow_start_ms = 0;
+    trip_at(&b, &p, 80000);
+    p.breaker = BW_BREAKER_DRYRUN;                            /* would reject: logged */
+    CU_ASSERT_FALSE(bw_breaker_admits_now(&b, &p));
+    p.breaker = BW_BREAKER_OFF;
+    CU_ASSERT_TRUE(bw_breaker_admits_now(&b, &p));
+}
+
 static const bw_test_case machine_cases[] = {
+    {"admits now: only without a decision", test_admits_now},
     {"open, then half_open probes", test_open_then_half_open_probes},
     {"close resets the doubling", test_closed_then_trip_uses_base_open_time},
     {"probe failure doubles the open time", test_probe_failure_doubles_open_time},
