@@ -11,6 +11,18 @@
  * kernel restarts too) and the shim goes on waiting; otherwise it returns
  * EINTR, as the kernel does for a handler without SA_RESTART.
  *
+ * Fault signals (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS) stay out
+ * of that set: the kernel raises them on the faulting instruction of the
+ * thread itself, never while it sleeps in a system call, so their handlers
+ * interrupt no wait. Crash handlers are installed without SA_RESTART as a
+ * rule: sanitizer runtimes (ASan's and TSan's SIGSEGV, SIGBUS and SIGFPE,
+ * through the preloaded sigaction), Python's faulthandler, crash reporters.
+ * Counted, one of them would turn every SA_RESTART interruption of a bounded
+ * connect into EINTR for the program, and the connect, closed before it
+ * completed, into a breaker failure. The one difference left: such a signal
+ * sent from elsewhere (kill()) does not cut the shim's wait short where the
+ * kernel would have (the wait's own limit still ends it).
+ *
  * The installers are observed only: each call goes to libc unchanged, then
  * the handler now in force is read back from the kernel's view.
  */
@@ -36,10 +48,18 @@ static int next_sigaction(int sig, const struct sigaction *sa, struct sigaction 
     return __sigaction(sig, sa, old);
 }
 
+/* True for a signal the kernel raises for a fault of the thread's own
+ * instruction (above): its handler never interrupts a system call. */
+static bool is_fault(int sig)
+{
+    return sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE || sig == SIGILL ||
+           sig == SIGTRAP || sig == SIGSYS;
+}
+
 /* Reads sig's disposition back and notes whether its handler restarts calls. */
 static void note(int sig)
 {
-    if (sig < 1 || sig > 64)
+    if (sig < 1 || sig > 64 || is_fault(sig))
         return;
     int saved = errno;
     struct sigaction cur;

@@ -6,7 +6,9 @@
 #    bounds (jitter = none: 100+200+400 ms; full: at most that);
 #  - retries = 0: one attempt; retry_on = refused does retry a refusal;
 #  - deadline_ms caps the total time, and so does a shorter SO_SNDTIMEO;
-#  - a signal during the backoff sleep: connect() returns -1 with EINTR.
+#  - a signal during the backoff sleep: connect() returns -1 with EINTR;
+#    one with SA_RESTART does not end the backoff or a bounded attempt, also
+#    when crash handlers without SA_RESTART are installed.
 . "$(dirname "$0")/lib.sh"
 require_shim
 . "$(dirname "$0")/clients/retry_lib.sh"
@@ -130,6 +132,16 @@ LINE=$(cat "$T/rbh.out")
 note "SA_RESTART during a bounded attempt: $LINE"
 assert_eq "SA_RESTART during a bounded attempt: errno" ETIMEDOUT "$(field "$LINE" errno)"
 between "SA_RESTART during a bounded attempt: ms" "$(field "$LINE" ms)" 950 2500
+# The same with crash handlers installed without SA_RESTART (-f: SIGSEGV,
+# SIGBUS, SIGFPE, as ASan's and TSan's runtimes and Python's faulthandler
+# install them): a fault signal interrupts no call, so the attempt still
+# runs to its limit (counted, they made it EINTR at 300 ms).
+BREAKWATER_CONFIG="$T/restart_bh.ini" shim "$T/retry_client" -a 300 -r -f 127.0.0.1 "$BH" \
+    >"$T/fbh.out" 2>"$T/fbh.err"
+LINE=$(cat "$T/fbh.out")
+note "SA_RESTART during a bounded attempt, crash handlers installed: $LINE"
+assert_eq "SA_RESTART with crash handlers: errno" ETIMEDOUT "$(field "$LINE" errno)"
+between "SA_RESTART with crash handlers: ms" "$(field "$LINE" ms)" 950 2500
 # Without SA_RESTART the same alarm gives EINTR at 300 ms, as the kernel would.
 BREAKWATER_CONFIG="$T/restart_bh.ini" shim "$T/retry_client" -a 300 127.0.0.1 "$BH" >"$T/ibh.out" 2>"$T/ibh.err"
 assert_eq "plain signal during a bounded attempt: errno" EINTR "$(field "$(cat "$T/ibh.out")" errno)"

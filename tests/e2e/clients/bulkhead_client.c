@@ -71,7 +71,9 @@
  *                   cancelled and joined -> "cancel joined cancelled|finished"
  *   sigloop MS      for MS, the main thread connects and closes in a loop
  *                   while SIGALRM every 0.5 ms runs a handler that connects
- *                   and closes a socket of its own -> "sigloop done"
+ *                   and closes a socket of its own -> "sigloop done"; the
+ *                   errnos of the main thread's failed connects go to stderr
+ *                   ("# sigloop ... connects failed: NAME=COUNT ..." or "none")
  *   sigwrite P      connects to 127.0.0.1:P (a server that reads slowly) and
  *                   writes 64 MB (SO_SNDTIMEO 2 s) while a SIGALRM handler,
  *                   0.3 s in, sends on the same socket with MSG_DONTWAIT
@@ -727,8 +729,25 @@ static void alarm_with(void (*handler)(int), long first_us, long every_us)
     setitimer(ITIMER_REAL, &it, NULL);
 }
 
+struct tally { int err; long n; };
+
+/* Counts one more err in t: at most 8 different ones, more go to the eighth. */
+static void tally(struct tally *t, int *n, int err)
+{
+    int k = 0;
+    while (k < *n && t[k].err != err)
+        k++;
+    if (k == 8)
+        k = 7;
+    else if (k == *n)
+        t[(*n)++] = (struct tally){err, 0};
+    t[k].n++;
+}
+
 static void sigloop(long ms)
 {
+    struct tally errors[8];
+    int n_errors = 0;
     alarm_with(on_alarm, 500, 500);
     struct sockaddr_storage ss;
     socklen_t len = loopback(&ss, g_port, 0);
@@ -737,12 +756,17 @@ static void sigloop(long ms)
         int fd = socket(AF_INET, SOCK_STREAM, 0);
         if (fd < 0)
             continue;
-        connect(fd, (struct sockaddr *)&ss, len);
+        if (connect(fd, (struct sockaddr *)&ss, len) != 0)
+            tally(errors, &n_errors, errno);
         close(fd);
         cycles++;
     }
     alarm_with(on_alarm, 0, 0);
-    fprintf(stderr, "# sigloop %ld cycles, %d handler runs\n", cycles, (int)g_handled);
+    fprintf(stderr, "# sigloop %ld cycles, %d handler runs, connects failed:", cycles,
+            (int)g_handled);
+    for (int k = 0; k < n_errors; k++)
+        fprintf(stderr, " %s=%ld", errname(errors[k].err), errors[k].n);
+    fprintf(stderr, "%s\n", n_errors ? "" : " none");
     say("sigloop done");
 }
 

@@ -2,7 +2,7 @@
  * retry_client - connects to HOST PORT the way a plain C program does, and
  * reports how each connect() ended, for the connect-retry tests (t_retry_*).
  *
- *   retry_client [-t THREADS] [-s SNDTIMEO_MS] [-a ALARM_MS] [-r] [-n] HOST PORT
+ *   retry_client [-t THREADS] [-s SNDTIMEO_MS] [-a ALARM_MS] [-r] [-f] [-n] HOST PORT
  *
  * Every thread (default 1) makes one socket and one connect() call and prints
  *   "connect ok fd=N ms=M" or "connect fail fd=N errno=NAME ms=M"
@@ -11,6 +11,9 @@
  *    SA_RESTART, so a connect() blocked when it fires returns EINTR.
  * -r installs that handler WITH SA_RESTART: the kernel restarts the call, and
  *    so must the shim.
+ * -f first installs crash handlers (SIGSEGV, SIGBUS, SIGFPE) without
+ *    SA_RESTART, as sanitizer runtimes and Python's faulthandler do: they
+ *    interrupt no call, so -r's restart must still hold.
  * -n makes the socket non-blocking and, on EINPROGRESS, waits with poll()
  *    and reads SO_ERROR (printed as "connect inprogress ... then=NAME").
  * Exit status: 0 when every connect succeeded, 1 otherwise, 2 on usage errors.
@@ -49,6 +52,12 @@ static const char *errname(int e)
 {
     const char *n = strerrorname_np(e);
     return n ? n : "unknown";
+}
+
+static void on_fault(int sig)
+{
+    (void)sig;   /* never raised here: installed only */
+    _exit(3);
 }
 
 static void on_alarm(int sig)
@@ -107,8 +116,19 @@ static void *one_connect(void *arg)
 int main(int argc, char **argv)
 {
     int threads = 1, alarm_ms = 0, opt;
-    while ((opt = getopt(argc, argv, "t:s:a:rn")) != -1) {
+    while ((opt = getopt(argc, argv, "t:s:a:rnf")) != -1) {
         switch (opt) {
+        case 'f': {
+            struct sigaction fa;
+            memset(&fa, 0, sizeof fa);
+            fa.sa_handler = on_fault;
+            sigemptyset(&fa.sa_mask);
+            fa.sa_flags = SA_NODEFER | SA_ONSTACK;
+            sigaction(SIGSEGV, &fa, NULL);
+            sigaction(SIGBUS, &fa, NULL);
+            sigaction(SIGFPE, &fa, NULL);
+            break;
+        }
         case 't': threads = atoi(optarg); break;
         case 's': g_sndtimeo_ms = atoi(optarg); break;
         case 'a': alarm_ms = atoi(optarg); break;
@@ -160,6 +180,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "retry_client: the alarm fired %d times, not once\n", atomic_load(&g_alarms));
     return atomic_load(&g_failed) ? 1 : 0;
 usage:
-    fprintf(stderr, "usage: retry_client [-t THREADS] [-s SNDTIMEO_MS] [-a ALARM_MS] [-r] [-n] HOST PORT\n");
+    fprintf(stderr, "usage: retry_client [-t THREADS] [-s SNDTIMEO_MS] [-a ALARM_MS] [-r] [-f] [-n] HOST PORT\n");
     return 2;
 }
