@@ -12,11 +12,12 @@
  * addresses each hostname resolved to (bw_state_names.h), so that every
  * process of the config knows a name's siblings for failover.
  *
- * Concurrency: each entry has a robust, process-shared mutex (a process
- * killed while holding it leaves it recoverable: the next locker gets
- * EOWNERDEAD and takes over; the data it guards is bounds-checked by its own
- * module, so a half-finished update cannot make anyone read or write outside
- * the entry). Counters are updated with atomic instructions, without the
+ * Concurrency: each entry of a shared file has a robust, process-shared
+ * mutex (a process killed while holding it leaves it recoverable: the next
+ * locker gets EOWNERDEAD and takes over; the data it guards is bounds-checked
+ * by its own module, so a half-finished update cannot make anyone read or
+ * write outside the entry); an entry of a private region, whose holders are
+ * this process's threads, a futex word (a fifth of a mutex's cost). Counters are updated with atomic instructions, without the
  * lock. Lookups are lock-free; creation takes the header's mutex.
  *
  * Everything read from a shared file is validated before use: the header by
@@ -98,7 +99,15 @@ typedef struct bw_entry {
     uint16_t port;                   /* host byte order */
     bw_rate rate;                    /* destination entries: connect_rate's bucket (two
                                         words that were reserved in the version-1 layout) */
-    pthread_mutex_t lock;
+    /* 1: lock is the private region's futex lock (plock, state.c), not a
+     * pthread mutex; set before the entry is published. It fills what was
+     * padding (the offsets and size are those of layout 4, asserted in
+     * state.c), so an older build's file, zero there, reads as 0. */
+    uint32_t lock_private;
+    union {
+        pthread_mutex_t lock;
+        _Atomic uint32_t plock;      /* lock_private: 0 free, 1 held, 2 held with waiters */
+    };
     bw_breaker breaker;
     bw_bulkhead bulkhead;
     bw_budget budget;
