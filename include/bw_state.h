@@ -39,6 +39,7 @@
 #include "bw_events.h"
 #include "bw_histogram.h"
 #include "bw_names.h"
+#include "bw_plock.h"
 #include "bw_rate.h"
 
 #define BW_STATE_MAGIC 0x3174537761657242ULL   /* "BreawSt1" */
@@ -99,14 +100,14 @@ typedef struct bw_entry {
     uint16_t port;                   /* host byte order */
     bw_rate rate;                    /* destination entries: connect_rate's bucket (two
                                         words that were reserved in the version-1 layout) */
-    /* 1: lock is the private region's futex lock (plock, state.c), not a
+    /* 1: lock is the private region's futex lock (plock, bw_plock.h), not a
      * pthread mutex; set before the entry is published. It fills what was
      * padding (the offsets and size are those of layout 4, asserted in
      * state.c), so an older build's file, zero there, reads as 0. */
     uint32_t lock_private;
     union {
         pthread_mutex_t lock;
-        _Atomic uint32_t plock;      /* lock_private: 0 free, 1 held, 2 held with waiters */
+        bw_plock plock;              /* when lock_private */
     };
     bw_breaker breaker;
     bw_bulkhead bulkhead;

@@ -9,6 +9,7 @@
 
 #include "bw_hash.h"
 #include "bw_match.h"
+#include "bw_plock.h"
 #include "bw_state.h"
 #include "bw_sys.h"
 
@@ -49,14 +50,14 @@ _Static_assert(offsetof(bw_entry, lock_private) == offsetof(bw_entry, rate) + si
                "bw_entry.lock_private must fill padding before the lock");
 
 /* An entry's lock as its region needs it: a shared file's robust mutex, or
- * a private region's futex word (plock_*). */
+ * a private region's futex word (bw_plock.h). */
 static void init_entry_lock(bw_entry *e, bool shared)
 {
     e->lock_private = !shared;
     if (shared)
         init_lock(&e->lock, true);
     else
-        atomic_store_explicit(&e->plock, 0, memory_order_relaxed);
+        bw_plock_reinit(&e->plock);
 }
 
 int bw_state_format(void *mem, size_t size, size_t n, bool shared, const char *config_path)
@@ -308,55 +309,13 @@ bw_entry *bw_state_find(bw_state *st, enum bw_entry_kind kind, const char *dest,
  * once, so one stuck or hostile file costs a program one wait, not one per call. */
 static atomic_bool stuck;
 
-/*
- * The private region's entry lock, one futex word: 0 free, 1 held, 2 held
- * and maybe waited for (Drepper's "Futexes Are Tricky", mutex 2). It keeps
- * the plain mutex's rules: no robustness (no thread ends holding it:
- * guard.c), no cancellation point (raw futex calls), the wait bounded by
- * wait_ms as lock_untrusted bounds it. Acquire on taking, release on giving
- * back, so ThreadSanitizer sees the ordering without annotations.
- * plock_wait is the contended half: 0 once held, or ETIMEDOUT.
- */
-static __attribute__((noinline)) int plock_wait(_Atomic uint32_t *w, uint32_t c, int wait_ms)
-{
-    struct timespec t0, now;
-    bw_sys_clock(CLOCK_MONOTONIC, &t0);
-    if (c != 2)
-        c = atomic_exchange_explicit(w, 2, memory_order_acquire);
-    while (c != 0) {
-        bw_sys_clock(CLOCK_MONOTONIC, &now);
-        int64_t left = wait_ms - ((int64_t)(now.tv_sec - t0.tv_sec) * 1000 +
-                                  (now.tv_nsec - t0.tv_nsec) / 1000000);
-        if (left <= 0)
-            return ETIMEDOUT;
-        bw_sys_futex_wait((const uint32_t *)w, 2, left);
-        c = atomic_exchange_explicit(w, 2, memory_order_acquire);
-    }
-    return 0;
-}
-
-static inline int plock_lock(_Atomic uint32_t *w, int wait_ms)
-{
-    uint32_t c = 0;
-    if (__builtin_expect(atomic_compare_exchange_strong_explicit(w, &c, 1, memory_order_acquire,
-                                                                  memory_order_relaxed), 1))
-        return 0;
-    return plock_wait(w, c, wait_ms);
-}
-
-static inline void plock_unlock(_Atomic uint32_t *w)
-{
-    if (__builtin_expect(atomic_exchange_explicit(w, 0, memory_order_release) == 2, 0))
-        bw_sys_futex_wake_all((const uint32_t *)w);
-}
-
-/* A private entry's lock (see plock_wait), with bw_state_mutex_lock's
- * stuck rule. 0, or -1. */
+/* A private region's entry lock (bw_plock.h: it keeps the plain mutex's
+ * rules, guard.c), with bw_state_mutex_lock's bound and stuck rule. 0, or -1. */
 static int entry_plock(bw_entry *e, int wait_ms)
 {
     if (atomic_load_explicit(&stuck, memory_order_relaxed))
         return -1;
-    if (plock_lock(&e->plock, wait_ms) == 0)
+    if (bw_plock_lock_for(&e->plock, wait_ms) == 0)
         return 0;
     atomic_store(&stuck, true);
     return -1;
@@ -397,7 +356,7 @@ int bw_state_mutex_lock(pthread_mutex_t *m, int wait_ms)
 void bw_entry_unlock(bw_entry *e)
 {
     if (e->lock_private)
-        plock_unlock(&e->plock);
+        bw_plock_unlock(&e->plock);
     else
         pthread_mutex_unlock(&e->lock);
 }
