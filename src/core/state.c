@@ -307,28 +307,24 @@ bw_entry *bw_state_find(bw_state *st, enum bw_entry_kind kind, const char *dest,
 
 /* Set once a lock stayed held past its wait: every later lock then fails at
  * once, so one stuck or hostile file costs a program one wait, not one per call. */
-static atomic_bool stuck;
+atomic_bool bw_state_stuck;
 
 /* A private region's entry lock (bw_plock.h: it keeps the plain mutex's
  * rules, guard.c), with bw_state_mutex_lock's bound and stuck rule. 0, or -1. */
 static int entry_plock(bw_entry *e, int wait_ms)
 {
-    if (atomic_load_explicit(&stuck, memory_order_relaxed))
+    if (atomic_load_explicit(&bw_state_stuck, memory_order_relaxed))
         return -1;
     if (bw_plock_lock_for(&e->plock, wait_ms) == 0)
         return 0;
-    atomic_store(&stuck, true);
+    atomic_store(&bw_state_stuck, true);
     return -1;
 }
 
-int bw_entry_lock(bw_entry *e)
-{
-    return bw_entry_lock_for(e, BW_STATE_LOCK_WAIT_MS);
-}
 
 bool bw_state_locks_stuck(void)
 {
-    return atomic_load_explicit(&stuck, memory_order_relaxed);
+    return atomic_load_explicit(&bw_state_stuck, memory_order_relaxed);
 }
 
 int bw_entry_lock_for(bw_entry *e, int wait_ms)
@@ -340,11 +336,11 @@ int bw_entry_lock_for(bw_entry *e, int wait_ms)
 
 int bw_state_mutex_lock(pthread_mutex_t *m, int wait_ms)
 {
-    if (atomic_load_explicit(&stuck, memory_order_relaxed))
+    if (atomic_load_explicit(&bw_state_stuck, memory_order_relaxed))
         return -1;
     int rc = lock_untrusted(m, wait_ms);
     if (rc == ETIMEDOUT)
-        atomic_store(&stuck, true);
+        atomic_store(&bw_state_stuck, true);
     if (rc == EOWNERDEAD) {
         /* The holder died mid-update; the modules bounds-check what it left. */
         pthread_mutex_consistent(m);
@@ -353,12 +349,9 @@ int bw_state_mutex_lock(pthread_mutex_t *m, int wait_ms)
     return rc == 0 ? 0 : -1;
 }
 
-void bw_entry_unlock(bw_entry *e)
+void bw_entry_unlock_mutex(bw_entry *e)
 {
-    if (e->lock_private)
-        bw_plock_unlock(&e->plock);
-    else
-        pthread_mutex_unlock(&e->lock);
+    pthread_mutex_unlock(&e->lock);
 }
 
 void bw_state_reinit_locks(bw_state *st)
