@@ -142,31 +142,23 @@ static int lock_kind(bool shared)
     return kind;
 }
 
-/*
- * Locks m, a mutex that may come from a hostile file. glibc trusts the kind
- * word (a priority-ceiling kind with a garbage ceiling aborts the process),
- * so only the kinds init_lock makes are accepted; and a lock word naming an
- * owner that will never release it must not hang the program, so the wait
- * is bounded (a real holder keeps it for microseconds).
- */
-static int lock_untrusted(pthread_mutex_t *m, int wait_ms)
+/* Filled in by whichever threads get here first (same values); kinds[0]
+ * is published last, so a thread that sees it also sees kinds[1] (TSan). */
+static int kinds[2] = {-1, -1};
+
+/* Out of line, as lock_wait: their stack frames would otherwise be set up
+ * on every lock (issue 18). */
+static __attribute__((noinline)) int learn_kinds(void)
 {
-    /* Filled in by whichever threads get here first (same values); kinds[0]
-     * is published last, so a thread that sees it also sees kinds[1] (TSan). */
-    static int kinds[2] = {-1, -1};
-    int k0 = __atomic_load_n(&kinds[0], __ATOMIC_ACQUIRE);
-    if (k0 == -1) {
-        __atomic_store_n(&kinds[1], lock_kind(true), __ATOMIC_RELAXED);
-        k0 = lock_kind(false);
-        __atomic_store_n(&kinds[0], k0, __ATOMIC_RELEASE);
-    }
-    int k1 = __atomic_load_n(&kinds[1], __ATOMIC_RELAXED);
-    int kind = __atomic_load_n(&m->__data.__kind, __ATOMIC_RELAXED);
-    if (kind != k0 && kind != k1)
-        return EINVAL;
-    int rc = pthread_mutex_trylock(m);   /* the usual case: free, no clock needed */
-    if (rc != EBUSY)
-        return rc;
+    __atomic_store_n(&kinds[1], lock_kind(true), __ATOMIC_RELAXED);
+    int k0 = lock_kind(false);
+    __atomic_store_n(&kinds[0], k0, __ATOMIC_RELEASE);
+    return k0;
+}
+
+/* lock_untrusted's wait for a held m, bounded by wait_ms. */
+static __attribute__((noinline)) int lock_wait(pthread_mutex_t *m, int wait_ms)
+{
     struct timespec ts;
     bw_sys_clock(CLOCK_REALTIME, &ts);
     ts.tv_sec += wait_ms / 1000;
@@ -176,6 +168,28 @@ static int lock_untrusted(pthread_mutex_t *m, int wait_ms)
         ts.tv_nsec -= 1000000000L;
     }
     return pthread_mutex_timedlock(m, &ts);
+}
+
+/*
+ * Locks m, a mutex that may come from a hostile file. glibc trusts the kind
+ * word (a priority-ceiling kind with a garbage ceiling aborts the process),
+ * so only the kinds init_lock makes are accepted; and a lock word naming an
+ * owner that will never release it must not hang the program, so the wait
+ * is bounded (a real holder keeps it for microseconds).
+ */
+static inline int lock_untrusted(pthread_mutex_t *m, int wait_ms)
+{
+    int k0 = __atomic_load_n(&kinds[0], __ATOMIC_ACQUIRE);
+    if (__builtin_expect(k0 == -1, 0))
+        k0 = learn_kinds();
+    int k1 = __atomic_load_n(&kinds[1], __ATOMIC_RELAXED);
+    int kind = __atomic_load_n(&m->__data.__kind, __ATOMIC_RELAXED);
+    if (kind != k0 && kind != k1)
+        return EINVAL;
+    int rc = pthread_mutex_trylock(m);   /* the usual case: free, no clock needed */
+    if (__builtin_expect(rc != EBUSY, 1))
+        return rc;
+    return lock_wait(m, wait_ms);
 }
 
 static int lock_insert(bw_state *st)
