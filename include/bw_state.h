@@ -12,11 +12,12 @@
  * addresses each hostname resolved to (bw_state_names.h), so that every
  * process of the config knows a name's siblings for failover.
  *
- * Concurrency: each entry has a robust, process-shared mutex (a process
- * killed while holding it leaves it recoverable: the next locker gets
- * EOWNERDEAD and takes over; the data it guards is bounds-checked by its own
- * module, so a half-finished update cannot make anyone read or write outside
- * the entry). Counters are updated with atomic instructions, without the
+ * Concurrency: each entry of a shared file has a robust, process-shared
+ * mutex (a process killed while holding it leaves it recoverable: the next
+ * locker gets EOWNERDEAD and takes over; the data it guards is bounds-checked
+ * by its own module, so a half-finished update cannot make anyone read or
+ * write outside the entry); an entry of a private region, whose holders are
+ * this process's threads, a futex word (a fifth of a mutex's cost). Counters are updated with atomic instructions, without the
  * lock. Lookups are lock-free; creation takes the header's mutex.
  *
  * Everything read from a shared file is validated before use: the header by
@@ -26,6 +27,7 @@
 #define BW_STATE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -38,6 +40,7 @@
 #include "bw_events.h"
 #include "bw_histogram.h"
 #include "bw_names.h"
+#include "bw_plock.h"
 #include "bw_rate.h"
 
 #define BW_STATE_MAGIC 0x3174537761657242ULL   /* "BreawSt1" */
@@ -98,7 +101,15 @@ typedef struct bw_entry {
     uint16_t port;                   /* host byte order */
     bw_rate rate;                    /* destination entries: connect_rate's bucket (two
                                         words that were reserved in the version-1 layout) */
-    pthread_mutex_t lock;
+    /* 1: lock is the private region's futex lock (plock, bw_plock.h), not a
+     * pthread mutex; set before the entry is published. It fills what was
+     * padding (the offsets and size are those of layout 4, asserted in
+     * state.c), so an older build's file, zero there, reads as 0. */
+    uint32_t lock_private;
+    union {
+        pthread_mutex_t lock;
+        bw_plock plock;              /* when lock_private */
+    };
     bw_breaker breaker;
     bw_bulkhead bulkhead;
     bw_budget budget;
@@ -159,11 +170,27 @@ bw_entry *bw_state_find(bw_state *st, enum bw_entry_kind kind, const char *dest,
 /* Locks an entry, recovering it when its previous holder died. 0 or -1:
  * -1 also for a lock word no mutex of ours can have (a hostile file) and
  * for one that stays held for seconds; the caller then goes on without it. */
-int bw_entry_lock(bw_entry *e);
+static inline int bw_entry_lock(bw_entry *e);
 
 /* bw_entry_lock waiting at most wait_ms (bw_entry_lock waits 2 s). After a
  * lock of this process once timed out, every lock fails at once. */
 int bw_entry_lock_for(bw_entry *e, int wait_ms);
+
+/* Set once a lock timed out in this process (bw_state_locks_stuck); read
+ * here only by bw_entry_lock's inline half. */
+extern atomic_bool bw_state_stuck;
+
+/* A free private entry's lock is taken inline (three connects' worth of
+ * calls saved per connection); everything else goes to bw_entry_lock_for. */
+static inline int bw_entry_lock(bw_entry *e)
+{
+    uint32_t free_word = 0;
+    if (e->lock_private && !atomic_load_explicit(&bw_state_stuck, memory_order_relaxed) &&
+        atomic_compare_exchange_strong_explicit(&e->plock, &free_word, 1, memory_order_acquire,
+                                                memory_order_relaxed))
+        return 0;
+    return bw_entry_lock_for(e, BW_STATE_LOCK_WAIT_MS);
+}
 
 /* The same for another robust mutex of the region (made by it, read from
  * a file that may be hostile). */
@@ -171,7 +198,17 @@ int bw_state_mutex_lock(pthread_mutex_t *m, int wait_ms);
 
 /* True once a lock timed out in this process (see bw_entry_lock_for). */
 bool bw_state_locks_stuck(void);
-void bw_entry_unlock(bw_entry *e);
+
+/* A shared file's entry lock given back (bw_entry_unlock's other half). */
+void bw_entry_unlock_mutex(bw_entry *e);
+
+static inline void bw_entry_unlock(bw_entry *e)
+{
+    if (e->lock_private)
+        bw_plock_unlock(&e->plock);
+    else
+        bw_entry_unlock_mutex(e);
+}
 
 /* Adds n to a counter of e (atomic; e may be NULL). */
 static inline void bw_count(bw_entry *e, enum bw_counter c, uint64_t n)

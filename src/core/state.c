@@ -9,6 +9,7 @@
 
 #include "bw_hash.h"
 #include "bw_match.h"
+#include "bw_plock.h"
 #include "bw_state.h"
 #include "bw_sys.h"
 
@@ -40,6 +41,23 @@ static void init_lock(pthread_mutex_t *m, bool shared)
     }
     pthread_mutex_init(m, &a);
     pthread_mutexattr_destroy(&a);
+}
+
+/* The entry's own field fills padding: layout 4's offsets are kept. */
+_Static_assert(offsetof(bw_entry, lock_private) == offsetof(bw_entry, rate) + sizeof(bw_rate) &&
+               offsetof(bw_entry, lock) == offsetof(bw_entry, lock_private) + sizeof(uint32_t) &&
+               offsetof(bw_entry, lock_private) % _Alignof(pthread_mutex_t) != 0,
+               "bw_entry.lock_private must fill padding before the lock");
+
+/* An entry's lock as its region needs it: a shared file's robust mutex, or
+ * a private region's futex word (bw_plock.h). */
+static void init_entry_lock(bw_entry *e, bool shared)
+{
+    e->lock_private = !shared;
+    if (shared)
+        init_lock(&e->lock, true);
+    else
+        bw_plock_reinit(&e->plock);
 }
 
 int bw_state_format(void *mem, size_t size, size_t n, bool shared, const char *config_path)
@@ -124,31 +142,23 @@ static int lock_kind(bool shared)
     return kind;
 }
 
-/*
- * Locks m, a mutex that may come from a hostile file. glibc trusts the kind
- * word (a priority-ceiling kind with a garbage ceiling aborts the process),
- * so only the kinds init_lock makes are accepted; and a lock word naming an
- * owner that will never release it must not hang the program, so the wait
- * is bounded (a real holder keeps it for microseconds).
- */
-static int lock_untrusted(pthread_mutex_t *m, int wait_ms)
+/* Filled in by whichever threads get here first (same values); kinds[0]
+ * is published last, so a thread that sees it also sees kinds[1] (TSan). */
+static int kinds[2] = {-1, -1};
+
+/* Out of line, as lock_wait: their stack frames would otherwise be set up
+ * on every lock (issue 18). */
+static __attribute__((noinline)) int learn_kinds(void)
 {
-    /* Filled in by whichever threads get here first (same values); kinds[0]
-     * is published last, so a thread that sees it also sees kinds[1] (TSan). */
-    static int kinds[2] = {-1, -1};
-    int k0 = __atomic_load_n(&kinds[0], __ATOMIC_ACQUIRE);
-    if (k0 == -1) {
-        __atomic_store_n(&kinds[1], lock_kind(true), __ATOMIC_RELAXED);
-        k0 = lock_kind(false);
-        __atomic_store_n(&kinds[0], k0, __ATOMIC_RELEASE);
-    }
-    int k1 = __atomic_load_n(&kinds[1], __ATOMIC_RELAXED);
-    int kind = __atomic_load_n(&m->__data.__kind, __ATOMIC_RELAXED);
-    if (kind != k0 && kind != k1)
-        return EINVAL;
-    int rc = pthread_mutex_trylock(m);   /* the usual case: free, no clock needed */
-    if (rc != EBUSY)
-        return rc;
+    __atomic_store_n(&kinds[1], lock_kind(true), __ATOMIC_RELAXED);
+    int k0 = lock_kind(false);
+    __atomic_store_n(&kinds[0], k0, __ATOMIC_RELEASE);
+    return k0;
+}
+
+/* lock_untrusted's wait for a held m, bounded by wait_ms. */
+static __attribute__((noinline)) int lock_wait(pthread_mutex_t *m, int wait_ms)
+{
     struct timespec ts;
     bw_sys_clock(CLOCK_REALTIME, &ts);
     ts.tv_sec += wait_ms / 1000;
@@ -158,6 +168,28 @@ static int lock_untrusted(pthread_mutex_t *m, int wait_ms)
         ts.tv_nsec -= 1000000000L;
     }
     return pthread_mutex_timedlock(m, &ts);
+}
+
+/*
+ * Locks m, a mutex that may come from a hostile file. glibc trusts the kind
+ * word (a priority-ceiling kind with a garbage ceiling aborts the process),
+ * so only the kinds init_lock makes are accepted; and a lock word naming an
+ * owner that will never release it must not hang the program, so the wait
+ * is bounded (a real holder keeps it for microseconds).
+ */
+static inline int lock_untrusted(pthread_mutex_t *m, int wait_ms)
+{
+    int k0 = __atomic_load_n(&kinds[0], __ATOMIC_ACQUIRE);
+    if (__builtin_expect(k0 == -1, 0))
+        k0 = learn_kinds();
+    int k1 = __atomic_load_n(&kinds[1], __ATOMIC_RELAXED);
+    int kind = __atomic_load_n(&m->__data.__kind, __ATOMIC_RELAXED);
+    if (kind != k0 && kind != k1)
+        return EINVAL;
+    int rc = pthread_mutex_trylock(m);   /* the usual case: free, no clock needed */
+    if (__builtin_expect(rc != EBUSY, 1))
+        return rc;
+    return lock_wait(m, wait_ms);
 }
 
 static int lock_insert(bw_state *st)
@@ -188,7 +220,7 @@ static bw_entry *insert(bw_state *st, const struct key *k, size_t start)
         e->family = k->family;
         memcpy(e->addr, k->addr, 16);
         e->port = k->port;
-        init_lock(&e->lock, st->shared);
+        init_entry_lock(e, st->shared);
         bw_breaker_init(&e->breaker);
         bw_budget_init(&e->budget);
         memset(&e->bulkhead, 0, sizeof e->bulkhead);
@@ -287,32 +319,42 @@ bw_entry *bw_state_find(bw_state *st, enum bw_entry_kind kind, const char *dest,
     return e;
 }
 
-int bw_entry_lock(bw_entry *e)
-{
-    return bw_entry_lock_for(e, BW_STATE_LOCK_WAIT_MS);
-}
-
 /* Set once a lock stayed held past its wait: every later lock then fails at
  * once, so one stuck or hostile file costs a program one wait, not one per call. */
-static atomic_bool stuck;
+atomic_bool bw_state_stuck;
+
+/* A private region's entry lock (bw_plock.h: it keeps the plain mutex's
+ * rules, guard.c), with bw_state_mutex_lock's bound and stuck rule. 0, or -1. */
+static int entry_plock(bw_entry *e, int wait_ms)
+{
+    if (atomic_load_explicit(&bw_state_stuck, memory_order_relaxed))
+        return -1;
+    if (bw_plock_lock_for(&e->plock, wait_ms) == 0)
+        return 0;
+    atomic_store(&bw_state_stuck, true);
+    return -1;
+}
+
 
 bool bw_state_locks_stuck(void)
 {
-    return atomic_load_explicit(&stuck, memory_order_relaxed);
+    return atomic_load_explicit(&bw_state_stuck, memory_order_relaxed);
 }
 
 int bw_entry_lock_for(bw_entry *e, int wait_ms)
 {
+    if (e->lock_private)
+        return entry_plock(e, wait_ms);
     return bw_state_mutex_lock(&e->lock, wait_ms);
 }
 
 int bw_state_mutex_lock(pthread_mutex_t *m, int wait_ms)
 {
-    if (atomic_load_explicit(&stuck, memory_order_relaxed))
+    if (atomic_load_explicit(&bw_state_stuck, memory_order_relaxed))
         return -1;
     int rc = lock_untrusted(m, wait_ms);
     if (rc == ETIMEDOUT)
-        atomic_store(&stuck, true);
+        atomic_store(&bw_state_stuck, true);
     if (rc == EOWNERDEAD) {
         /* The holder died mid-update; the modules bounds-check what it left. */
         pthread_mutex_consistent(m);
@@ -321,7 +363,7 @@ int bw_state_mutex_lock(pthread_mutex_t *m, int wait_ms)
     return rc == 0 ? 0 : -1;
 }
 
-void bw_entry_unlock(bw_entry *e)
+void bw_entry_unlock_mutex(bw_entry *e)
 {
     pthread_mutex_unlock(&e->lock);
 }
@@ -332,7 +374,7 @@ void bw_state_reinit_locks(bw_state *st)
     init_lock(&st->hdr->names_lock, st->shared);
     for (size_t i = 0; i < st->n_entries; i++)
         if (__atomic_load_n(&st->entries[i].ready, __ATOMIC_ACQUIRE) == READY_OK)
-            init_lock(&st->entries[i].lock, st->shared);
+            init_entry_lock(&st->entries[i], st->shared);
 }
 
 void bw_format_key_addr(uint8_t family, const uint8_t addr[16], uint16_t port, char *out,

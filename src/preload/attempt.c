@@ -68,7 +68,7 @@ static int wait_connected(int fd, int limit_ms)
 static int blocking_with_limit(int fd, bw_conn *c, const struct sockaddr *sa, socklen_t len,
                                int limit_ms, const struct timeval *own, bool *in_progress)
 {
-    int64_t began = bw_now_ms();
+    int64_t began = c->started_ms;   /* the caller's clock reading (bw_attempt) */
     struct timeval tv = {limit_ms / 1000, (limit_ms % 1000) * 1000};
     bool set = bw_real.setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) == 0;
     bool own_none = !own->tv_sec && !own->tv_usec;

@@ -18,7 +18,8 @@ int bw_own_send_timeout(int fd, struct timeval *tv);
  * call, bounded by limit_ms (0 = no limit) through a temporary SO_SNDTIMEO
  * after which the program's own (*own) is put back, at once, or when its
  * own is none, lazily (c->sndtimeo_lent, shim.h); a non-blocking one waits
- * with poll, at most limit_ms. Returns 0 on
+ * with poll, at most limit_ms, counted from c->started_ms (the caller
+ * sets it to the attempt's start: no clock reading here). Returns 0 on
  * success or the errno of the failure: ETIMEDOUT when the limit passed (the
  * attempt is abandoned), EINTR on a signal (then *in_progress is true: the
  * kernel goes on connecting, as after an interrupted blocking connect).

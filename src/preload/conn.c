@@ -11,12 +11,14 @@
 #include <unistd.h>
 
 #include "bw_match.h"
+#include "bw_plock.h"
 #include "pending.h"
 #include "shim.h"
 
 #define POOL_CHUNK 256   /* records mapped at a time */
 
-static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+/* A futex word, not a glibc mutex: two of these per connection (bw_plock.h). */
+static bw_plock pool_lock = BW_PLOCK_INIT;
 static bw_conn *free_list;
 static bw_conn *chunks[BW_FDT_MAX / POOL_CHUNK];   /* every chunk ever mapped */
 static size_t n_chunks;
@@ -63,14 +65,14 @@ ZERO_OUT_OF_LINE static void zero(void *p, size_t n)
 
 bw_conn *bw_conn_new(void)
 {
-    pthread_mutex_lock(&pool_lock);
+    bw_plock_lock(&pool_lock);
     if (!free_list && grow_pool() != 0) {
-        pthread_mutex_unlock(&pool_lock);
+        bw_plock_unlock(&pool_lock);
         return NULL;
     }
     bw_conn *c = free_list;
     free_list = c->next_free;
-    pthread_mutex_unlock(&pool_lock);
+    bw_plock_unlock(&pool_lock);
 
     /* The mutexes are initialised once per slot and never reset: a thread
      * that raced a close may still be leaving one. The config the record
@@ -100,10 +102,10 @@ void bw_conn_release(bw_conn *c)
     if (!bw_passfd_keep(c))
         bw_conn_release_slot(c);
     errno = saved;
-    pthread_mutex_lock(&pool_lock);
+    bw_plock_lock(&pool_lock);
     c->next_free = free_list;
     free_list = c;
-    pthread_mutex_unlock(&pool_lock);
+    bw_plock_unlock(&pool_lock);
 }
 
 void bw_conn_unref(bw_conn *c)
@@ -151,22 +153,22 @@ void bw_dup_fd(int oldfd, int newfd)
 
 void bw_conn_pool_drop_idle_configs(void)
 {
-    pthread_mutex_lock(&pool_lock);
+    bw_plock_lock(&pool_lock);
     for (bw_conn *c = free_list; c; c = c->next_free) {
         bw_cfg_drop(c->cfg_ref);
         c->cfg_ref = NULL;
     }
-    pthread_mutex_unlock(&pool_lock);
+    bw_plock_unlock(&pool_lock);
 }
 
 void bw_conn_pool_lock(void)
 {
-    pthread_mutex_lock(&pool_lock);
+    bw_plock_lock(&pool_lock);
 }
 
 void bw_conn_pool_unlock(void)
 {
-    pthread_mutex_unlock(&pool_lock);
+    bw_plock_unlock(&pool_lock);
 }
 
 /* The child is single-threaded: locks another thread held at fork are reset.
@@ -174,7 +176,7 @@ void bw_conn_pool_unlock(void)
  * released (re-initialising it would hide the unlock from ThreadSanitizer). */
 void bw_conn_pool_atfork_child(void)
 {
-    pthread_mutex_unlock(&pool_lock);
+    bw_plock_unlock(&pool_lock);
     for (size_t i = 0; i < n_chunks; i++)
         for (int j = 0; j < POOL_CHUNK; j++) {
             pthread_mutex_init(&chunks[i][j].lock, NULL);

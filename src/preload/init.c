@@ -43,15 +43,21 @@ static void init_once(void)
 }
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
-static __thread bool in_init;
+static __thread bool in_init BW_TLS;
+/* Set once init_once has run: every later call (each connect's) returns at
+ * once, before the thread-local flag and pthread_once (issue 18). */
+static atomic_bool init_done;
 
 void bw_shim_init(void)
 {
+    if (__builtin_expect(atomic_load_explicit(&init_done, memory_order_acquire), 1))
+        return;
     if (in_init)
         return;   /* re-entered from inside start-up: the caller uses the fallbacks */
     in_init = true;
     pthread_once(&once, init_once);
     in_init = false;
+    atomic_store_explicit(&init_done, true, memory_order_release);
 }
 
 __attribute__((constructor)) static void bw_constructor(void)

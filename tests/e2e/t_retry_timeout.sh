@@ -4,6 +4,8 @@
 #  - connect_timeout_ms = 300, retries = 2: three attempts on one descriptor,
 #    each abandoned (AF_UNSPEC) after about 300 ms, ending in ETIMEDOUT;
 #  - retry_on = refused: a timeout is not retried (one attempt);
+#  - an SA_RESTART signal inside a bounded connect: the limit still counts
+#    from the attempt's start;
 #  - a shorter SO_SNDTIMEO of the program's own wins over connect_timeout_ms:
 #    connect() ends then, as the kernel's would (EINPROGRESS), after one attempt;
 #  - a blocking python3 connect sees the same ETIMEDOUT after 3 x 300 ms.
@@ -46,6 +48,15 @@ between "connect_timeout_ms: 2nd attempt + backoff" "$g2" 300 1500
 between "connect_timeout_ms: total" "$MS" 900 4500
 assert_eq "connect_timeout_ms: status failures" 1 "$(status_sum "$T/ct.ini" failures "$HOLE")"
 assert_eq "connect_timeout_ms: status retries" 2 "$(status_sum "$T/ct.ini" retries "$HOLE")"
+
+# An SA_RESTART signal 300 ms into a bounded blocking connect: the shim waits
+# out the rest of the limit counted from the attempt's start (1000 ms in all),
+# neither ending at the signal nor starting the limit afresh (1300 ms).
+retry_cfg "$T/restart.ini" "connect_timeout_ms = 1000" "retries = 0" "breaker = off"
+run restart -a 300 -r
+assert_eq "SA_RESTART signal in a bounded connect: errno" ETIMEDOUT "$ERR"
+assert_eq "SA_RESTART signal in a bounded connect: attempts" 1 "$N"
+between "SA_RESTART signal in a bounded connect: ms" "$MS" 900 1290
 
 # retry_on = refused: the timeout is final.
 retry_cfg "$T/refonly.ini" "connect_timeout_ms = 300" "retries = 2" "backoff_initial_ms = 10" \

@@ -1,14 +1,18 @@
 /*
  * test_state.c - the state table (bw_state.h): create and find, a full
  * table with colliding hashes, validation of hostile regions, recovery of
- * locks whose holder was killed, and the state file's refusals.
+ * locks whose holder was killed, a private region's futex locks, and the
+ * state file's refusals.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -306,6 +310,96 @@ static void test_owner_dead_entry(void)
     munmap(mem, bw_state_size(16));
 }
 
+/* A private region (state = process): its entries lock with a futex word. */
+static bw_entry *private_entry(bw_state *st, void **mem)
+{
+    size_t size = bw_state_size(4);
+    *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CU_ASSERT_FATAL(*mem != MAP_FAILED);
+    CU_ASSERT_FATAL(bw_state_format(*mem, size, 4, false, "/etc/x.ini") == 0);
+    char why[128];
+    CU_ASSERT_FATAL(bw_state_attach(st, *mem, size, false, why, sizeof why) == 0);
+    struct sockaddr_in a = v4("127.0.0.1", 9);
+    bw_entry *e = bw_state_find(st, BW_ENTRY_ADDRESS, "d", (void *)&a, true);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+    CU_ASSERT_EQUAL(e->lock_private, 1);
+    return e;
+}
+
+enum { BUMPERS = 4, BUMPS = 50000 };
+
+/* BUMPS unguarded increments, each under the entry lock. */
+static void *bump(void *e)
+{
+    for (int i = 0; i < BUMPS; i++) {
+        if (bw_entry_lock(e) != 0)
+            return (void *)1;
+        uint32_t v = ((bw_entry *)e)->breaker.consecutive;
+        if (i % 64 == 0)
+            sched_yield();    /* held across a reschedule: the others wait on the futex */
+        ((bw_entry *)e)->breaker.consecutive = v + 1;
+        bw_entry_unlock(e);
+    }
+    return NULL;
+}
+
+/* Threads contending for a private entry's lock lose no update. */
+static void test_private_lock_excludes(void)
+{
+    bw_state st;
+    void *mem;
+    bw_entry *e = private_entry(&st, &mem);
+    e->breaker.consecutive = 0;
+    pthread_t t[BUMPERS];
+    for (int i = 0; i < BUMPERS; i++)
+        CU_ASSERT_EQUAL_FATAL(pthread_create(&t[i], NULL, bump, e), 0);
+    for (int i = 0; i < BUMPERS; i++) {
+        void *rc = (void *)1;
+        pthread_join(t[i], &rc);
+        CU_ASSERT_PTR_NULL(rc);
+    }
+    CU_ASSERT_EQUAL(e->breaker.consecutive, BUMPERS * BUMPS);
+    CU_ASSERT_EQUAL(bw_entry_lock(e), 0);   /* free again */
+    bw_entry_unlock(e);
+    munmap(mem, bw_state_size(4));
+}
+
+static void *hold(void *e)
+{
+    return (void *)(intptr_t)bw_entry_lock(e);
+}
+
+/* A private entry lock held past the wait fails that lock after about the
+ * wait, and every later lock at once (in a child: the stuck mark is global). */
+static void test_private_lock_bounded(void)
+{
+    pid_t pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) {
+        alarm(20);
+        bw_state st;
+        void *mem;
+        bw_entry *e = private_entry(&st, &mem);
+        pthread_t t;
+        void *rc = (void *)1;
+        if (pthread_create(&t, NULL, hold, e) != 0 || pthread_join(t, &rc) != 0 || rc != NULL)
+            _exit(2);
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        int first = bw_entry_lock_for(e, 200);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+        if (first != -1 || ms < 190 || ms > 5000)
+            _exit(3);
+        if (!bw_state_locks_stuck() || bw_entry_lock(e) != -1)
+            _exit(4);
+        _exit(0);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 /* A child that dies holding the insert lock halfway through filling an
  * entry: the next creator recovers the lock and drops the half-made entry. */
 static void half_insert(void *stp)
@@ -416,6 +510,8 @@ static const bw_test_case hostile_tests[] = {
 static const bw_test_case lock_tests[] = {
     {"entry lock of a killed holder", test_owner_dead_entry},
     {"insert lock of a killed holder", test_owner_dead_insert},
+    {"private entry lock excludes", test_private_lock_excludes},
+    {"private entry lock wait is bounded", test_private_lock_bounded},
     {NULL, NULL},
 };
 
