@@ -158,37 +158,51 @@ void bw_guard_breaker_record(bw_conn *c, bool ok, uint32_t duration_ms)
     bw_guard_breaker_record_at(c, ok, duration_ms, bw_now_ms());
 }
 
+/* c's breaker entry, locked, with a random number drawn before the lock
+ * (a first draw may be a cancellation point: shim.h); NULL when c has no
+ * breaker or its entry cannot be locked. */
+static bw_entry *lock_breaker(bw_conn *c, uint32_t *rnd)
+{
+    bw_entry *e = c->breaker_entry;
+    if (!e || c->policy->breaker == BW_BREAKER_OFF)
+        return NULL;
+    *rnd = (uint32_t)bw_rand64();
+    return lock_entry(e) ? e : NULL;
+}
+
+/* The end of a record under e's lock: unlocks, forgets the probe token and
+ * logs a transition the record made. */
+static void end_record(bw_conn *c, bw_entry *e, bool changed, const bw_breaker_transition *t)
+{
+    unlock_entry(e);
+    c->probe_token = 0;
+    if (changed)
+        log_transition(c, t);
+}
+
 void bw_guard_breaker_record_at(bw_conn *c, bool ok, uint32_t duration_ms, int64_t now_ms)
 {
-    const bw_policy *p = c->policy;
-    bw_entry *e = c->breaker_entry;
-    if (!e || p->breaker == BW_BREAKER_OFF)
+    uint32_t rnd;
+    bw_entry *e = lock_breaker(c, &rnd);
+    if (!e)
         return;
-    uint32_t rnd = (uint32_t)bw_rand64();
-    if (!lock_entry(e))
-        return;
-    bw_breaker_transition t;
     if (ok) {
         c->run_before = bw_breaker_run_now(&e->breaker);
         c->success_recorded = true;
     }
-    bool changed = bw_breaker_record(&e->breaker, p, now_ms, rnd,
+    bw_breaker_transition t;
+    bool changed = bw_breaker_record(&e->breaker, c->policy, now_ms, rnd,
                                      ok ? BW_CALL_SUCCESS : BW_CALL_FAILURE, duration_ms,
                                      c->probe_token, &t);
-    unlock_entry(e);
-    c->probe_token = 0;
-    if (changed)
-        log_transition(c, &t);
+    end_record(c, e, changed, &t);
 }
 
 void bw_guard_breaker_replace(bw_conn *c)
 {
     const bw_policy *p = c->policy;
-    bw_entry *e = c->breaker_entry;
-    if (!e || p->breaker == BW_BREAKER_OFF)
-        return;
-    uint32_t rnd = (uint32_t)bw_rand64();
-    if (!lock_entry(e))
+    uint32_t rnd;
+    bw_entry *e = lock_breaker(c, &rnd);
+    if (!e)
         return;
     bw_breaker_transition t;
     bool changed;
@@ -199,10 +213,7 @@ void bw_guard_breaker_replace(bw_conn *c)
         changed = bw_breaker_record(&e->breaker, p, bw_now_ms(), rnd,
                                     BW_CALL_FAILURE, 0, c->probe_token, &t);
     c->success_recorded = false;
-    unlock_entry(e);
-    c->probe_token = 0;
-    if (changed)
-        log_transition(c, &t);
+    end_record(c, e, changed, &t);
 }
 
 void bw_guard_budget_note_first(bw_conn *c)
