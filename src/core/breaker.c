@@ -49,13 +49,25 @@ static unsigned probe_limit(const bw_policy *p)
     return n < 1 ? 1 : n > BW_BRK_MAX_PROBES ? BW_BRK_MAX_PROBES : n;
 }
 
+/* The two bytes bw_breaker_state_peek reads without the lock: every write
+ * of them is an atomic store (under the caller's lock, as every write). */
+static void set_state(bw_breaker *b, enum bw_breaker_state s)
+{
+    __atomic_store_n(&b->state, (uint8_t)s, __ATOMIC_RELAXED);
+}
+
+static void set_force(bw_breaker *b, enum bw_breaker_force f)
+{
+    __atomic_store_n(&b->force, (uint8_t)f, __ATOMIC_RELAXED);
+}
+
 /* Brings fields that a corrupt file may have spoiled back into their domain. */
 static void prepare(bw_breaker *b, const bw_policy *p)
 {
     if (b->state > BW_BRK_HALF_OPEN)
-        b->state = BW_BRK_CLOSED;
+        set_state(b, BW_BRK_CLOSED);
     if (b->force > BW_FORCE_CLOSED)
-        b->force = BW_FORCE_AUTO;
+        set_force(b, BW_FORCE_AUTO);
     bw_breaker_window_sync(&b->window, p);
 }
 
@@ -64,15 +76,28 @@ void bw_breaker_init(bw_breaker *b)
     memset(b, 0, sizeof *b);
 }
 
-enum bw_breaker_state bw_breaker_state(const bw_breaker *b, const bw_policy *p)
+/* The visible state of a breaker whose override is force and automatic
+ * state is state (either may be garbage from a corrupt file). */
+static enum bw_breaker_state visible(const bw_policy *p, uint8_t force, uint8_t state)
 {
     if (p->breaker == BW_BREAKER_OFF)
         return BW_BRK_DISABLED;
-    if (b->force == BW_FORCE_OPEN)
+    if (force == BW_FORCE_OPEN)
         return BW_BRK_FORCED_OPEN;
-    if (b->force == BW_FORCE_CLOSED)
+    if (force == BW_FORCE_CLOSED)
         return BW_BRK_FORCED_CLOSED;
-    return b->state <= BW_BRK_HALF_OPEN ? (enum bw_breaker_state)b->state : BW_BRK_CLOSED;
+    return state <= BW_BRK_HALF_OPEN ? (enum bw_breaker_state)state : BW_BRK_CLOSED;
+}
+
+enum bw_breaker_state bw_breaker_state(const bw_breaker *b, const bw_policy *p)
+{
+    return visible(p, b->force, b->state);
+}
+
+enum bw_breaker_state bw_breaker_state_peek(const bw_breaker *b, const bw_policy *p)
+{
+    return visible(p, __atomic_load_n(&b->force, __ATOMIC_RELAXED),
+                   __atomic_load_n(&b->state, __ATOMIC_RELAXED));
 }
 
 /* Starts *t as a change from -> to and counts the move into to. */
@@ -113,7 +138,7 @@ static void go_open(bw_breaker *b, const bw_policy *p, int64_t now_ms, uint32_t 
 
     begin(b, t, (enum bw_breaker_state)b->state, BW_BRK_OPEN, why);
     t->open_ms = d;
-    b->state = BW_BRK_OPEN;
+    set_state(b, BW_BRK_OPEN);
     b->open_until_ms = now_ms + d;
     if (b->reopenings < UINT8_MAX)
         b->reopenings++;
@@ -124,7 +149,7 @@ static void go_open(bw_breaker *b, const bw_policy *p, int64_t now_ms, uint32_t 
 static void go_half_open(bw_breaker *b, int64_t now_ms, bw_breaker_transition *t)
 {
     begin(b, t, BW_BRK_OPEN, BW_BRK_HALF_OPEN, BW_BRK_WHY_OPEN_ELAPSED);
-    b->state = BW_BRK_HALF_OPEN;
+    set_state(b, BW_BRK_HALF_OPEN);
     b->generation++;   /* makes tokens of earlier periods stale */
     b->since_ms = now_ms;
     b->probes_issued = b->probes_ok = 0;
@@ -137,7 +162,7 @@ static void go_closed(bw_breaker *b, int64_t now_ms, unsigned probes, bw_breaker
     begin(b, t, BW_BRK_HALF_OPEN, BW_BRK_CLOSED, BW_BRK_WHY_PROBES_OK);
     b->since_ms = now_ms;
     t->probes_ok = t->probes = probes;
-    b->state = BW_BRK_CLOSED;
+    set_state(b, BW_BRK_CLOSED);
     b->reopenings = 0;
     break_run(b);
     b->probes_issued = b->probes_ok = 0;
@@ -376,11 +401,11 @@ bool bw_breaker_force(bw_breaker *b, const bw_policy *p, int64_t now_ms, uint32_
     enum bw_breaker_state from = bw_breaker_state(b, p);
     if (mode != BW_FORCE_AUTO && b->state == BW_BRK_HALF_OPEN) {
         /* Abandon the period; probing starts afresh once the override is lifted. */
-        b->state = BW_BRK_OPEN;
+        set_state(b, BW_BRK_OPEN);
         b->open_until_ms = now_ms;
         b->probes_issued = b->probes_ok = 0;
     }
-    b->force = (uint8_t)mode;
+    set_force(b, mode);
     if (mode == BW_FORCE_AUTO && p->breaker != BW_BREAKER_OFF && b->state == BW_BRK_CLOSED &&
         trip(b, p, now_ms, rnd, t)) {
         t->from = from;
@@ -405,8 +430,8 @@ bool bw_breaker_reset(bw_breaker *b, const bw_policy *p, int64_t now_ms,
         t = &scratch;
     prepare(b, p);
     enum bw_breaker_state from = bw_breaker_state(b, p);
-    b->state = BW_BRK_CLOSED;
-    b->force = BW_FORCE_AUTO;
+    set_state(b, BW_BRK_CLOSED);
+    set_force(b, BW_FORCE_AUTO);
     b->reopenings = 0;
     break_run(b);
     b->probes_issued = b->probes_ok = 0;
@@ -437,7 +462,7 @@ bool bw_breaker_open_for(bw_breaker *b, const bw_policy *p, int64_t now_ms, uint
         return false;
     begin(b, t, from, BW_BRK_OPEN, BW_BRK_WHY_RETRY_AFTER);
     t->open_ms = ms;
-    b->state = BW_BRK_OPEN;
+    set_state(b, BW_BRK_OPEN);
     break_run(b);
     b->probes_issued = b->probes_ok = 0;
     return true;

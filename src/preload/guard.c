@@ -223,10 +223,11 @@ bool bw_guard_budget_allows(bw_conn *c)
 
 bool bw_guard_breaker_keeps_out(bw_entry *e, const bw_policy *p)
 {
-    if (!e || !lock_entry(e))
+    if (!e)
         return false;
-    enum bw_breaker_state s = bw_breaker_state(&e->breaker, p);
-    unlock_entry(e);
+    /* Without the entry's lock: the answer may be stale a moment later
+     * anyway, and an address chosen on it is admitted under the lock. */
+    enum bw_breaker_state s = bw_breaker_state_peek(&e->breaker, p);
     return s == BW_BRK_OPEN || s == BW_BRK_FORCED_OPEN || s == BW_BRK_HALF_OPEN;
 }
 
