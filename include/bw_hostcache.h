@@ -12,6 +12,7 @@
 #define BW_HOSTCACHE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stddef.h>
 #include <sys/socket.h>
 
@@ -33,6 +34,14 @@ void bw_hostcache_put(const struct sockaddr *sa, const char *host);
  * (a cut name would match the wrong section).
  */
 bool bw_hostcache_get(const struct sockaddr *sa, char *out, size_t outlen);
+
+/*
+ * A number that moves whenever the name of some address changes or goes
+ * (a put with another name, an eviction, a reset), and only then: a
+ * caller that saw it unchanged since a bw_hostcache_get may reuse that
+ * answer. Renewing an address with the name it has leaves it. No lock.
+ */
+uint64_t bw_hostcache_generation(void);
 
 /*
  * Empties the cache. Also re-initialises its lock without taking it, so it is

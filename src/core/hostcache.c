@@ -10,6 +10,7 @@
  * the reads and writes of a connection.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "bw_hostcache.h"
@@ -39,6 +40,9 @@ static struct {
 } cache = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 #define AT(link) (&cache.e[(link) - 1])
+
+/* Moves when the name of an address changes or goes (bw_hostcache_generation). */
+static _Atomic uint64_t generation;
 
 static size_t bucket_of(const bw_ipaddr *a)
 {
@@ -112,9 +116,12 @@ static uint16_t take_slot(void)
 static void put_locked(const bw_ipaddr *a, const char *host, size_t len)
 {
     uint16_t l = find(a);
+    if (l && strcmp(AT(l)->name, host) != 0)
+        atomic_fetch_add_explicit(&generation, 1, memory_order_release);
     if (l) {
         age_unlink(l);
     } else {
+        atomic_fetch_add_explicit(&generation, 1, memory_order_release);   /* an eviction too */
         l = take_slot();
         struct entry *e = AT(l);
         e->fam = a->family == AF_INET ? 4 : 6;
@@ -158,8 +165,14 @@ bool bw_hostcache_get(const struct sockaddr *sa, char *out, size_t outlen)
     return found;
 }
 
+uint64_t bw_hostcache_generation(void)
+{
+    return atomic_load_explicit(&generation, memory_order_acquire);
+}
+
 void bw_hostcache_reset(void)
 {
+    atomic_fetch_add_explicit(&generation, 1, memory_order_release);
     /* In a fork child the lock may be held by a thread that no longer exists:
      * initialise it afresh rather than unlock it. Entries need no clearing,
      * slots are handed out again from the first. */

@@ -59,9 +59,10 @@ static bool to_name_addr(const struct sockaddr *sa, bw_name_addr *out)
 static socklen_t to_sockaddr(const bw_name_addr *a, uint16_t port_be, bool mapped,
                              struct sockaddr_storage *out)
 {
-    memset(out, 0, sizeof *out);
+    /* Only the address's own bytes are cleared: they are all that is used. */
     if (a->family == AF_INET && mapped) {
         struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)out;
+        memset(in6, 0, sizeof *in6);
         in6->sin6_family = AF_INET6;
         in6->sin6_port = port_be;
         in6->sin6_addr.s6_addr[10] = in6->sin6_addr.s6_addr[11] = 0xff;
@@ -70,12 +71,14 @@ static socklen_t to_sockaddr(const bw_name_addr *a, uint16_t port_be, bool mappe
     }
     if (a->family == AF_INET) {
         struct sockaddr_in *in = (struct sockaddr_in *)out;
+        memset(in, 0, sizeof *in);
         in->sin_family = AF_INET;
         in->sin_port = port_be;
         memcpy(&in->sin_addr, a->addr, 4);
         return sizeof *in;
     }
     struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)out;
+    memset(in6, 0, sizeof *in6);
     in6->sin6_family = AF_INET6;
     in6->sin6_port = port_be;
     memcpy(&in6->sin6_addr, a->addr, 16);
@@ -168,27 +171,72 @@ static void log_failover(const bw_conn *c, const char *host, const struct sockad
     bw_log(BW_LOG_INFO, "%s %s: failover to %s, another address of %s", c->dest_name, a, b, host);
 }
 
-bool bw_failover(bw_conn *c, bool retry)
+/*
+ * A thread's last answer to "which name gave this address, and which
+ * addresses of that name are its siblings", reused while nothing it came
+ * from has changed: the process's name cache (its generation), the name
+ * table's slot (its sequence number) and the answer's addresses (their
+ * expiry). A program that keeps its resolver's answer and connects again
+ * and again (a pool, the JVM's cache) asks these only once.
+ */
+struct sibling_memo {
+    int busy;                  /* in use: a signal handler's failover goes without */
+    bool valid;
+    bw_state *st;
+    bw_name_addr me;
+    uint64_t host_gen;         /* bw_hostcache_generation when host was read */
+    bw_names_seen seen;
+    unsigned n, at;            /* bw_sibling_list's answer */
+    bw_name_addr sib[BW_NAMES_ADDRS];
+    char host[BW_HOSTCACHE_NAMELEN];
+};
+
+static __thread struct sibling_memo memo BW_TLS;
+
+/* Fills m with the siblings of me, the address cur of a connect, in state
+ * st at now_ms, unless m holds them already. False when no name gave cur
+ * (an address the program chose itself: never substituted). */
+static bool siblings(struct sibling_memo *m, bw_state *st, const struct sockaddr *cur,
+                     const bw_name_addr *me, int64_t now_ms)
+{
+    uint64_t gen = bw_hostcache_generation();
+    bool same = m->valid && m->st == st && m->host_gen == gen &&
+                memcmp(&m->me, me, sizeof *me) == 0;
+    if (same && bw_state_names_unchanged(st, &m->seen, now_ms))
+        return true;
+    m->valid = false;
+    if (!same && !bw_hostcache_get(cur, m->host, sizeof m->host))
+        return false;
+    bw_name_addr all[BW_NAMES_ADDRS];
+    unsigned n_all = bw_state_names_get(st, m->host, now_ms, all, BW_NAMES_ADDRS, &m->seen);
+    m->n = bw_sibling_list(all, n_all, me, m->sib, &m->at);
+    m->st = st;
+    m->me = *me;
+    m->host_gen = gen;
+    m->valid = true;
+    return true;
+}
+
+/* bw_failover with the memo m (the thread's, or a blank one). */
+static bool fail_over(bw_conn *c, bool retry, struct sibling_memo *m)
 {
     const bw_policy *p = c->policy;
-    if (!p->failover || p->breaker == BW_BREAKER_OFF || p->breaker_scope != BW_SCOPE_ADDRESS)
-        return false;
-    char host[BW_HOSTCACHE_NAMELEN];
     const struct sockaddr *cur = (const struct sockaddr *)&c->addr;
-    if (!bw_hostcache_get(cur, host, sizeof host))
-        return false;   /* an address the program chose itself: never substituted */
-    bw_name_addr all[BW_NAMES_ADDRS], me;
+    bw_name_addr me;
     if (!to_name_addr(cur, &me))
         return false;
     bw_cfg_ref *ref;
     const bw_config *cfg = bw_shim_config_hold(&ref);
     bw_state *st = cfg ? bw_shim_state(cfg) : NULL;
     bw_cfg_drop(ref);   /* only the state was wanted; p is held by c */
-    unsigned n_all = st ? bw_state_names_get(st, host, bw_now_ms(), all, BW_NAMES_ADDRS) : 0;
-    bw_name_addr sib[BW_NAMES_ADDRS];
-    unsigned at, n = bw_sibling_list(all, n_all, &me, sib, &at);
-    if (n < 2 || !st) {
-        bw_log(BW_LOG_DEBUG, "%s: no failover: %u address(es) of %s known", c->dest_name, n, host);
+    if (!st)
+        return false;   /* no breakers: nothing to route around */
+    if (!siblings(m, st, cur, &me, bw_now_ms()))
+        return false;
+    unsigned n = m->n, at = m->at;
+    if (n < 2) {
+        bw_log(BW_LOG_DEBUG, "%s: no failover: %u address(es) of %s known", c->dest_name, n,
+               m->host);
         return false;
     }
     struct sockaddr_storage ss[BW_NAMES_ADDRS];
@@ -198,18 +246,19 @@ bool bw_failover(bw_conn *c, bool retry)
     uint16_t port = port_of(cur);
     bool mapped = cur->sa_family == AF_INET6 && me.family == AF_INET;
     for (unsigned i = 0; i < n; i++) {
-        len[i] = to_sockaddr(&sib[i], port, mapped, &ss[i]);
+        len[i] = to_sockaddr(&m->sib[i], port, mapped, &ss[i]);
         ent[i] = NULL;
         is_out[i] = i != at && ejected(st, p, c->dest_name, (const struct sockaddr *)&ss[i], &ent[i]);
     }
     unsigned out, order[BW_NAMES_ADDRS];
     if (!bw_sibling_may_move(is_out, n, at, retry, p->failover_max_ejected_percent, &out)) {
         bw_log(BW_LOG_DEBUG, "%s: no failover: %u of %u addresses of %s ejected, over %u%%",
-               c->dest_name, out, n, host, p->failover_max_ejected_percent);
+               c->dest_name, out, n, m->host, p->failover_max_ejected_percent);
         return false;
     }
-    struct sockaddr_storage orig = c->addr;
+    struct sockaddr_storage orig;
     socklen_t orig_len = c->addrlen;
+    memcpy(&orig, &c->addr, orig_len);
     bw_entry *orig_entry = c->entry, *orig_breaker = c->breaker_entry;
     unsigned n_try = bw_sibling_order(is_out, n, at, order);
     for (unsigned i = 0; i < n_try; i++) {
@@ -223,16 +272,35 @@ bool bw_failover(bw_conn *c, bool retry)
                 bw_count(c->entry, BW_CNT_CONNECTS, 1);
             }
             bw_record_failover(c, orig_entry);
-            log_failover(c, host, (const struct sockaddr *)&orig);
+            log_failover(c, m->host, (const struct sockaddr *)&orig);
             return true;
         }
     }
-    bw_log(BW_LOG_DEBUG, "%s: no failover: no address of %s admits a call", c->dest_name, host);
+    bw_log(BW_LOG_DEBUG, "%s: no failover: no address of %s admits a call", c->dest_name,
+           m->host);
     memcpy(&c->addr, &orig, orig_len);
     c->addrlen = orig_len;
     c->entry = orig_entry;
     c->breaker_entry = orig_breaker;
     return false;
+}
+
+bool bw_failover(bw_conn *c, bool retry)
+{
+    const bw_policy *p = c->policy;
+    if (!p->failover || p->breaker == BW_BREAKER_OFF || p->breaker_scope != BW_SCOPE_ADDRESS)
+        return false;
+    if (__atomic_load_n(&memo.busy, __ATOMIC_RELAXED)) {
+        struct sibling_memo blank;   /* a handler inside this thread's failover */
+        blank.valid = false;
+        return fail_over(c, retry, &blank);
+    }
+    __atomic_store_n(&memo.busy, 1, __ATOMIC_RELAXED);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    bool moved = fail_over(c, retry, &memo);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    __atomic_store_n(&memo.busy, 0, __ATOMIC_RELAXED);
+    return moved;
 }
 
 /* True when the breaker of ai's address (for the section name would match)
