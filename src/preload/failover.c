@@ -57,7 +57,7 @@ static bool to_name_addr(const struct sockaddr *sa, bw_name_addr *out)
 /* The socket address of a and port, into out; as an IPv4-mapped IPv6
  * address when the socket is IPv6 (mapped). */
 static socklen_t to_sockaddr(const bw_name_addr *a, uint16_t port_be, bool mapped,
-                             struct sockaddr_storage *out)
+                             struct sockaddr_in6 *out)
 {
     /* Only the address's own bytes are cleared: they are all that is used. */
     if (a->family == AF_INET && mapped) {
@@ -133,13 +133,9 @@ void bw_failover_atfork_child(void)
 
 /* True when the breaker of address sa in dest keeps calls out (open,
  * forced open, or probing): such an address counts as ejected. */
-static bool ejected(bw_state *st, const bw_policy *p, const char *dest, const struct sockaddr *sa,
-                    bw_entry **found)
+static bool ejected(bw_state *st, const bw_policy *p, const char *dest, const struct sockaddr *sa)
 {
-    bw_entry *e = bw_state_find(st, BW_ENTRY_ADDRESS, dest, sa, false);
-    if (found)
-        *found = e;
-    return bw_guard_breaker_keeps_out(e, p);
+    return bw_guard_breaker_keeps_out(bw_state_find(st, BW_ENTRY_ADDRESS, dest, sa, false), p);
 }
 
 static uint16_t port_of(const struct sockaddr *sa)
@@ -148,9 +144,9 @@ static uint16_t port_of(const struct sockaddr *sa)
                                     : ((const struct sockaddr_in6 *)sa)->sin6_port;
 }
 
-/* Points c at address sa, whose entry is e when known (its entries follow;
- * the bulkhead slot stays where it was taken). */
-static void move_to(bw_conn *c, bw_state *st, const struct sockaddr_storage *sa, socklen_t len,
+/* Points c at address sa (len bytes), whose entry is e when known (its
+ * entries follow; the bulkhead slot stays where it was taken). */
+static void move_to(bw_conn *c, bw_state *st, const struct sockaddr_in6 *sa, socklen_t len,
                     bw_entry *e)
 {
     memcpy(&c->addr, sa, len);
@@ -189,6 +185,16 @@ struct sibling_memo {
     unsigned n, at;            /* bw_sibling_list's answer */
     bw_name_addr sib[BW_NAMES_ADDRS];
     char host[BW_HOSTCACHE_NAMELEN];
+    /* The siblings as socket addresses of the last connect's port and
+     * socket family, and their entries under its destination (NULL: not
+     * found yet). Entries are never removed from a region, nor regions
+     * unmapped: one found stays that key's, checked against the name. */
+    bool addrs_valid;
+    uint16_t port;
+    bool mapped;
+    struct sockaddr_in6 sa[BW_NAMES_ADDRS];
+    socklen_t len[BW_NAMES_ADDRS];
+    bw_entry *ent[BW_NAMES_ADDRS];
 };
 
 static __thread struct sibling_memo memo BW_TLS;
@@ -204,7 +210,7 @@ static bool siblings(struct sibling_memo *m, bw_state *st, const struct sockaddr
                 memcmp(&m->me, me, sizeof *me) == 0;
     if (same && bw_state_names_unchanged(st, &m->seen, now_ms))
         return true;
-    m->valid = false;
+    m->valid = m->addrs_valid = false;
     if (!same && !bw_hostcache_get(cur, m->host, sizeof m->host))
         return false;
     bw_name_addr all[BW_NAMES_ADDRS];
@@ -217,6 +223,46 @@ static bool siblings(struct sibling_memo *m, bw_state *st, const struct sockaddr
     return true;
 }
 
+/* Fills m's socket addresses of the siblings for port (network order) and
+ * a socket of family IPv6 with IPv4 siblings (mapped), unless it holds them. */
+static void sibling_addrs(struct sibling_memo *m, uint16_t port, bool mapped)
+{
+    if (m->addrs_valid && m->port == port && m->mapped == mapped)
+        return;
+    for (unsigned i = 0; i < m->n; i++) {
+        m->len[i] = to_sockaddr(&m->sib[i], port, mapped, &m->sa[i]);
+        m->ent[i] = NULL;
+    }
+    m->port = port;
+    m->mapped = mapped;
+    m->addrs_valid = true;
+}
+
+/* The entry of sibling i under destination dest, NULL when there is none
+ * yet; m keeps one found. */
+static bw_entry *sibling_entry(struct sibling_memo *m, unsigned i, const char *dest)
+{
+    bw_entry *e = m->ent[i];
+    if (e && e->dest[BW_MAX_NAME - 1] == '\0' && strncmp(e->dest, dest, BW_MAX_NAME - 1) == 0)
+        return e;
+    e = bw_state_find(m->st, BW_ENTRY_ADDRESS, dest, (const struct sockaddr *)&m->sa[i], false);
+    m->ent[i] = e;
+    return e;
+}
+
+/* The state region the connect's breakers are in: the one in use. */
+static bw_state *current_state(void)
+{
+    bw_state *st = bw_shim_state_mapped();
+    if (st && !bw_state_guard_tripped())
+        return st;
+    bw_cfg_ref *ref;   /* not mapped yet, or the shared file shrank: the long way */
+    const bw_config *cfg = bw_shim_config_hold(&ref);
+    st = cfg ? bw_shim_state(cfg) : NULL;
+    bw_cfg_drop(ref);
+    return st;
+}
+
 /* bw_failover with the memo m (the thread's, or a blank one). */
 static bool fail_over(bw_conn *c, bool retry, struct sibling_memo *m)
 {
@@ -225,10 +271,7 @@ static bool fail_over(bw_conn *c, bool retry, struct sibling_memo *m)
     bw_name_addr me;
     if (!to_name_addr(cur, &me))
         return false;
-    bw_cfg_ref *ref;
-    const bw_config *cfg = bw_shim_config_hold(&ref);
-    bw_state *st = cfg ? bw_shim_state(cfg) : NULL;
-    bw_cfg_drop(ref);   /* only the state was wanted; p is held by c */
+    bw_state *st = current_state();
     if (!st)
         return false;   /* no breakers: nothing to route around */
     if (!siblings(m, st, cur, &me, bw_now_ms()))
@@ -239,17 +282,10 @@ static bool fail_over(bw_conn *c, bool retry, struct sibling_memo *m)
                m->host);
         return false;
     }
-    struct sockaddr_storage ss[BW_NAMES_ADDRS];
-    socklen_t len[BW_NAMES_ADDRS];
+    sibling_addrs(m, port_of(cur), cur->sa_family == AF_INET6 && me.family == AF_INET);
     bool is_out[BW_NAMES_ADDRS];
-    bw_entry *ent[BW_NAMES_ADDRS];
-    uint16_t port = port_of(cur);
-    bool mapped = cur->sa_family == AF_INET6 && me.family == AF_INET;
-    for (unsigned i = 0; i < n; i++) {
-        len[i] = to_sockaddr(&m->sib[i], port, mapped, &ss[i]);
-        ent[i] = NULL;
-        is_out[i] = i != at && ejected(st, p, c->dest_name, (const struct sockaddr *)&ss[i], &ent[i]);
-    }
+    for (unsigned i = 0; i < n; i++)
+        is_out[i] = i != at && bw_guard_breaker_keeps_out(sibling_entry(m, i, c->dest_name), p);
     unsigned out, order[BW_NAMES_ADDRS];
     if (!bw_sibling_may_move(is_out, n, at, retry, p->failover_max_ejected_percent, &out)) {
         bw_log(BW_LOG_DEBUG, "%s: no failover: %u of %u addresses of %s ejected, over %u%%",
@@ -263,7 +299,8 @@ static bool fail_over(bw_conn *c, bool retry, struct sibling_memo *m)
     unsigned n_try = bw_sibling_order(is_out, n, at, order);
     for (unsigned i = 0; i < n_try; i++) {
         unsigned k = order[i];
-        move_to(c, st, &ss[k], len[k], ent[k]);
+        move_to(c, st, &m->sa[k], m->len[k], m->ent[k]);
+        m->ent[k] = c->entry;
         if (bw_guard_breaker_admit(c, true) == 0) {
             if (retry) {
                 /* The connect() is counted where it ends, so that each address
@@ -292,7 +329,7 @@ bool bw_failover(bw_conn *c, bool retry)
         return false;
     if (__atomic_load_n(&memo.busy, __ATOMIC_RELAXED)) {
         struct sibling_memo blank;   /* a handler inside this thread's failover */
-        blank.valid = false;
+        blank.valid = blank.addrs_valid = false;
         return fail_over(c, retry, &blank);
     }
     __atomic_store_n(&memo.busy, 1, __ATOMIC_RELAXED);
@@ -315,7 +352,7 @@ static bool answer_ejected(const bw_config *cfg, bw_state *st, const char *name,
     const bw_policy *p = d >= 0 ? &cfg->dests[d].policy : &cfg->defaults;
     if (!p->enabled || !p->failover || p->breaker == BW_BREAKER_OFF)
         return false;
-    return ejected(st, p, d >= 0 ? cfg->dests[d].name : "default", ai->ai_addr, NULL);
+    return ejected(st, p, d >= 0 ? cfg->dests[d].name : "default", ai->ai_addr);
 }
 
 void bw_failover_sort(const char *name, struct addrinfo **res)
