@@ -49,8 +49,9 @@ static unsigned probe_limit(const bw_policy *p)
     return n < 1 ? 1 : n > BW_BRK_MAX_PROBES ? BW_BRK_MAX_PROBES : n;
 }
 
-/* The two bytes bw_breaker_state_peek reads without the lock: every write
- * of them is an atomic store (under the caller's lock, as every write). */
+/* The fields bw_breaker_state_peek and bw_breaker_rejects_now read without
+ * the lock: every write of them is an atomic store (under the caller's
+ * lock, as every write). */
 static void set_state(bw_breaker *b, enum bw_breaker_state s)
 {
     __atomic_store_n(&b->state, (uint8_t)s, __ATOMIC_RELAXED);
@@ -59,6 +60,12 @@ static void set_state(bw_breaker *b, enum bw_breaker_state s)
 static void set_force(bw_breaker *b, enum bw_breaker_force f)
 {
     __atomic_store_n(&b->force, (uint8_t)f, __ATOMIC_RELAXED);
+}
+
+/* The end of an opening, read without the lock by bw_breaker_rejects_now. */
+static void set_open_until(bw_breaker *b, int64_t ms)
+{
+    __atomic_store_n(&b->open_until_ms, ms, __ATOMIC_RELAXED);
 }
 
 /* Brings fields that a corrupt file may have spoiled back into their domain. */
@@ -100,6 +107,20 @@ enum bw_breaker_state bw_breaker_state_peek(const bw_breaker *b, const bw_policy
                    __atomic_load_n(&b->state, __ATOMIC_RELAXED));
 }
 
+bool bw_breaker_rejects_now(const bw_breaker *b, const bw_policy *p, int64_t now_ms)
+{
+    if (p->breaker != BW_BREAKER_ON)
+        return false;
+    uint8_t force = __atomic_load_n(&b->force, __ATOMIC_RELAXED);
+    if (force != BW_FORCE_AUTO)
+        return force == BW_FORCE_OPEN;
+    /* Whatever raises open_until_ms makes the state open in the same
+     * update, and only an open breaker whose time is up moves on (to half
+     * open): open now and open until later is a rejection now. */
+    return __atomic_load_n(&b->state, __ATOMIC_RELAXED) == BW_BRK_OPEN &&
+           now_ms < __atomic_load_n(&b->open_until_ms, __ATOMIC_RELAXED);
+}
+
 /* Starts *t as a change from -> to and counts the move into to. */
 static void begin(bw_breaker *b, bw_breaker_transition *t, enum bw_breaker_state from,
                   enum bw_breaker_state to, enum bw_breaker_reason why)
@@ -139,7 +160,7 @@ static void go_open(bw_breaker *b, const bw_policy *p, int64_t now_ms, uint32_t 
     begin(b, t, (enum bw_breaker_state)b->state, BW_BRK_OPEN, why);
     t->open_ms = d;
     set_state(b, BW_BRK_OPEN);
-    b->open_until_ms = now_ms + d;
+    set_open_until(b, now_ms + d);
     if (b->reopenings < UINT8_MAX)
         b->reopenings++;
     break_run(b);
@@ -402,7 +423,7 @@ bool bw_breaker_force(bw_breaker *b, const bw_policy *p, int64_t now_ms, uint32_
     if (mode != BW_FORCE_AUTO && b->state == BW_BRK_HALF_OPEN) {
         /* Abandon the period; probing starts afresh once the override is lifted. */
         set_state(b, BW_BRK_OPEN);
-        b->open_until_ms = now_ms;
+        set_open_until(b, now_ms);
         b->probes_issued = b->probes_ok = 0;
     }
     set_force(b, mode);
@@ -435,7 +456,7 @@ bool bw_breaker_reset(bw_breaker *b, const bw_policy *p, int64_t now_ms,
     b->reopenings = 0;
     break_run(b);
     b->probes_issued = b->probes_ok = 0;
-    b->open_until_ms = 0;
+    set_open_until(b, 0);
     b->since_ms = 0;   /* an operator's reset starts at full rate: no slow start */
     bw_breaker_window_clear(&b->window);
     enum bw_breaker_state to = bw_breaker_state(b, p);
@@ -457,7 +478,7 @@ bool bw_breaker_open_for(bw_breaker *b, const bw_policy *p, int64_t now_ms, uint
     if (b->force != BW_FORCE_AUTO)
         return false;
     enum bw_breaker_state from = bw_breaker_state(b, p);
-    b->open_until_ms = now_ms + ms;
+    set_open_until(b, now_ms + ms);
     if (from == BW_BRK_OPEN)
         return false;
     begin(b, t, from, BW_BRK_OPEN, BW_BRK_WHY_RETRY_AFTER);

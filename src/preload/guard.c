@@ -85,6 +85,15 @@ int bw_guard_breaker_admit(bw_conn *c, bool retry)
     c->probe_token = 0;
     if (!e || p->breaker == BW_BREAKER_OFF)
         return 0;
+    if (!bw_state_locks_stuck() && bw_breaker_rejects_now(&e->breaker, p, bw_now_ms())) {
+        /* Open and staying so: the lock would change nothing (a connect
+         * failing over pays this rejection first). A process whose locks
+         * got stuck runs without breakers, as below. */
+        c->rejected_by_slow_start = false;
+        if (!retry)
+            bw_guard_note_rejection(c);
+        return p->breaker_errno;
+    }
     uint32_t rnd = (uint32_t)bw_rand64();   /* drawn before the lock, as every draw here */
     if (!lock_entry(e))
         return 0;
