@@ -11,7 +11,7 @@
  * may live in a mapping shared by several processes and be copied. All zero
  * is a valid closed breaker with an empty window (bw_breaker_init does just
  * that). Nothing here locks: the caller holds one lock around every call
- * (bw_breaker_state_peek and bw_breaker_rejects_now may run without it).
+ * (bw_breaker_state_peek and bw_breaker_rejects_until may run without it).
  * A breaker read from a corrupt file is bounds-checked and never makes these
  * functions read or write outside the struct.
  *
@@ -226,12 +226,14 @@ enum bw_breaker_state bw_breaker_state(const bw_breaker *b, const bw_policy *p);
 enum bw_breaker_state bw_breaker_state_peek(const bw_breaker *b, const bw_policy *p);
 
 /*
- * True when bw_breaker_admit at now_ms would reject and change nothing:
- * breaker = on, and forced open, or open with its time not up. Read
+ * A time before which bw_breaker_admit rejects and changes nothing:
+ * INT64_MAX while forced open, the end of the opening while open (breaker
+ * = on); INT64_MIN when it says nothing (ask bw_breaker_admit). Read
  * without the caller's lock, as bw_breaker_state_peek (open_until_ms is
- * stored atomically too). False says nothing: ask bw_breaker_admit.
+ * stored atomically too); no clock needed to know that a closed breaker
+ * says nothing.
  */
-bool bw_breaker_rejects_now(const bw_breaker *b, const bw_policy *p, int64_t now_ms);
+int64_t bw_breaker_rejects_until(const bw_breaker *b, const bw_policy *p);
 
 /* SPEC section 3 name of a state ("closed", "half_open", ...); "?" if invalid. */
 const char *bw_breaker_state_name(enum bw_breaker_state s);

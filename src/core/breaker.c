@@ -49,7 +49,7 @@ static unsigned probe_limit(const bw_policy *p)
     return n < 1 ? 1 : n > BW_BRK_MAX_PROBES ? BW_BRK_MAX_PROBES : n;
 }
 
-/* The fields bw_breaker_state_peek and bw_breaker_rejects_now read without
+/* The fields bw_breaker_state_peek and bw_breaker_rejects_until read without
  * the lock: every write of them is an atomic store (under the caller's
  * lock, as every write). */
 static void set_state(bw_breaker *b, enum bw_breaker_state s)
@@ -62,7 +62,7 @@ static void set_force(bw_breaker *b, enum bw_breaker_force f)
     __atomic_store_n(&b->force, (uint8_t)f, __ATOMIC_RELAXED);
 }
 
-/* The end of an opening, read without the lock by bw_breaker_rejects_now. */
+/* The end of an opening, read without the lock by bw_breaker_rejects_until. */
 static void set_open_until(bw_breaker *b, int64_t ms)
 {
     __atomic_store_n(&b->open_until_ms, ms, __ATOMIC_RELAXED);
@@ -107,18 +107,19 @@ enum bw_breaker_state bw_breaker_state_peek(const bw_breaker *b, const bw_policy
                    __atomic_load_n(&b->state, __ATOMIC_RELAXED));
 }
 
-bool bw_breaker_rejects_now(const bw_breaker *b, const bw_policy *p, int64_t now_ms)
+int64_t bw_breaker_rejects_until(const bw_breaker *b, const bw_policy *p)
 {
     if (p->breaker != BW_BREAKER_ON)
-        return false;
+        return INT64_MIN;
     uint8_t force = __atomic_load_n(&b->force, __ATOMIC_RELAXED);
     if (force != BW_FORCE_AUTO)
-        return force == BW_FORCE_OPEN;
+        return force == BW_FORCE_OPEN ? INT64_MAX : INT64_MIN;
     /* Whatever raises open_until_ms makes the state open in the same
      * update, and only an open breaker whose time is up moves on (to half
-     * open): open now and open until later is a rejection now. */
-    return __atomic_load_n(&b->state, __ATOMIC_RELAXED) == BW_BRK_OPEN &&
-           now_ms < __atomic_load_n(&b->open_until_ms, __ATOMIC_RELAXED);
+     * open): open now and open until later is a rejection until then. */
+    if (__atomic_load_n(&b->state, __ATOMIC_RELAXED) != BW_BRK_OPEN)
+        return INT64_MIN;
+    return __atomic_load_n(&b->open_until_ms, __ATOMIC_RELAXED);
 }
 
 /* Starts *t as a change from -> to and counts the move into to. */

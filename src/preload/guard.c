@@ -85,7 +85,8 @@ int bw_guard_breaker_admit(bw_conn *c, bool retry)
     c->probe_token = 0;
     if (!e || p->breaker == BW_BREAKER_OFF)
         return 0;
-    if (!bw_state_locks_stuck() && bw_breaker_rejects_now(&e->breaker, p, bw_now_ms())) {
+    int64_t until = bw_breaker_rejects_until(&e->breaker, p);
+    if (until != INT64_MIN && !bw_state_locks_stuck() && bw_now_ms() < until) {
         /* Open and staying so: the lock would change nothing (a connect
          * failing over pays this rejection first). A process whose locks
          * got stuck runs without breakers, as below. */
