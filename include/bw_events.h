@@ -78,6 +78,15 @@ typedef struct bw_event_ring {
 bw_event *bw_event_begin(bw_event_ring *r, enum bw_event_kind kind, int64_t time_ms,
                          int32_t pid, uint64_t *n);
 
+/*
+ * bw_event_begin for an event whose caller writes both places, at and to,
+ * whole (bw_entry_where writes every field of one): the slot's other fields
+ * are cleared as bw_event_begin's, those two are not (a failover's: half the
+ * clearing it would pay otherwise).
+ */
+bw_event *bw_event_begin_placed(bw_event_ring *r, enum bw_event_kind kind, int64_t time_ms,
+                                int32_t pid, uint64_t *n);
+
 /* Makes event n (filled by the caller) visible to readers. */
 void bw_event_publish(bw_event *e, uint64_t n);
 

@@ -216,7 +216,7 @@ void bw_format_key_addr(uint8_t family, const uint8_t addr[16], uint16_t port, c
                         size_t outlen);
 
 /* Where an entry is, for an event: its destination, and its address when
- * it is an address entry. */
+ * it is an address entry. Writes every field of w (bw_event_begin_placed). */
 void bw_entry_where(const bw_entry *e, bw_event_where *w);
 
 /* bw_hash (bw_hash.h) under its first name: entry keys and the state file name. */

@@ -78,7 +78,7 @@ void bw_record_failover(const bw_conn *c, bw_entry *from)
     if (!r)
         return;
     uint64_t n;
-    bw_event *e = bw_event_begin(r, BW_EV_FAILOVER, wall_ms(), bw_self_pid(), &n);
+    bw_event *e = bw_event_begin_placed(r, BW_EV_FAILOVER, wall_ms(), bw_self_pid(), &n);
     bw_entry_where(from, &e->at);
     bw_entry_where(c->entry, &e->to);
     bw_event_publish(e, n);
