@@ -28,6 +28,7 @@ enum slot_state { SLOT_FREE, SLOT_CURRENT, SLOT_RETIRED };
 struct bw_cfg_ref {
     atomic_int refs;
     const bw_config *cfg;
+    uint64_t generation;     /* which publication cfg is: set before it is current */
     enum slot_state state;   /* owned by the thread running a reload check */
 };
 
@@ -49,6 +50,11 @@ bw_cfg_ref *bw_cfg_hold(const bw_config **cfg)
         }
         atomic_fetch_sub(&s->refs, 1);   /* retired meanwhile: take the new one */
     }
+}
+
+uint64_t bw_cfg_generation(const bw_cfg_ref *ref)
+{
+    return ref->generation;
 }
 
 bw_cfg_ref *bw_cfg_keep(bw_cfg_ref *ref)
@@ -89,7 +95,9 @@ int bw_cfg_publish(const bw_config *cfg)
             s = &slots[i];
     if (!s)
         return -1;
+    static uint64_t published;   /* only the reloading thread publishes */
     s->cfg = cfg;
+    s->generation = ++published;
     s->state = SLOT_CURRENT;
     atomic_fetch_add(&s->refs, 1);   /* add: a stale holder's passing count stays right */
     bw_cfg_ref *old = atomic_exchange(&current, s);

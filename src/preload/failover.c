@@ -54,15 +54,15 @@ static bool to_name_addr(const struct sockaddr *sa, bw_name_addr *out)
     return false;
 }
 
-/* The socket address of a and port, into out; as an IPv4-mapped IPv6
- * address when the socket is IPv6 (mapped). */
+/* The socket address of a and port, into out (all of it: an IPv4 one is
+ * followed by zeros); as an IPv4-mapped IPv6 address when the socket is
+ * IPv6 (mapped). */
 static socklen_t to_sockaddr(const bw_name_addr *a, uint16_t port_be, bool mapped,
                              struct sockaddr_in6 *out)
 {
-    /* Only the address's own bytes are cleared: they are all that is used. */
+    memset(out, 0, sizeof *out);
     if (a->family == AF_INET && mapped) {
-        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)out;
-        memset(in6, 0, sizeof *in6);
+        struct sockaddr_in6 *in6 = out;
         in6->sin6_family = AF_INET6;
         in6->sin6_port = port_be;
         in6->sin6_addr.s6_addr[10] = in6->sin6_addr.s6_addr[11] = 0xff;
@@ -71,14 +71,12 @@ static socklen_t to_sockaddr(const bw_name_addr *a, uint16_t port_be, bool mappe
     }
     if (a->family == AF_INET) {
         struct sockaddr_in *in = (struct sockaddr_in *)out;
-        memset(in, 0, sizeof *in);
         in->sin_family = AF_INET;
         in->sin_port = port_be;
         memcpy(&in->sin_addr, a->addr, 4);
         return sizeof *in;
     }
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)out;
-    memset(in6, 0, sizeof *in6);
+    struct sockaddr_in6 *in6 = out;
     in6->sin6_family = AF_INET6;
     in6->sin6_port = port_be;
     memcpy(&in6->sin6_addr, a->addr, 16);
@@ -144,12 +142,13 @@ static uint16_t port_of(const struct sockaddr *sa)
                                     : ((const struct sockaddr_in6 *)sa)->sin6_port;
 }
 
-/* Points c at address sa (len bytes), whose entry is e when known (its
- * entries follow; the bulkhead slot stays where it was taken). */
+/* Points c at address sa (len bytes, the rest of *sa zeros), whose entry
+ * is e when known (its entries follow; the bulkhead slot stays where it was
+ * taken). */
 static void move_to(bw_conn *c, bw_state *st, const struct sockaddr_in6 *sa, socklen_t len,
                     bw_entry *e)
 {
-    memcpy(&c->addr, sa, len);
+    memcpy(&c->addr, sa, sizeof *sa);   /* a fixed size: a few moves, no call */
     c->addrlen = len;
     c->entry = e ? e : bw_state_find(st, BW_ENTRY_ADDRESS, c->dest_name,
                                      (const struct sockaddr *)sa, true);
@@ -188,13 +187,18 @@ struct sibling_memo {
     /* The siblings as socket addresses of the last connect's port and
      * socket family, and their entries under its destination (NULL: not
      * found yet). Entries are never removed from a region, nor regions
-     * unmapped: one found stays that key's, checked against the name. */
+     * unmapped: one found stays that key's. The destination is named by
+     * the string dest of the config that publication dest_gen made: while
+     * a connect's is that same pointer of that same config, its name is
+     * the same without a comparison; else each entry's name is compared. */
     bool addrs_valid;
     uint16_t port;
     bool mapped;
     struct sockaddr_in6 sa[BW_NAMES_ADDRS];
     socklen_t len[BW_NAMES_ADDRS];
     bw_entry *ent[BW_NAMES_ADDRS];
+    const char *dest;
+    uint64_t dest_gen;
 };
 
 static __thread struct sibling_memo memo BW_TLS;
@@ -238,12 +242,30 @@ static void sibling_addrs(struct sibling_memo *m, uint16_t port, bool mapped)
     m->addrs_valid = true;
 }
 
-/* The entry of sibling i under destination dest, NULL when there is none
- * yet; m keeps one found. */
+/* Makes m's entries those of c's destination: an entry found under
+ * another name is forgotten. */
+static void sibling_dest(struct sibling_memo *m, const bw_conn *c)
+{
+    const char *dest = c->dest_name;
+    uint64_t gen = c->cfg_ref ? bw_cfg_generation(c->cfg_ref) : 0;
+    if (m->dest == dest && m->dest_gen == gen && gen != 0)
+        return;   /* the same string of the same config, held by c: the same name */
+    for (unsigned i = 0; i < m->n; i++) {
+        const bw_entry *e = m->ent[i];
+        if (e && (e->dest[BW_MAX_NAME - 1] != '\0' ||
+                  strncmp(e->dest, dest, BW_MAX_NAME - 1) != 0))
+            m->ent[i] = NULL;
+    }
+    m->dest = dest;
+    m->dest_gen = gen;
+}
+
+/* The entry of sibling i under m's destination (sibling_dest), NULL when
+ * there is none yet; m keeps one found. */
 static bw_entry *sibling_entry(struct sibling_memo *m, unsigned i, const char *dest)
 {
     bw_entry *e = m->ent[i];
-    if (e && e->dest[BW_MAX_NAME - 1] == '\0' && strncmp(e->dest, dest, BW_MAX_NAME - 1) == 0)
+    if (e)
         return e;
     e = bw_state_find(m->st, BW_ENTRY_ADDRESS, dest, (const struct sockaddr *)&m->sa[i], false);
     m->ent[i] = e;
@@ -283,6 +305,7 @@ static bool fail_over(bw_conn *c, bool retry, struct sibling_memo *m)
         return false;
     }
     sibling_addrs(m, port_of(cur), cur->sa_family == AF_INET6 && me.family == AF_INET);
+    sibling_dest(m, c);
     bool is_out[BW_NAMES_ADDRS];
     for (unsigned i = 0; i < n; i++)
         is_out[i] = i != at && bw_guard_breaker_keeps_out(sibling_entry(m, i, c->dest_name), p);
@@ -292,9 +315,11 @@ static bool fail_over(bw_conn *c, bool retry, struct sibling_memo *m)
                c->dest_name, out, n, m->host, p->failover_max_ejected_percent);
         return false;
     }
-    struct sockaddr_storage orig;
+    /* An IPv4 or IPv6 address (to_name_addr): its bytes are in the first
+     * sizeof orig, all that move_to overwrites. */
+    struct sockaddr_in6 orig;
     socklen_t orig_len = c->addrlen;
-    memcpy(&orig, &c->addr, orig_len);
+    memcpy(&orig, &c->addr, sizeof orig);
     bw_entry *orig_entry = c->entry, *orig_breaker = c->breaker_entry;
     unsigned n_try = bw_sibling_order(is_out, n, at, order);
     for (unsigned i = 0; i < n_try; i++) {
@@ -315,7 +340,7 @@ static bool fail_over(bw_conn *c, bool retry, struct sibling_memo *m)
     }
     bw_log(BW_LOG_DEBUG, "%s: no failover: no address of %s admits a call", c->dest_name,
            m->host);
-    memcpy(&c->addr, &orig, orig_len);
+    memcpy(&c->addr, &orig, sizeof orig);
     c->addrlen = orig_len;
     c->entry = orig_entry;
     c->breaker_entry = orig_breaker;
@@ -327,16 +352,22 @@ bool bw_failover(bw_conn *c, bool retry)
     const bw_policy *p = c->policy;
     if (!p->failover || p->breaker == BW_BREAKER_OFF || p->breaker_scope != BW_SCOPE_ADDRESS)
         return false;
-    if (__atomic_load_n(&memo.busy, __ATOMIC_RELAXED)) {
-        struct sibling_memo blank;   /* a handler inside this thread's failover */
+    /* One call of fail_over, so that it is inlined here. */
+    struct sibling_memo blank, *m = &memo;
+    bool nested = __atomic_load_n(&memo.busy, __ATOMIC_RELAXED);
+    if (nested) {
+        m = &blank;   /* a handler inside this thread's failover */
         blank.valid = blank.addrs_valid = false;
-        return fail_over(c, retry, &blank);
+        blank.dest = NULL;
+    } else {
+        __atomic_store_n(&memo.busy, 1, __ATOMIC_RELAXED);
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
     }
-    __atomic_store_n(&memo.busy, 1, __ATOMIC_RELAXED);
-    __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    bool moved = fail_over(c, retry, &memo);
-    __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    __atomic_store_n(&memo.busy, 0, __ATOMIC_RELAXED);
+    bool moved = fail_over(c, retry, m);
+    if (!nested) {
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        __atomic_store_n(&memo.busy, 0, __ATOMIC_RELAXED);
+    }
     return moved;
 }
 

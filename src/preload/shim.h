@@ -227,6 +227,9 @@ void bw_log_sink_apply(const bw_config *cfg);
  * in force and nobody holds it. */
 /* Holds the config in force; NULL (and *cfg NULL) before there is one. */
 bw_cfg_ref *bw_cfg_hold(const bw_config **cfg);
+/* Which publication the config held through ref is: never the same for two
+ * configs, even when one is allocated where a freed one was. */
+uint64_t bw_cfg_generation(const bw_cfg_ref *ref);
 /* One more hold on a config already held through ref; returns ref. */
 bw_cfg_ref *bw_cfg_keep(bw_cfg_ref *ref);
 /* Lets go of a hold (ref may be NULL). */
