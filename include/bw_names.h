@@ -40,7 +40,8 @@ typedef struct bw_names_entry {
     uint8_t n;
     bw_name_addr addrs[BW_NAMES_ADDRS];
     uint32_t seq;              /* odd while a writer changes the slot (bw_names_read);
-                                  in what was padding: the layout is unchanged */
+                                  in what was padding: offsets and size are
+                                  layout 4's, the protocol is layout 5's */
     int64_t addr_expires_ms[BW_NAMES_ADDRS];
     char name[BW_NAMES_NAMELEN];
 } bw_names_entry;

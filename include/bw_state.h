@@ -54,11 +54,13 @@
  * 3: the 429 counter; the name table and its lock in the header (never
  *    released alone: merged into 4).
  * 4: bulkhead slots held by sockets (passed or inherited, bw_bulkhead.h).
+ * 5: the name table's slots carry a sequence number for lock-free readers
+ *    (the write protocol changed).
  */
 #ifdef BW_STATE_LAYOUT_VERSION_OVERRIDE
 #define BW_STATE_VERSION BW_STATE_LAYOUT_VERSION_OVERRIDE
 #else
-#define BW_STATE_VERSION 4
+#define BW_STATE_VERSION 5
 #endif
 #define BW_STATE_ENTRIES 4096
 

@@ -7,7 +7,9 @@
 #include "bw_state.h"
 
 /* The sequence number sits in what was padding before it existed: the
- * table of state layout 4 keeps its offsets and size. */
+ * table keeps layout 4's offsets and size. Its write protocol is new (a
+ * build of layout 4 would write slots without moving the number, under
+ * lock-free readers): layout 5. */
 _Static_assert(offsetof(bw_names_entry, addr_expires_ms) == 160 && sizeof(bw_names_entry) == 480,
                "the name table's layout changed: bump BW_STATE_VERSION");
 _Static_assert(offsetof(bw_names_entry, name) % 8 == 0 && sizeof(bw_names_entry) % 8 == 0,
