@@ -85,7 +85,13 @@ int bw_names_read(const bw_names *t, const char *name, int64_t now_ms, bw_name_a
 
 /* True when a read of the same name with the same max at now_ms would give
  * the answer that gave seen: its slot has not been written since, and none
- * of its addresses has expired. One atomic load. */
-bool bw_names_unchanged(const bw_names *t, const bw_names_seen *seen, int64_t now_ms);
+ * of its addresses has expired. One atomic load (inline: failover asks it
+ * on every decision). */
+static inline bool bw_names_unchanged(const bw_names *t, const bw_names_seen *seen,
+                                      int64_t now_ms)
+{
+    return seen->slot < BW_NAMES_SLOTS && now_ms < seen->until_ms &&
+           __atomic_load_n(&t->slot[seen->slot].seq, __ATOMIC_ACQUIRE) == seen->seq;
+}
 
 #endif

@@ -33,7 +33,11 @@ unsigned bw_state_names_get(bw_state *st, const char *name, int64_t now_ms, bw_n
 
 /* bw_names_unchanged on st's table (seen from bw_state_names_get; one read
  * under the lock leaves it saying "changed"). */
-bool bw_state_names_unchanged(bw_state *st, const bw_names_seen *seen, int64_t now_ms);
+static inline bool bw_state_names_unchanged(bw_state *st, const bw_names_seen *seen,
+                                            int64_t now_ms)
+{
+    return bw_names_unchanged(&st->hdr->names, seen, now_ms);
+}
 
 /* Takes / releases the table's lock (fork prepare of a private region). */
 int bw_state_names_lock(bw_state *st);

@@ -211,9 +211,3 @@ int bw_names_read(const bw_names *t, const char *name, int64_t now_ms, bw_name_a
     }
     return 0;
 }
-
-bool bw_names_unchanged(const bw_names *t, const bw_names_seen *seen, int64_t now_ms)
-{
-    return seen->slot < BW_NAMES_SLOTS && now_ms < seen->until_ms &&
-           __atomic_load_n(&t->slot[seen->slot].seq, __ATOMIC_ACQUIRE) == seen->seq;
-}

@@ -33,8 +33,3 @@ unsigned bw_state_names_get(bw_state *st, const char *name, int64_t now_ms, bw_n
     bw_state_names_unlock(st);
     return n;
 }
-
-bool bw_state_names_unchanged(bw_state *st, const bw_names_seen *seen, int64_t now_ms)
-{
-    return bw_names_unchanged(&st->hdr->names, seen, now_ms);
-}
