@@ -88,7 +88,10 @@ bw_event *bw_event_begin_placed(bw_event_ring *r, enum bw_event_kind kind, int64
                                 int32_t pid, uint64_t *n);
 
 /* Makes event n (filled by the caller) visible to readers. */
-void bw_event_publish(bw_event *e, uint64_t n);
+static inline void bw_event_publish(bw_event *e, uint64_t n)
+{
+    __atomic_store_n(&e->seq, 2 * n + 2, __ATOMIC_RELEASE);
+}
 
 /* Events ever claimed: the next event's number. */
 uint64_t bw_event_next(const bw_event_ring *r);

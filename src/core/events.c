@@ -44,11 +44,6 @@ bw_event *bw_event_begin_placed(bw_event_ring *r, enum bw_event_kind kind, int64
     return begin(r, kind, time_ms, pid, n, offsetof(bw_event, count));
 }
 
-void bw_event_publish(bw_event *e, uint64_t n)
-{
-    __atomic_store_n(&e->seq, 2 * n + 2, __ATOMIC_RELEASE);
-}
-
 uint64_t bw_event_next(const bw_event_ring *r)
 {
     return __atomic_load_n(&r->next, __ATOMIC_ACQUIRE);

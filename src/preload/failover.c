@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "bw_hostcache.h"
@@ -199,6 +200,9 @@ struct sibling_memo {
     bw_entry *ent[BW_NAMES_ADDRS];
     const char *dest;
     uint64_t dest_gen;
+    /* The address of the connect both answers above were made for (addr_key):
+     * a connect to the same one reuses them after three checks. */
+    uint64_t key[3];
 };
 
 static __thread struct sibling_memo memo BW_TLS;
@@ -272,6 +276,36 @@ static bw_entry *sibling_entry(struct sibling_memo *m, unsigned i, const char *d
     return e;
 }
 
+/* The bytes that name socket address sa (IPv4 or IPv6) for failover, into
+ * key: its family, port and address; not an IPv6 flow label or scope id,
+ * which to_name_addr leaves out too. Two addresses of the same key have
+ * the same sibling answer and socket addresses. */
+static void addr_key(const struct sockaddr_storage *sa, uint64_t key[3])
+{
+    const unsigned char *b = (const unsigned char *)sa;
+    if (sa->ss_family == AF_INET6) {
+        uint32_t head;   /* family and port */
+        memcpy(&head, b, sizeof head);
+        key[0] = head;
+        memcpy(&key[1], b + offsetof(struct sockaddr_in6, sin6_addr), 16);
+        return;
+    }
+    memcpy(&key[0], b, 8);   /* family, port, address of a sockaddr_in */
+    key[1] = key[2] = 0;
+}
+
+/* True when m's answers (siblings and sibling_addrs) are those of the
+ * address of key in st at now_ms: made for it, and nothing they came from
+ * has changed since (siblings' checks). */
+static bool kept(const struct sibling_memo *m, bw_state *st, const uint64_t key[3],
+                 int64_t now_ms)
+{
+    return m->valid && m->addrs_valid && m->st == st && m->key[0] == key[0] &&
+           m->key[1] == key[1] && m->key[2] == key[2] &&
+           m->host_gen == bw_hostcache_generation() &&
+           bw_state_names_unchanged(st, &m->seen, now_ms);
+}
+
 /* The state region the connect's breakers are in: the one in use. */
 static bw_state *current_state(void)
 {
@@ -290,21 +324,27 @@ static bool fail_over(bw_conn *c, bool retry, struct sibling_memo *m)
 {
     const bw_policy *p = c->policy;
     const struct sockaddr *cur = (const struct sockaddr *)&c->addr;
-    bw_name_addr me;
-    if (!to_name_addr(cur, &me))
-        return false;
+    if (cur->sa_family != AF_INET && cur->sa_family != AF_INET6)
+        return false;   /* to_name_addr's refusal, asked first */
     bw_state *st = current_state();
     if (!st)
         return false;   /* no breakers: nothing to route around */
-    if (!siblings(m, st, cur, &me, bw_now_ms()))
-        return false;
+    uint64_t key[3];
+    addr_key(&c->addr, key);
+    int64_t now = bw_now_ms();
+    if (!kept(m, st, key, now)) {
+        bw_name_addr me;
+        if (!to_name_addr(cur, &me) || !siblings(m, st, cur, &me, now))
+            return false;
+        sibling_addrs(m, port_of(cur), cur->sa_family == AF_INET6 && me.family == AF_INET);
+        memcpy(m->key, key, sizeof m->key);
+    }
     unsigned n = m->n, at = m->at;
     if (n < 2) {
         bw_log(BW_LOG_DEBUG, "%s: no failover: %u address(es) of %s known", c->dest_name, n,
                m->host);
         return false;
     }
-    sibling_addrs(m, port_of(cur), cur->sa_family == AF_INET6 && me.family == AF_INET);
     sibling_dest(m, c);
     bool is_out[BW_NAMES_ADDRS];
     for (unsigned i = 0; i < n; i++)
@@ -333,7 +373,7 @@ static bool fail_over(bw_conn *c, bool retry, struct sibling_memo *m)
                 bw_count(orig_entry, BW_CNT_CONNECTS, (uint64_t)-1);
                 bw_count(c->entry, BW_CNT_CONNECTS, 1);
             }
-            bw_record_failover(c, orig_entry);
+            bw_record_failover(c, orig_entry, st);
             log_failover(c, m->host, (const struct sockaddr *)&orig);
             return true;
         }

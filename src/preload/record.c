@@ -69,9 +69,9 @@ void bw_record_bulkhead_full(const bw_conn *c, uint32_t max)
     bw_event_publish(e, n);
 }
 
-void bw_record_failover(const bw_conn *c, bw_entry *from)
+void bw_record_failover(const bw_conn *c, bw_entry *from, bw_state *st)
 {
-    bw_event_ring *r = ring();
+    bw_event_ring *r = st ? &st->hdr->events : NULL;
     if (!from || !c->entry)
         return;
     bw_count(from, BW_CNT_FAILOVERS, 1);
