@@ -9,26 +9,10 @@ static bw_event *slot(bw_event_ring *r, uint64_t n)
     return &r->ev[n % BW_EVENTS_N];
 }
 
-/* bw_event_begin, clearing the slot's bytes from offset `from` on: those
- * between the stamp (kind, time, pid) and `from` are the caller's to write. */
-static inline bw_event *begin(bw_event_ring *r, enum bw_event_kind kind, int64_t time_ms,
-                              int32_t pid, uint64_t *n, size_t from)
-{
-    *n = __atomic_fetch_add(&r->next, 1, __ATOMIC_RELAXED);
-    bw_event *e = slot(r, *n);
-    __atomic_store_n(&e->seq, 2 * *n + 1, __ATOMIC_RELAXED);
-    __atomic_thread_fence(__ATOMIC_RELEASE);   /* readers see "writing" before any field */
-    memset((char *)e + from, 0, sizeof *e - from);
-    e->kind = kind;
-    e->time_ms = time_ms;
-    e->pid = pid;
-    return e;
-}
-
 bw_event *bw_event_begin(bw_event_ring *r, enum bw_event_kind kind, int64_t time_ms,
                          int32_t pid, uint64_t *n)
 {
-    return begin(r, kind, time_ms, pid, n, sizeof(uint64_t));   /* all but seq */
+    return bw_event_begin_from(r, kind, time_ms, pid, n, sizeof(uint64_t));   /* all but seq */
 }
 
 /* The stamp and the two places fill the slot up to count: nothing between. */
@@ -37,12 +21,6 @@ _Static_assert(offsetof(bw_event, time_ms) == sizeof(uint64_t) &&
                offsetof(bw_event, to) == offsetof(bw_event, at) + sizeof(bw_event_where) &&
                offsetof(bw_event, count) == offsetof(bw_event, to) + sizeof(bw_event_where),
                "bw_event_begin_placed clears from count on");
-
-bw_event *bw_event_begin_placed(bw_event_ring *r, enum bw_event_kind kind, int64_t time_ms,
-                                int32_t pid, uint64_t *n)
-{
-    return begin(r, kind, time_ms, pid, n, offsetof(bw_event, count));
-}
 
 uint64_t bw_event_next(const bw_event_ring *r)
 {
