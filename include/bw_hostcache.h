@@ -12,7 +12,6 @@
 #define BW_HOSTCACHE_H
 
 #include <stdbool.h>
-#include <stdint.h>
 #include <stddef.h>
 #include <sys/socket.h>
 
@@ -36,12 +35,13 @@ void bw_hostcache_put(const struct sockaddr *sa, const char *host);
 bool bw_hostcache_get(const struct sockaddr *sa, char *out, size_t outlen);
 
 /*
- * A number that moves whenever the name of some address changes or goes
- * (a put with another name, an eviction, a reset), and only then: a
- * caller that saw it unchanged since a bw_hostcache_get may reuse that
- * answer. Renewing an address with the name it has leaves it. No lock.
+ * A number that changes whenever the answer of bw_hostcache_get may have
+ * changed for some address (a new name, a new or evicted entry, a reset),
+ * and not when a put only renews an entry with the name it had. A caller
+ * that remembers an answer together with the number read before asking
+ * may reuse the answer while the number stays the same. Lock-free.
  */
-uint64_t bw_hostcache_generation(void);
+unsigned bw_hostcache_generation(void);
 
 /*
  * Empties the cache. Also re-initialises its lock without taking it, so it is

@@ -10,7 +10,6 @@
  * the reads and writes of a connection.
  */
 #include <pthread.h>
-#include <stdatomic.h>
 #include <string.h>
 
 #include "bw_hostcache.h"
@@ -41,8 +40,18 @@ static struct {
 
 #define AT(link) (&cache.e[(link) - 1])
 
-/* Moves when the name of an address changes or goes (bw_hostcache_generation). */
-static _Atomic uint64_t generation;
+/* bw_hostcache_generation: moved (under the lock) before an answer changes. */
+static unsigned generation;
+
+unsigned bw_hostcache_generation(void)
+{
+    return __atomic_load_n(&generation, __ATOMIC_ACQUIRE);
+}
+
+static void answers_change(void)
+{
+    __atomic_fetch_add(&generation, 1, __ATOMIC_RELEASE);
+}
 
 static size_t bucket_of(const bw_ipaddr *a)
 {
@@ -116,12 +125,11 @@ static uint16_t take_slot(void)
 static void put_locked(const bw_ipaddr *a, const char *host, size_t len)
 {
     uint16_t l = find(a);
-    if (l && strcmp(AT(l)->name, host) != 0)
-        atomic_fetch_add_explicit(&generation, 1, memory_order_release);
+    if (!l || strcmp(AT(l)->name, host) != 0)
+        answers_change();   /* a renewal with the same name changes no answer */
     if (l) {
         age_unlink(l);
     } else {
-        atomic_fetch_add_explicit(&generation, 1, memory_order_release);   /* an eviction too */
         l = take_slot();
         struct entry *e = AT(l);
         e->fam = a->family == AF_INET ? 4 : 6;
@@ -165,18 +173,13 @@ bool bw_hostcache_get(const struct sockaddr *sa, char *out, size_t outlen)
     return found;
 }
 
-uint64_t bw_hostcache_generation(void)
-{
-    return atomic_load_explicit(&generation, memory_order_acquire);
-}
-
 void bw_hostcache_reset(void)
 {
-    atomic_fetch_add_explicit(&generation, 1, memory_order_release);
     /* In a fork child the lock may be held by a thread that no longer exists:
      * initialise it afresh rather than unlock it. Entries need no clearing,
      * slots are handed out again from the first. */
     pthread_mutex_init(&cache.lock, NULL);
+    answers_change();
     memset(cache.bucket, 0, sizeof cache.bucket);
     cache.oldest = cache.newest = 0;
     cache.used = 0;

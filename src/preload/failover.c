@@ -180,7 +180,7 @@ struct sibling_memo {
     bool valid;
     bw_state *st;
     bw_name_addr me;
-    uint64_t host_gen;         /* bw_hostcache_generation when host was read */
+    unsigned host_gen;         /* bw_hostcache_generation when host was read */
     bw_names_seen seen;
     unsigned n, at;            /* bw_sibling_list's answer */
     bw_name_addr sib[BW_NAMES_ADDRS];
@@ -213,7 +213,7 @@ static __thread struct sibling_memo memo BW_TLS;
 static bool siblings(struct sibling_memo *m, bw_state *st, const struct sockaddr *cur,
                      const bw_name_addr *me, int64_t now_ms)
 {
-    uint64_t gen = bw_hostcache_generation();
+    unsigned gen = bw_hostcache_generation();
     bool same = m->valid && m->st == st && m->host_gen == gen &&
                 memcmp(&m->me, me, sizeof *me) == 0;
     if (same && bw_state_names_unchanged(st, &m->seen, now_ms))

@@ -271,7 +271,7 @@ static void test_threads(void)
 static void test_generation(void)
 {
     bw_hostcache_reset();
-    uint64_t g = bw_hostcache_generation();
+    unsigned g = bw_hostcache_generation();
     put("10.9.0.1", "a.test");
     CU_ASSERT_NOT_EQUAL(bw_hostcache_generation(), g);   /* a new address */
     g = bw_hostcache_generation();
