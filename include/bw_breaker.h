@@ -10,7 +10,8 @@
  * A bw_breaker is plain fixed-size data with no pointers (under 1 KiB), so it
  * may live in a mapping shared by several processes and be copied. All zero
  * is a valid closed breaker with an empty window (bw_breaker_init does just
- * that). Nothing here locks: the caller holds one lock around every call.
+ * that). Nothing here locks: the caller holds one lock around every call
+ * (bw_breaker_state_peek and bw_breaker_rejects_until may run without it).
  * A breaker read from a corrupt file is bounds-checked and never makes these
  * functions read or write outside the struct.
  *
@@ -225,6 +226,24 @@ bool bw_breaker_reset(bw_breaker *b, const bw_policy *p, int64_t now_ms,
 
 /* Visible state: disabled when p->breaker is off, else forced or automatic. */
 enum bw_breaker_state bw_breaker_state(const bw_breaker *b, const bw_policy *p);
+
+/* bw_breaker_state without the caller's lock, for a verdict that may be
+ * stale by the time it is used (failover's choice of a sibling, which the
+ * sibling's own admission then confirms under the lock): the override and
+ * the automatic state are single bytes that every writer here stores
+ * atomically, so this reads each whole, never a torn value, and makes
+ * no system call. */
+enum bw_breaker_state bw_breaker_state_peek(const bw_breaker *b, const bw_policy *p);
+
+/*
+ * A time before which bw_breaker_admit rejects and changes nothing:
+ * INT64_MAX while forced open, the end of the opening while open (breaker
+ * = on); INT64_MIN when it says nothing (ask bw_breaker_admit). Read
+ * without the caller's lock, as bw_breaker_state_peek (open_until_ms is
+ * stored atomically too); no clock needed to know that a closed breaker
+ * says nothing.
+ */
+int64_t bw_breaker_rejects_until(const bw_breaker *b, const bw_policy *p);
 
 /* SPEC section 3 name of a state ("closed", "half_open", ...); "?" if invalid. */
 const char *bw_breaker_state_name(enum bw_breaker_state s);

@@ -78,8 +78,40 @@ typedef struct bw_event_ring {
 bw_event *bw_event_begin(bw_event_ring *r, enum bw_event_kind kind, int64_t time_ms,
                          int32_t pid, uint64_t *n);
 
+/* bw_event_begin, clearing the slot's bytes from offset `from` on: those
+ * between the stamp (kind, time, pid) and `from` are the caller's to write. */
+static inline bw_event *bw_event_begin_from(bw_event_ring *r, enum bw_event_kind kind,
+                                            int64_t time_ms, int32_t pid, uint64_t *n,
+                                            size_t from)
+{
+    *n = __atomic_fetch_add(&r->next, 1, __ATOMIC_RELAXED);
+    bw_event *e = &r->ev[*n % BW_EVENTS_N];
+    __atomic_store_n(&e->seq, 2 * *n + 1, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_RELEASE);   /* readers see "writing" before any field */
+    __builtin_memset((char *)e + from, 0, sizeof *e - from);
+    e->kind = kind;
+    e->time_ms = time_ms;
+    e->pid = pid;
+    return e;
+}
+
+/*
+ * bw_event_begin for an event whose caller writes both places, at and to,
+ * whole (bw_entry_where writes every field of one): the slot's other fields
+ * are cleared as bw_event_begin's, those two are not (a failover's: half the
+ * clearing it would pay otherwise). Inline, as the failover's other steps.
+ */
+static inline bw_event *bw_event_begin_placed(bw_event_ring *r, enum bw_event_kind kind,
+                                              int64_t time_ms, int32_t pid, uint64_t *n)
+{
+    return bw_event_begin_from(r, kind, time_ms, pid, n, offsetof(bw_event, count));
+}
+
 /* Makes event n (filled by the caller) visible to readers. */
-void bw_event_publish(bw_event *e, uint64_t n);
+static inline void bw_event_publish(bw_event *e, uint64_t n)
+{
+    __atomic_store_n(&e->seq, 2 * n + 2, __ATOMIC_RELEASE);
+}
 
 /* Events ever claimed: the next event's number. */
 uint64_t bw_event_next(const bw_event_ring *r);

@@ -4,8 +4,10 @@
  * shim looks up the other addresses of the same name.
  *
  * Pure and fixed-size (a table of BW_NAMES_SLOTS names of up to
- * BW_NAMES_ADDRS addresses each, no heap); the caller serialises access and
- * passes the clock. Each address lives ttl_ms from the last answer that
+ * BW_NAMES_ADDRS addresses each, no heap); the caller serialises the
+ * writers and passes the clock. Readers may go without that lock
+ * (bw_names_read): a writer makes each slot's sequence number odd while it
+ * changes the slot, and stores and readers copy slots by atomic words. Each address lives ttl_ms from the last answer that
  * gave it (the resolver does not say how long a DNS answer lasts): a new
  * answer comes first, in its order, and the name's other addresses stay
  * behind it until they expire, so that answers which each give a part of
@@ -37,6 +39,9 @@ typedef struct bw_names_entry {
     int64_t expires_ms;        /* the latest of addr_expires_ms */
     uint8_t n;
     bw_name_addr addrs[BW_NAMES_ADDRS];
+    uint32_t seq;              /* odd while a writer changes the slot (bw_names_read);
+                                  in what was padding: offsets and size are
+                                  layout 4's, the protocol is layout 5's */
     int64_t addr_expires_ms[BW_NAMES_ADDRS];
     char name[BW_NAMES_NAMELEN];
 } bw_names_entry;
@@ -56,5 +61,37 @@ void bw_names_put(bw_names *t, const char *name, const bw_name_addr *a, unsigned
  * first, and returns how many. */
 unsigned bw_names_get(const bw_names *t, const char *name, int64_t now_ms, bw_name_addr *out,
                       unsigned max);
+
+/* What a read saw, for telling later and cheaply that the same read would
+ * give the same answer (bw_names_unchanged). */
+typedef struct bw_names_seen {
+    uint32_t slot;             /* the slot the answer came from; BW_NAMES_SLOTS: none */
+    uint32_t seq;              /* its sequence number then */
+    int64_t until_ms;          /* the first expiry among the answer's addresses */
+} bw_names_seen;
+
+/*
+ * bw_names_get while writers may be at work, without their lock: each slot
+ * it needs is copied between two reads of its sequence number, and copied
+ * again when a writer was inside (a few times at most). Returns the count,
+ * or -1 when it found no quiet moment (a busy writer, one that died
+ * mid-update, a hostile file): the caller then reads under the lock. Never
+ * loops unbounded, reads only inside the table, makes no system call.
+ * seen (may be NULL) gets what the answer came from (slot none when no
+ * address was found).
+ */
+int bw_names_read(const bw_names *t, const char *name, int64_t now_ms, bw_name_addr *out,
+                  unsigned max, bw_names_seen *seen);
+
+/* True when a read of the same name with the same max at now_ms would give
+ * the answer that gave seen: its slot has not been written since, and none
+ * of its addresses has expired. One atomic load (inline: failover asks it
+ * on every decision). */
+static inline bool bw_names_unchanged(const bw_names *t, const bw_names_seen *seen,
+                                      int64_t now_ms)
+{
+    return seen->slot < BW_NAMES_SLOTS && now_ms < seen->until_ms &&
+           __atomic_load_n(&t->slot[seen->slot].seq, __ATOMIC_ACQUIRE) == seen->seq;
+}
 
 #endif

@@ -7,12 +7,14 @@
  *
  * Pure arithmetic: the shell gathers the inputs (the name's addresses from
  * bw_names.h, each sibling's breaker verdict from the state) and acts on the
- * answer (moves the connect, admits it through the breaker).
+ * answer (moves the connect, admits it through the breaker). The two asked
+ * on every failover are inline.
  */
 #ifndef BW_SIBLING_H
 #define BW_SIBLING_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "bw_names.h"
 
@@ -33,14 +35,33 @@ unsigned bw_sibling_list(const bw_name_addr *all, unsigned n_all, const bw_name_
  * retry leaves an address whose attempt already failed, which ejects
  * nothing, so it may always move. *n_out (may be NULL) gets the count.
  */
-bool bw_sibling_may_move(const bool *ejected, unsigned n, unsigned at, bool retry,
-                         unsigned max_percent, unsigned *n_out);
+static inline bool bw_sibling_may_move(const bool *ejected, unsigned n, unsigned at, bool retry,
+                                       unsigned max_percent, unsigned *n_out)
+{
+    unsigned out = retry ? 0 : 1;
+    for (unsigned i = 0; i < n; i++)
+        out += i != at && ejected[i];
+    if (n_out)
+        *n_out = out;
+    return retry || (uint64_t)out * 100 <= (uint64_t)max_percent * n;
+}
 
 /*
  * The siblings to try instead of at, in order: those after it in the
  * resolver's order, wrapping around, the ejected ones left out. Writes
  * their indices into order (room for n) and returns how many.
  */
-unsigned bw_sibling_order(const bool *ejected, unsigned n, unsigned at, unsigned *order);
+static inline unsigned bw_sibling_order(const bool *ejected, unsigned n, unsigned at,
+                                        unsigned *order)
+{
+    unsigned k = 0, j = n ? at % n : 0;   /* one division: (at + i) % n, stepped */
+    for (unsigned i = 1; i < n; i++) {
+        if (++j == n)
+            j = 0;
+        if (!ejected[j])
+            order[k++] = j;
+    }
+    return k;
+}
 
 #endif

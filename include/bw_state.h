@@ -57,11 +57,13 @@
  * 3: the 429 counter; the name table and its lock in the header (never
  *    released alone: merged into 4).
  * 4: bulkhead slots held by sockets (passed or inherited, bw_bulkhead.h).
+ * 5: the name table's slots carry a sequence number for lock-free readers
+ *    (the write protocol changed).
  */
 #ifdef BW_STATE_LAYOUT_VERSION_OVERRIDE
 #define BW_STATE_VERSION BW_STATE_LAYOUT_VERSION_OVERRIDE
 #else
-#define BW_STATE_VERSION 4
+#define BW_STATE_VERSION 5
 #endif
 #define BW_STATE_ENTRIES 4096
 
@@ -253,8 +255,16 @@ void bw_format_key_addr(uint8_t family, const uint8_t addr[16], uint16_t port, c
                         size_t outlen);
 
 /* Where an entry is, for an event: its destination, and its address when
- * it is an address entry. */
-void bw_entry_where(const bw_entry *e, bw_event_where *w);
+ * it is an address entry. Writes every field of w (bw_event_begin_placed).
+ * Inline: a failover's event is two of these. */
+static inline void bw_entry_where(const bw_entry *e, bw_event_where *w)
+{
+    __builtin_memcpy(w->dest, e->dest, sizeof w->dest);
+    w->dest[sizeof w->dest - 1] = '\0';
+    w->family = e->kind == BW_ENTRY_ADDRESS ? e->family : 0;
+    __builtin_memcpy(w->addr, e->addr, sizeof w->addr);
+    w->port = e->port;
+}
 
 /* bw_hash (bw_hash.h) under its first name: entry keys and the state file name. */
 uint64_t bw_hash64(const void *data, size_t len, uint64_t seed);

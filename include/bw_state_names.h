@@ -4,10 +4,11 @@
  * them resolved a name to, so a process fails over to a sibling it never
  * resolved itself; under state = process the table is the process's own.
  *
- * Access takes the region's names_lock, a robust mutex with the entries'
+ * Writers take the region's names_lock, a robust mutex with the entries'
  * discipline (bounded wait, a dead holder's table taken over: the table's
  * reads and writes stay inside their slot whatever it holds). Only memory
- * is copied under it.
+ * is copied under it. Readers go without it (bw_names_read, each slot's
+ * sequence number) and take it only when a slot kept changing under them.
  */
 #ifndef BW_STATE_NAMES_H
 #define BW_STATE_NAMES_H
@@ -24,9 +25,19 @@
 int bw_state_names_put(bw_state *st, const char *name, const bw_name_addr *a, unsigned n,
                        int64_t now_ms, uint32_t ttl_ms);
 
-/* bw_names_get on st's table; 0 addresses when the lock was not had. */
+/* bw_names_get on st's table, without the lock unless a writer is busy
+ * there (bw_names_read); 0 addresses when the lock was needed and not had.
+ * seen (may be NULL) as bw_names_read's. */
 unsigned bw_state_names_get(bw_state *st, const char *name, int64_t now_ms, bw_name_addr *out,
-                            unsigned max);
+                            unsigned max, bw_names_seen *seen);
+
+/* bw_names_unchanged on st's table (seen from bw_state_names_get; one read
+ * under the lock leaves it saying "changed"). */
+static inline bool bw_state_names_unchanged(bw_state *st, const bw_names_seen *seen,
+                                            int64_t now_ms)
+{
+    return bw_names_unchanged(&st->hdr->names, seen, now_ms);
+}
 
 /* Takes / releases the table's lock (fork prepare of a private region). */
 int bw_state_names_lock(bw_state *st);

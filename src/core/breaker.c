@@ -20,18 +20,6 @@ static uint32_t sat_inc(uint32_t v)
     return v == UINT32_MAX ? v : v + 1;
 }
 
-/* state and force are also read without the lock (bw_breaker_admits_now):
- * every store of them is atomic. */
-static void set_state(bw_breaker *b, enum bw_breaker_state s)
-{
-    __atomic_store_n(&b->state, (uint8_t)s, __ATOMIC_RELAXED);
-}
-
-static void set_force(bw_breaker *b, enum bw_breaker_force f)
-{
-    __atomic_store_n(&b->force, (uint8_t)f, __ATOMIC_RELAXED);
-}
-
 /* The run of failures in a row ends (a success, a move to open or closed, a
  * reset); run_breaks tells a later replacement that it did. */
 static void break_run(bw_breaker *b)
@@ -61,6 +49,25 @@ static unsigned probe_limit(const bw_policy *p)
     return n < 1 ? 1 : n > BW_BRK_MAX_PROBES ? BW_BRK_MAX_PROBES : n;
 }
 
+/* The fields bw_breaker_state_peek, bw_breaker_rejects_until and
+ * bw_breaker_admits_now read without the lock: every write of them is an
+ * atomic store (under the caller's lock, as every write). */
+static void set_state(bw_breaker *b, enum bw_breaker_state s)
+{
+    __atomic_store_n(&b->state, (uint8_t)s, __ATOMIC_RELAXED);
+}
+
+static void set_force(bw_breaker *b, enum bw_breaker_force f)
+{
+    __atomic_store_n(&b->force, (uint8_t)f, __ATOMIC_RELAXED);
+}
+
+/* The end of an opening, read without the lock by bw_breaker_rejects_until. */
+static void set_open_until(bw_breaker *b, int64_t ms)
+{
+    __atomic_store_n(&b->open_until_ms, ms, __ATOMIC_RELAXED);
+}
+
 /* Brings fields that a corrupt file may have spoiled back into their domain. */
 static void prepare(bw_breaker *b, const bw_policy *p)
 {
@@ -76,15 +83,43 @@ void bw_breaker_init(bw_breaker *b)
     memset(b, 0, sizeof *b);
 }
 
-enum bw_breaker_state bw_breaker_state(const bw_breaker *b, const bw_policy *p)
+/* The visible state of a breaker whose override is force and automatic
+ * state is state (either may be garbage from a corrupt file). */
+static enum bw_breaker_state visible(const bw_policy *p, uint8_t force, uint8_t state)
 {
     if (p->breaker == BW_BREAKER_OFF)
         return BW_BRK_DISABLED;
-    if (b->force == BW_FORCE_OPEN)
+    if (force == BW_FORCE_OPEN)
         return BW_BRK_FORCED_OPEN;
-    if (b->force == BW_FORCE_CLOSED)
+    if (force == BW_FORCE_CLOSED)
         return BW_BRK_FORCED_CLOSED;
-    return b->state <= BW_BRK_HALF_OPEN ? (enum bw_breaker_state)b->state : BW_BRK_CLOSED;
+    return state <= BW_BRK_HALF_OPEN ? (enum bw_breaker_state)state : BW_BRK_CLOSED;
+}
+
+enum bw_breaker_state bw_breaker_state(const bw_breaker *b, const bw_policy *p)
+{
+    return visible(p, b->force, b->state);
+}
+
+enum bw_breaker_state bw_breaker_state_peek(const bw_breaker *b, const bw_policy *p)
+{
+    return visible(p, __atomic_load_n(&b->force, __ATOMIC_RELAXED),
+                   __atomic_load_n(&b->state, __ATOMIC_RELAXED));
+}
+
+int64_t bw_breaker_rejects_until(const bw_breaker *b, const bw_policy *p)
+{
+    if (p->breaker != BW_BREAKER_ON)
+        return INT64_MIN;
+    uint8_t force = __atomic_load_n(&b->force, __ATOMIC_RELAXED);
+    if (force != BW_FORCE_AUTO)
+        return force == BW_FORCE_OPEN ? INT64_MAX : INT64_MIN;
+    /* Whatever raises open_until_ms makes the state open in the same
+     * update, and only an open breaker whose time is up moves on (to half
+     * open): open now and open until later is a rejection until then. */
+    if (__atomic_load_n(&b->state, __ATOMIC_RELAXED) != BW_BRK_OPEN)
+        return INT64_MIN;
+    return __atomic_load_n(&b->open_until_ms, __ATOMIC_RELAXED);
 }
 
 /* Starts *t as a change from -> to and counts the move into to. */
@@ -126,7 +161,7 @@ static void go_open(bw_breaker *b, const bw_policy *p, int64_t now_ms, uint32_t 
     begin(b, t, (enum bw_breaker_state)b->state, BW_BRK_OPEN, why);
     t->open_ms = d;
     set_state(b, BW_BRK_OPEN);
-    b->open_until_ms = now_ms + d;
+    set_open_until(b, now_ms + d);
     if (b->reopenings < UINT8_MAX)
         b->reopenings++;
     break_run(b);
@@ -420,7 +455,7 @@ bool bw_breaker_force(bw_breaker *b, const bw_policy *p, int64_t now_ms, uint32_
     if (mode != BW_FORCE_AUTO && b->state == BW_BRK_HALF_OPEN) {
         /* Abandon the period; probing starts afresh once the override is lifted. */
         set_state(b, BW_BRK_OPEN);
-        b->open_until_ms = now_ms;
+        set_open_until(b, now_ms);
         b->probes_issued = b->probes_ok = 0;
     }
     set_force(b, mode);
@@ -453,7 +488,7 @@ bool bw_breaker_reset(bw_breaker *b, const bw_policy *p, int64_t now_ms,
     b->reopenings = 0;
     break_run(b);
     b->probes_issued = b->probes_ok = 0;
-    b->open_until_ms = 0;
+    set_open_until(b, 0);
     b->since_ms = 0;   /* an operator's reset starts at full rate: no slow start */
     bw_breaker_window_clear(&b->window);
     enum bw_breaker_state to = bw_breaker_state(b, p);
@@ -475,7 +510,7 @@ bool bw_breaker_open_for(bw_breaker *b, const bw_policy *p, int64_t now_ms, uint
     if (b->force != BW_FORCE_AUTO)
         return false;
     enum bw_breaker_state from = bw_breaker_state(b, p);
-    b->open_until_ms = now_ms + ms;
+    set_open_until(b, now_ms + ms);
     if (from == BW_BRK_OPEN)
         return false;
     begin(b, t, from, BW_BRK_OPEN, BW_BRK_WHY_RETRY_AFTER);

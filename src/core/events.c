@@ -12,21 +12,15 @@ static bw_event *slot(bw_event_ring *r, uint64_t n)
 bw_event *bw_event_begin(bw_event_ring *r, enum bw_event_kind kind, int64_t time_ms,
                          int32_t pid, uint64_t *n)
 {
-    *n = __atomic_fetch_add(&r->next, 1, __ATOMIC_RELAXED);
-    bw_event *e = slot(r, *n);
-    __atomic_store_n(&e->seq, 2 * *n + 1, __ATOMIC_RELAXED);
-    __atomic_thread_fence(__ATOMIC_RELEASE);   /* readers see "writing" before any field */
-    memset((char *)e + sizeof e->seq, 0, sizeof *e - sizeof e->seq);
-    e->kind = kind;
-    e->time_ms = time_ms;
-    e->pid = pid;
-    return e;
+    return bw_event_begin_from(r, kind, time_ms, pid, n, sizeof(uint64_t));   /* all but seq */
 }
 
-void bw_event_publish(bw_event *e, uint64_t n)
-{
-    __atomic_store_n(&e->seq, 2 * n + 2, __ATOMIC_RELEASE);
-}
+/* The stamp and the two places fill the slot up to count: nothing between. */
+_Static_assert(offsetof(bw_event, time_ms) == sizeof(uint64_t) &&
+               offsetof(bw_event, at) == offsetof(bw_event, pid) + sizeof(int32_t) &&
+               offsetof(bw_event, to) == offsetof(bw_event, at) + sizeof(bw_event_where) &&
+               offsetof(bw_event, count) == offsetof(bw_event, to) + sizeof(bw_event_where),
+               "bw_event_begin_placed clears from count on");
 
 uint64_t bw_event_next(const bw_event_ring *r)
 {

@@ -17,25 +17,3 @@ unsigned bw_sibling_list(const bw_name_addr *all, unsigned n_all, const bw_name_
     }
     return n;
 }
-
-bool bw_sibling_may_move(const bool *ejected, unsigned n, unsigned at, bool retry,
-                         unsigned max_percent, unsigned *n_out)
-{
-    unsigned out = retry ? 0 : 1;
-    for (unsigned i = 0; i < n; i++)
-        out += i != at && ejected[i];
-    if (n_out)
-        *n_out = out;
-    return retry || (uint64_t)out * 100 <= (uint64_t)max_percent * n;
-}
-
-unsigned bw_sibling_order(const bool *ejected, unsigned n, unsigned at, unsigned *order)
-{
-    unsigned k = 0;
-    for (unsigned i = 1; i < n; i++) {
-        unsigned j = (at + i) % n;
-        if (!ejected[j])
-            order[k++] = j;
-    }
-    return k;
-}

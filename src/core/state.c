@@ -396,12 +396,3 @@ void bw_entry_format_addr(const bw_entry *e, char *out, size_t outlen)
 {
     bw_format_key_addr(e->family, e->addr, e->port, out, outlen);
 }
-
-void bw_entry_where(const bw_entry *e, bw_event_where *w)
-{
-    memcpy(w->dest, e->dest, sizeof w->dest);
-    w->dest[sizeof w->dest - 1] = '\0';
-    w->family = e->kind == BW_ENTRY_ADDRESS ? e->family : 0;
-    memcpy(w->addr, e->addr, sizeof w->addr);
-    w->port = e->port;
-}

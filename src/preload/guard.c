@@ -85,6 +85,16 @@ int bw_guard_breaker_admit(bw_conn *c, bool retry)
     c->probe_token = 0;
     if (!e || bw_breaker_admits_now(&e->breaker, p))
         return 0;   /* closed: nothing to decide, no lock */
+    int64_t until = bw_breaker_rejects_until(&e->breaker, p);
+    if (until != INT64_MIN && !bw_state_locks_stuck() && bw_now_ms() < until) {
+        /* Open and staying so: the lock would change nothing (a connect
+         * failing over pays this rejection first). A process whose locks
+         * got stuck runs without breakers, as below. */
+        c->rejected_by_slow_start = false;
+        if (!retry)
+            bw_guard_note_rejection(c);
+        return p->breaker_errno;
+    }
     uint32_t rnd = (uint32_t)bw_rand64();   /* drawn before the lock, as every draw here */
     if (!lock_entry(e))
         return 0;
@@ -239,10 +249,11 @@ bool bw_guard_budget_allows(bw_conn *c)
 
 bool bw_guard_breaker_keeps_out(bw_entry *e, const bw_policy *p)
 {
-    if (!e || !lock_entry(e))
+    if (!e)
         return false;
-    enum bw_breaker_state s = bw_breaker_state(&e->breaker, p);
-    unlock_entry(e);
+    /* Without the entry's lock: the answer may be stale a moment later
+     * anyway, and an address chosen on it is admitted under the lock. */
+    enum bw_breaker_state s = bw_breaker_state_peek(&e->breaker, p);
     return s == BW_BRK_OPEN || s == BW_BRK_FORCED_OPEN || s == BW_BRK_HALF_OPEN;
 }
 

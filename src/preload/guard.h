@@ -76,7 +76,8 @@ void bw_guard_budget_note_first(bw_conn *c);
 bool bw_guard_budget_allows(bw_conn *c);
 
 /* True when the breaker of entry e (NULL: none) keeps calls out under
- * policy p: open, forced open, or letting a probe through. */
+ * policy p: open, forced open, or letting a probe through. Read without the
+ * entry's lock (bw_breaker_state_peek): no lock, no system call. */
 bool bw_guard_breaker_keeps_out(bw_entry *e, const bw_policy *p);
 
 #endif

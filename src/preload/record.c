@@ -69,16 +69,16 @@ void bw_record_bulkhead_full(const bw_conn *c, uint32_t max)
     bw_event_publish(e, n);
 }
 
-void bw_record_failover(const bw_conn *c, bw_entry *from)
+void bw_record_failover(const bw_conn *c, bw_entry *from, bw_state *st)
 {
-    bw_event_ring *r = ring();
+    bw_event_ring *r = st ? &st->hdr->events : NULL;
     if (!from || !c->entry)
         return;
     bw_count(from, BW_CNT_FAILOVERS, 1);
     if (!r)
         return;
     uint64_t n;
-    bw_event *e = bw_event_begin(r, BW_EV_FAILOVER, wall_ms(), bw_self_pid(), &n);
+    bw_event *e = bw_event_begin_placed(r, BW_EV_FAILOVER, wall_ms(), bw_self_pid(), &n);
     bw_entry_where(from, &e->at);
     bw_entry_where(c->entry, &e->to);
     bw_event_publish(e, n);

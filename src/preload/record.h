@@ -14,8 +14,9 @@ void bw_record_transition(const bw_conn *c, const bw_breaker_transition *t);
 void bw_record_rejection(const bw_conn *c, enum bw_reject_cause cause);
 /* The bulkhead of c was found full (at most one event a second per bulkhead). */
 void bw_record_bulkhead_full(const bw_conn *c, uint32_t max);
-/* c was sent from the address of entry from to its current address. */
-void bw_record_failover(const bw_conn *c, bw_entry *from);
+/* c was sent from the address of entry from to its current address; st is
+ * the state region c's entries are in (NULL: no event, only the count). */
+void bw_record_failover(const bw_conn *c, bw_entry *from, bw_state *st);
 /* A config reload (kind BW_EV_RELOAD: text the file, count its destinations)
  * or a reload that failed (BW_EV_CONFIG_ERROR: text the first error). */
 void bw_record_config(enum bw_event_kind kind, const char *text, uint32_t count);

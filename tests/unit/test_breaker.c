@@ -1078,6 +1078,60 @@ static void test_window_all_good(void)
     CU_ASSERT_FALSE(bw_breaker_window_all_good(&b.window));
 }
 
+/* Checks the lock-free reads against the locked ones at now: the visible
+ * state is the same, and a rejection said without the lock is what admit
+ * says, with nothing changed. Returns whether it was said. */
+static bool lockless_agrees(const bw_breaker *b, const bw_policy *p, int64_t now)
+{
+    CU_ASSERT_EQUAL(bw_breaker_state_peek(b, p), bw_breaker_state(b, p));
+    bool fast = now < bw_breaker_rejects_until(b, p);
+    bw_breaker copy = *b;
+    bw_breaker_decision d;
+    enum bw_breaker_verdict v = bw_breaker_admit(&copy, p, now, MID, &d);
+    if (fast) {
+        CU_ASSERT_EQUAL(v, BW_ADMIT_REJECT);
+        CU_ASSERT_FALSE(d.changed);
+        CU_ASSERT_FALSE(d.slow_start);
+        CU_ASSERT_EQUAL(bw_breaker_state(&copy, p), bw_breaker_state(b, p));
+    }
+    return fast;
+}
+
+static void test_lockless_reads(void)
+{
+    bw_breaker b;
+    bw_policy p = pol(), dry = pol(), off = pol();
+    dry.breaker = BW_BREAKER_DRYRUN;
+    off.breaker = BW_BREAKER_OFF;
+    bw_breaker_decision d;
+    bw_breaker_init(&b);
+    CU_ASSERT_FALSE(lockless_agrees(&b, &p, 0));           /* closed */
+    trip_at(&b, &p, 1000);                                  /* open until 6000 */
+    CU_ASSERT_TRUE(lockless_agrees(&b, &p, 1000));
+    CU_ASSERT_TRUE(lockless_agrees(&b, &p, 5999));
+    CU_ASSERT_FALSE(lockless_agrees(&b, &p, 6000));        /* its time is up: admit probes */
+    CU_ASSERT_FALSE(lockless_agrees(&b, &dry, 1000));      /* dry-run never rejects */
+    CU_ASSERT_FALSE(lockless_agrees(&b, &off, 1000));
+    CU_ASSERT_EQUAL(bw_breaker_state_peek(&b, &off), BW_BRK_DISABLED);
+    CU_ASSERT_EQUAL(bw_breaker_admit(&b, &p, 6000, MID, &d), BW_ADMIT_PROBE);
+    CU_ASSERT_FALSE(lockless_agrees(&b, &p, 6001));        /* half open: admit decides */
+    CU_ASSERT_EQUAL(bw_breaker_state_peek(&b, &p), BW_BRK_HALF_OPEN);
+    CU_ASSERT_TRUE(bw_breaker_force(&b, &p, 6002, MID, BW_FORCE_OPEN, NULL));
+    CU_ASSERT_TRUE(lockless_agrees(&b, &p, 100000));
+    CU_ASSERT_TRUE(bw_breaker_force(&b, &p, 6003, MID, BW_FORCE_CLOSED, NULL));
+    CU_ASSERT_FALSE(lockless_agrees(&b, &p, 6003));
+    CU_ASSERT_TRUE(bw_breaker_force(&b, &p, 6004, MID, BW_FORCE_AUTO, NULL));
+    lockless_agrees(&b, &p, 6004);
+    bw_breaker_reset(&b, &p, 7000, NULL);
+    CU_ASSERT_FALSE(lockless_agrees(&b, &p, 7000));
+    CU_ASSERT_TRUE(bw_breaker_open_for(&b, &p, 8000, 3000, NULL));   /* Retry-After */
+    CU_ASSERT_TRUE(lockless_agrees(&b, &p, 10999));
+    CU_ASSERT_FALSE(lockless_agrees(&b, &p, 11000));
+    memset(&b, 0xee, sizeof b);                            /* corrupt bytes: read as closed */
+    CU_ASSERT_FALSE(lockless_agrees(&b, &p, 0));
+    CU_ASSERT_EQUAL(bw_breaker_state_peek(&b, &p), BW_BRK_CLOSED);
+}
+
 static const bw_test_case window_cases[] = {
     {"init is all zero and closed", test_init_is_zero_and_closed},
     {"stays closed below min_calls", test_stays_closed_below_min_calls},
@@ -1155,6 +1209,7 @@ static const bw_test_case machine_cases[] = {
     {"breaker off", test_breaker_off},
     {"transition counters", test_transition_counters},
     {"corrupt struct is contained", test_corrupt_struct_is_contained},
+    {"lock-free reads agree with the locked ones", test_lockless_reads},
     {NULL, NULL},
 };
 

@@ -85,6 +85,37 @@ static void test_breaker_message(void)
     free(r);
 }
 
+/* A failover event, begun "placed" in a slot a reload event filled before:
+ * every field but the two places is as bw_event_begin leaves it (cleared),
+ * the places are the writer's. */
+static void test_placed(void)
+{
+    bw_event_ring *r = new_ring();
+    uint64_t n;
+    for (int i = 0; i < BW_EVENTS_N; i++) {   /* every slot full of another kind's fields */
+        bw_event *w = bw_event_begin(r, BW_EV_BREAKER, 5, 5, &n);
+        memset((char *)w + sizeof w->seq, 0xa5, sizeof *w - sizeof w->seq);
+        bw_event_publish(w, n);
+    }
+    bw_event *w = bw_event_begin_placed(r, BW_EV_FAILOVER, 2000, 9, &n);
+    CU_ASSERT_EQUAL(n, BW_EVENTS_N);
+    w->at = where("svc", "10.0.0.2", 80);
+    w->to = where("svc", "10.0.0.3", 80);
+    bw_event_publish(w, n);
+    bw_event e, blank;
+    CU_ASSERT_EQUAL_FATAL(bw_event_read(r, n, &e), BW_EVR_OK);
+    CU_ASSERT_EQUAL(e.kind, BW_EV_FAILOVER);
+    CU_ASSERT_EQUAL(e.time_ms, 2000);
+    CU_ASSERT_EQUAL(e.pid, 9);
+    char msg[256];
+    bw_event_format(msg, sizeof msg, &e, "10.0.0.2:80", "10.0.0.3:80");
+    CU_ASSERT_STRING_EQUAL(msg, "svc 10.0.0.2:80 failover to 10.0.0.3:80");
+    memset(&blank, 0, sizeof blank);
+    const size_t tail = offsetof(bw_event, count);
+    CU_ASSERT_EQUAL(memcmp((char *)&e + tail, (char *)&blank + tail, sizeof e - tail), 0);
+    free(r);
+}
+
 static void test_rejections_per_second(void)
 {
     bw_event_ring *r = new_ring();
@@ -191,6 +222,7 @@ static void test_histogram(void)
 static const bw_test_case ring_tests[] = {
     {"write, read, overwrite", test_write_read},
     {"breaker transition message", test_breaker_message},
+    {"a placed event: the rest cleared", test_placed},
     {"rejections summarised per second", test_rejections_per_second},
     {"once a second", test_once_per_second},
     {"hostile ring", test_hostile_ring},

@@ -267,6 +267,26 @@ static void test_threads(void)
     CU_ASSERT_EQUAL(fresh, BW_HOSTCACHE_ENTRIES);
 }
 
+/* The generation moves when an address's name changes or goes, and only then. */
+static void test_generation(void)
+{
+    bw_hostcache_reset();
+    unsigned g = bw_hostcache_generation();
+    put("10.9.0.1", "a.test");
+    CU_ASSERT_NOT_EQUAL(bw_hostcache_generation(), g);   /* a new address */
+    g = bw_hostcache_generation();
+    put("10.9.0.1", "a.test");                              /* renewed as it was */
+    CU_ASSERT_EQUAL(bw_hostcache_generation(), g);
+    put("10.9.0.1", "b.test");
+    CU_ASSERT_NOT_EQUAL(bw_hostcache_generation(), g);
+    g = bw_hostcache_generation();
+    fill(0, BW_HOSTCACHE_ENTRIES);                          /* 10.9.0.1 evicted */
+    CU_ASSERT_NOT_EQUAL(bw_hostcache_generation(), g);
+    g = bw_hostcache_generation();
+    bw_hostcache_reset();
+    CU_ASSERT_NOT_EQUAL(bw_hostcache_generation(), g);
+}
+
 static const bw_test_case hostcache_cases[] = {
     {"put and get", test_put_get},
     {"overwrite", test_overwrite},
@@ -275,6 +295,7 @@ static const bw_test_case hostcache_cases[] = {
     {"long, empty and bad names", test_long_and_bad_names},
     {"reset", test_reset},
     {"threads", test_threads},
+    {"generation", test_generation},
     {NULL, NULL},
 };
 

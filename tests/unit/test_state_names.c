@@ -62,16 +62,16 @@ static void test_seen_by_another_process(void)
     void *mem = region(&st, &size);
     CU_ASSERT_EQUAL(in_child(child_resolves, &st), 0);
     bw_name_addr out[BW_NAMES_ADDRS];
-    CU_ASSERT_EQUAL(bw_state_names_get(&st, "svc.test", 2000, out, BW_NAMES_ADDRS), 2);
+    CU_ASSERT_EQUAL(bw_state_names_get(&st, "svc.test", 2000, out, BW_NAMES_ADDRS, NULL), 2);
     CU_ASSERT_EQUAL(out[1].addr[3], 3);
     /* This process resolves the name to the first address only: the
      * other's second address stays behind it until it expires. */
     bw_name_addr mine = v4(2);
     CU_ASSERT_EQUAL(bw_state_names_put(&st, "svc.test", &mine, 1, 3000, 60000), 0);
-    CU_ASSERT_EQUAL(bw_state_names_get(&st, "svc.test", 3000, out, BW_NAMES_ADDRS), 2);
+    CU_ASSERT_EQUAL(bw_state_names_get(&st, "svc.test", 3000, out, BW_NAMES_ADDRS, NULL), 2);
     CU_ASSERT_EQUAL(out[0].addr[3], 2);
     CU_ASSERT_EQUAL(out[1].addr[3], 3);
-    CU_ASSERT_EQUAL(bw_state_names_get(&st, "svc.test", 61500, out, BW_NAMES_ADDRS), 1);
+    CU_ASSERT_EQUAL(bw_state_names_get(&st, "svc.test", 61500, out, BW_NAMES_ADDRS, NULL), 1);
     munmap(mem, size);
 }
 
@@ -84,7 +84,7 @@ static void test_killed_holder(void)
     bw_name_addr a = v4(7), out[BW_NAMES_ADDRS];
     alarm(10);
     CU_ASSERT_EQUAL(bw_state_names_put(&st, "after.test", &a, 1, 0, 1000), 0);
-    CU_ASSERT_EQUAL(bw_state_names_get(&st, "after.test", 0, out, BW_NAMES_ADDRS), 1);
+    CU_ASSERT_EQUAL(bw_state_names_get(&st, "after.test", 0, out, BW_NAMES_ADDRS, NULL), 1);
     alarm(0);
     munmap(mem, size);
 }
@@ -106,9 +106,9 @@ static void test_hostile_slots(void)
             e->addr_expires_ms[k] = 5000;
     }
     /* Unterminated names, a count past the array: reads stay in the slot. */
-    CU_ASSERT(bw_state_names_get(&st, "h.test", 0, out, BW_NAMES_ADDRS) <= BW_NAMES_ADDRS);
+    CU_ASSERT(bw_state_names_get(&st, "h.test", 0, out, BW_NAMES_ADDRS, NULL) <= BW_NAMES_ADDRS);
     CU_ASSERT_EQUAL(bw_state_names_put(&st, "h.test", &a, 1, 0, 1000), 0);
-    CU_ASSERT_EQUAL(bw_state_names_get(&st, "h.test", 0, out, BW_NAMES_ADDRS), 1);
+    CU_ASSERT_EQUAL(bw_state_names_get(&st, "h.test", 0, out, BW_NAMES_ADDRS, NULL), 1);
     munmap(mem, size);
 }
 
