@@ -98,9 +98,7 @@ static bw_conn *track(int fd, const bw_config *cfg, bw_cfg_ref *ref, long dest,
     c->addrlen = len < sizeof c->addr ? len : sizeof c->addr;
     memcpy(&c->addr, sa, c->addrlen);
     c->started_ms = bw_now_ms();
-    c->watch_responses = !bw_status_set_empty(&policy->breaker_http_status);
-    c->watch_requests = policy->idempotency || c->watch_responses;
-    bw_http_req_cfg_from_policy(&c->req_cfg, policy);
+    bw_conn_watch_http(c, policy);
     attach_state(c, cfg);
     bw_conn *old = bw_fdt_set(fd, c);
     if (old == c) {           /* descriptor beyond the table */

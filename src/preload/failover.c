@@ -208,7 +208,7 @@ bool bw_failover(bw_conn *c, bool retry)
                c->dest_name, out, n, host, p->failover_max_ejected_percent);
         return false;
     }
-    struct sockaddr_storage orig = c->addr;
+    bw_inet_addr orig = c->addr;
     socklen_t orig_len = c->addrlen;
     bw_entry *orig_entry = c->entry, *orig_breaker = c->breaker_entry;
     unsigned n_try = bw_sibling_order(is_out, n, at, order);
