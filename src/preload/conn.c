@@ -1,6 +1,7 @@
 /*
- * conn.c - connection records: a pool that is never unmapped, reference
- * counts per descriptor, and what happens when the last descriptor goes.
+ * conn.c - connection records and their cold parts: pools that are never
+ * unmapped, reference counts per descriptor, and what happens when the last
+ * descriptor goes.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -15,39 +16,63 @@
 #include "pending.h"
 #include "shim.h"
 
-#define POOL_CHUNK 256   /* records mapped at a time */
+/*
+ * Pools of fixed-size blocks: the records, and the cold parts of records
+ * (shim.h). Chunks are mapped as they are needed and never unmapped, so a
+ * stale reader only ever reads a block that is free or reused. A block is
+ * handed out from its pool's free list, else from the rest of the newest
+ * chunk that was never handed out: pages are touched (resident) only when
+ * their blocks are first used. A block's leading mutexes are initialised
+ * when it is first handed out, and never again but in a fork child. Every
+ * pool is guarded by pool_lock, taken only inside the shim (bw_enter), so
+ * that a signal handler never waits for its own thread.
+ */
+#define CHUNK_BYTES (256u * 1024)
+#define CHUNK_HEAD 64              /* the chunk's header; blocks follow */
 
-/* A futex word, not a glibc mutex: two of these per connection (bw_plock.h). */
+struct chunk {
+    struct chunk *next;            /* older */
+    char *end;                     /* past its last whole block */
+};
+
+struct pool {
+    size_t size;                   /* bytes per block */
+    size_t link;                   /* offset of the block's free-list link */
+    int n_locks;                   /* mutexes at the block's start */
+    void *free_list;
+    char *fresh, *fresh_end;       /* the newest chunk's blocks never handed out */
+    struct chunk *chunks;          /* newest first */
+};
+
+#define POOL(type, locks) {sizeof(type), offsetof(type, next_free), locks, NULL, NULL, NULL, NULL}
+
+/* A futex word, not a glibc mutex: taken twice per connection (bw_plock.h). */
 static bw_plock pool_lock = BW_PLOCK_INIT;
-static bw_conn *free_list;
-static bw_conn *chunks[BW_FDT_MAX / POOL_CHUNK];   /* every chunk ever mapped */
-static size_t n_chunks;
+static struct pool records = POOL(bw_conn, 0);
+static struct pool http_parts = POOL(bw_conn_http, 2);
+static struct pool pend_parts = POOL(bw_conn_pend, 1);
+static struct pool pass_parts = POOL(bw_conn_pass, 0);
 
-/* Maps POOL_CHUNK more records onto the free list. Called with pool_lock held. */
-static int grow_pool(void)
+/* Maps one more chunk. pool_lock held. */
+static int grow(struct pool *p)
 {
-    if (n_chunks == sizeof chunks / sizeof chunks[0])
-        return -1;
     int saved = errno;
-    bw_conn *chunk = mmap(NULL, POOL_CHUNK * sizeof(bw_conn), PROT_READ | PROT_WRITE,
-                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    struct chunk *ch = mmap(NULL, CHUNK_BYTES, PROT_READ | PROT_WRITE,
+                            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     errno = saved;
-    if (chunk == MAP_FAILED)
+    if (ch == MAP_FAILED)
         return -1;
-    for (int i = 0; i < POOL_CHUNK; i++) {
-        pthread_mutex_init(&chunk[i].lock, NULL);
-        pthread_mutex_init(&chunk[i].rlock, NULL);
-        pthread_mutex_init(&chunk[i].plock, NULL);
-        chunk[i].next_free = free_list;
-        free_list = &chunk[i];
-    }
-    chunks[n_chunks++] = chunk;
+    p->fresh = (char *)ch + CHUNK_HEAD;
+    p->fresh_end = p->fresh + (CHUNK_BYTES - CHUNK_HEAD) / p->size * p->size;
+    ch->end = p->fresh_end;
+    ch->next = p->chunks;
+    p->chunks = ch;
     return 0;
 }
 
 /* Zeroes n bytes with libc's memset: for a constant size the compiler
- * would expand it into a `rep stos`, one step per word of the record's
- * kilobyte where libc stores 32 or 64 bytes at a time.
+ * would expand it into a `rep stos`, one step per word of the record,
+ * where libc stores 32 or 64 bytes at a time.
  * Under ThreadSanitizer the expanded store stays, as it always was: a
  * stale reader (fork's prepare scanning the table, passfd.c) may load an
  * atomic field of a record being recycled here, the race shim.h accepts
@@ -63,21 +88,122 @@ ZERO_OUT_OF_LINE static void zero(void *p, size_t n)
     memset(p, 0, n);
 }
 
+static void **link_of(const struct pool *p, void *b)
+{
+    return (void **)((char *)b + p->link);
+}
+
+/* A block, uncleared (a fresh one is zero); NULL when out of memory. pool_lock held. */
+static void *take(struct pool *p)
+{
+    void *b = p->free_list;
+    if (b) {
+        p->free_list = *link_of(p, b);
+        return b;
+    }
+    if (p->fresh == p->fresh_end && grow(p) != 0)
+        return NULL;
+    b = p->fresh;
+    p->fresh += p->size;
+    for (int i = 0; i < p->n_locks; i++)
+        pthread_mutex_init((pthread_mutex_t *)b + i, NULL);
+    return b;
+}
+
+/* pool_lock held. */
+static void give(struct pool *p, void *b)
+{
+    *link_of(p, b) = p->free_list;
+    p->free_list = b;
+}
+
+/* A cold block cleared past its locks and link, or NULL. */
+static void *cold_get(struct pool *p)
+{
+    bw_plock_lock(&pool_lock);
+    void *b = take(p);
+    bw_plock_unlock(&pool_lock);
+    if (b) {
+        size_t keep = p->link + sizeof(void *);
+        memset((char *)b + keep, 0, p->size - keep);
+    }
+    return b;
+}
+
+static void cold_put(struct pool *p, void *b)
+{
+    bw_plock_lock(&pool_lock);
+    give(p, b);
+    bw_plock_unlock(&pool_lock);
+}
+
+bw_conn_pend *bw_conn_pend_get(void)
+{
+    return cold_get(&pend_parts);
+}
+
+void bw_conn_pend_put(bw_conn_pend *b)
+{
+    cold_put(&pend_parts, b);
+}
+
+bw_conn_pass *bw_conn_pass_get(void)
+{
+    return cold_get(&pass_parts);
+}
+
+void bw_conn_pass_put(bw_conn_pass *b)
+{
+    cold_put(&pass_parts, b);
+}
+
+void bw_conn_watch_http(bw_conn *c, const bw_policy *p)
+{
+    bool responses = !bw_status_set_empty(&p->breaker_http_status);
+    if (!p->idempotency && !responses)
+        return;
+    bw_conn_http *h = cold_get(&http_parts);
+    if (!h)
+        return;   /* out of memory: the connection works, unwatched */
+    bw_http_req_cfg_from_policy(&h->req_cfg, p);
+    atomic_store_explicit(&c->http, h, memory_order_release);
+    c->watch_responses = responses;
+    c->watch_requests = true;
+}
+
+/* Gives back the cold parts attached to c. */
+static void detach_cold(bw_conn *c)
+{
+    if (!atomic_load_explicit(&c->http, memory_order_relaxed) &&
+        !atomic_load_explicit(&c->pendb, memory_order_relaxed) &&
+        !atomic_load_explicit(&c->pass, memory_order_relaxed))
+        return;
+    bw_conn_http *h = atomic_exchange(&c->http, NULL);
+    bw_conn_pend *pd = atomic_exchange(&c->pendb, NULL);
+    bw_conn_pass *ps = atomic_exchange(&c->pass, NULL);
+    bw_plock_lock(&pool_lock);
+    if (h)
+        give(&http_parts, h);
+    if (pd)
+        give(&pend_parts, pd);
+    if (ps)
+        give(&pass_parts, ps);
+    bw_plock_unlock(&pool_lock);
+}
+
 bw_conn *bw_conn_new(void)
 {
     bw_plock_lock(&pool_lock);
-    if (!free_list && grow_pool() != 0) {
-        bw_plock_unlock(&pool_lock);
-        return NULL;
-    }
-    bw_conn *c = free_list;
-    free_list = c->next_free;
+    bw_conn *c = take(&records);
     bw_plock_unlock(&pool_lock);
+    if (!c)
+        return NULL;
 
-    /* The mutexes are initialised once per slot and never reset: a thread
-     * that raced a close may still be leaving one. The config the record
-     * was last made under is let go only now, for the same reason: such a
-     * thread may still read the policy it points to. */
+    /* The config the record was last made under is let go only now: a
+     * thread that raced a close may still read the policy it points to.
+     * A cold part found here was attached by such a thread after the
+     * release (passfd.c's note on a closing socket): it goes back. */
+    detach_cold(c);
     bw_cfg_ref *last_cfg = c->cfg_ref;
     size_t head = offsetof(bw_conn, refs);
     zero((char *)c + head, sizeof *c - head);
@@ -102,9 +228,9 @@ void bw_conn_release(bw_conn *c)
     if (!bw_passfd_keep(c))
         bw_conn_release_slot(c);
     errno = saved;
+    detach_cold(c);   /* a stale reader finds none from now on */
     bw_plock_lock(&pool_lock);
-    c->next_free = free_list;
-    free_list = c;
+    give(&records, c);
     bw_plock_unlock(&pool_lock);
 }
 
@@ -154,7 +280,7 @@ void bw_dup_fd(int oldfd, int newfd)
 void bw_conn_pool_drop_idle_configs(void)
 {
     bw_plock_lock(&pool_lock);
-    for (bw_conn *c = free_list; c; c = c->next_free) {
+    for (bw_conn *c = records.free_list; c; c = c->next_free) {
         bw_cfg_drop(c->cfg_ref);
         c->cfg_ref = NULL;
     }
@@ -171,18 +297,25 @@ void bw_conn_pool_unlock(void)
     bw_plock_unlock(&pool_lock);
 }
 
+/* The locks of every block p ever handed out. pool_lock held. */
+static void reinit_locks(struct pool *p)
+{
+    for (struct chunk *ch = p->chunks; ch; ch = ch->next) {
+        char *end = ch == p->chunks ? p->fresh : ch->end;
+        for (char *b = (char *)ch + CHUNK_HEAD; b < end; b += p->size)
+            for (int i = 0; i < p->n_locks; i++)
+                pthread_mutex_init((pthread_mutex_t *)b + i, NULL);
+    }
+}
+
 /* The child is single-threaded: locks another thread held at fork are reset.
  * pool_lock was taken in prepare by the thread the child runs on, so it is
  * released (re-initialising it would hide the unlock from ThreadSanitizer). */
 void bw_conn_pool_atfork_child(void)
 {
+    reinit_locks(&http_parts);
+    reinit_locks(&pend_parts);
     bw_plock_unlock(&pool_lock);
-    for (size_t i = 0; i < n_chunks; i++)
-        for (int j = 0; j < POOL_CHUNK; j++) {
-            pthread_mutex_init(&chunks[i][j].lock, NULL);
-            pthread_mutex_init(&chunks[i][j].rlock, NULL);
-            pthread_mutex_init(&chunks[i][j].plock, NULL);
-        }
 }
 
 void bw_format_addr(const struct sockaddr *sa, char *out, size_t outlen)

@@ -163,9 +163,7 @@ static bw_conn *track(int fd, const bw_config *cfg, bw_cfg_ref *ref, long dest,
     int64_t us = bw_now_us();   /* both clocks: CLOCK_MONOTONIC, us / 1000 is bw_now_ms */
     c->started_ms = us / 1000;
     c->connect_began_us = us;   /* admit() renews it when admission may have waited */
-    c->watch_responses = !bw_status_set_empty(&policy->breaker_http_status);
-    c->watch_requests = policy->idempotency || c->watch_responses;
-    bw_http_req_cfg_from_policy(&c->req_cfg, policy);
+    bw_conn_watch_http(c, policy);
     attach_state(c, cfg, cached);
     bw_conn *old = bw_fdt_set(fd, c);
     if (old == c) {           /* descriptor beyond the table */

@@ -280,10 +280,10 @@ static bw_entry *sibling_entry(struct sibling_memo *m, unsigned i, const char *d
  * key: its family, port and address; not an IPv6 flow label or scope id,
  * which to_name_addr leaves out too. Two addresses of the same key have
  * the same sibling answer and socket addresses. */
-static void addr_key(const struct sockaddr_storage *sa, uint64_t key[3])
+static void addr_key(const bw_inet_addr *sa, uint64_t key[3])
 {
     const unsigned char *b = (const unsigned char *)sa;
-    if (sa->ss_family == AF_INET6) {
+    if (sa->sa.sa_family == AF_INET6) {
         uint32_t head;   /* family and port */
         memcpy(&head, b, sizeof head);
         key[0] = head;
@@ -355,11 +355,8 @@ static bool fail_over(bw_conn *c, bool retry, struct sibling_memo *m)
                c->dest_name, out, n, m->host, p->failover_max_ejected_percent);
         return false;
     }
-    /* An IPv4 or IPv6 address (to_name_addr): its bytes are in the first
-     * sizeof orig, all that move_to overwrites. */
-    struct sockaddr_in6 orig;
+    bw_inet_addr orig = c->addr;
     socklen_t orig_len = c->addrlen;
-    memcpy(&orig, &c->addr, sizeof orig);
     bw_entry *orig_entry = c->entry, *orig_breaker = c->breaker_entry;
     unsigned n_try = bw_sibling_order(is_out, n, at, order);
     for (unsigned i = 0; i < n_try; i++) {
@@ -380,7 +377,7 @@ static bool fail_over(bw_conn *c, bool retry, struct sibling_memo *m)
     }
     bw_log(BW_LOG_DEBUG, "%s: no failover: no address of %s admits a call", c->dest_name,
            m->host);
-    memcpy(&c->addr, &orig, sizeof orig);
+    c->addr = orig;
     c->addrlen = orig_len;
     c->entry = orig_entry;
     c->breaker_entry = orig_breaker;

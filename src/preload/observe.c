@@ -77,21 +77,23 @@ static void note_retry_after(bw_conn *c, const char *v, size_t n)
         bw_guard_breaker_open_for(c, (uint32_t)ms);
 }
 
-/* Feeds received bytes to the response reader; statuses are handled after the lock. */
-static void feed_responses(bw_conn *c, const struct iovec *iov, int n, size_t got)
+/* Feeds received bytes to the response reader of c (its HTTP part h);
+ * statuses are handled after the lock. */
+static void feed_responses(bw_conn *c, bw_conn_http *h, const struct iovec *iov, int n,
+                           size_t got)
 {
     int statuses[16];
     int found = 0;
     char ra[BW_HTTP_RA_MAX];
     size_t ra_len;
-    pthread_mutex_lock(&c->rlock);
-    for (int i = 0; i < n && got > 0 && !bw_http_resp_blind(&c->resp); i++) {
+    pthread_mutex_lock(&h->rlock);
+    for (int i = 0; i < n && got > 0 && !bw_http_resp_blind(&h->resp); i++) {
         size_t len = iov[i].iov_len < got ? iov[i].iov_len : got;
         const uint8_t *p = iov[i].iov_base;
         got -= len;
         while (len > 0) {
             int status = 0;
-            size_t adv = bw_http_resp_step(&c->resp, p, len, &status);
+            size_t adv = bw_http_resp_step(&h->resp, p, len, &status);
             if (status && found < (int)(sizeof statuses / sizeof statuses[0]))
                 statuses[found++] = status;
             if (adv == 0 && !status)
@@ -100,8 +102,8 @@ static void feed_responses(bw_conn *c, const struct iovec *iov, int n, size_t go
             len -= adv;
         }
     }
-    ra_len = bw_http_resp_take_retry_after(&c->resp, ra, sizeof ra);
-    pthread_mutex_unlock(&c->rlock);
+    ra_len = bw_http_resp_take_retry_after(&h->resp, ra, sizeof ra);
+    pthread_mutex_unlock(&h->rlock);
     for (int i = 0; i < found; i++)
         note_status(c, statuses[i]);
     if (ra_len)
@@ -116,8 +118,9 @@ ssize_t bw_observe_read(bw_conn *c, ssize_t r, int err, const struct iovec *iov,
         return r;
     }
     bw_observe_inside(c, r, err);
-    if (r > 0 && iov && c->watch_responses && !(flags & MSG_PEEK))
-        feed_responses(c, iov, n, (size_t)r);
+    bw_conn_http *h;
+    if (r > 0 && iov && c->watch_responses && !(flags & MSG_PEEK) && (h = bw_conn_http_of(c)))
+        feed_responses(c, h, iov, n, (size_t)r);
     bw_leave();
     errno = err;
     return r;
@@ -125,11 +128,12 @@ ssize_t bw_observe_read(bw_conn *c, ssize_t r, int err, const struct iovec *iov,
 
 void bw_observe_plaintext(bw_conn *c, const void *buf, size_t n)
 {
-    if (!c->tls_watch_responses)
+    bw_conn_http *h = bw_conn_http_of(c);
+    if (!h || !h->tls_watch_responses)
         return;
     int saved = errno;
     struct iovec v = {(void *)buf, n};
-    feed_responses(c, &v, 1, n);
+    feed_responses(c, h, &v, 1, n);
     errno = saved;
 }
 

@@ -27,14 +27,31 @@
 #include "nonblock.h"
 #include "shim.h"
 
-/* Notes who c's socket (fd) is, once: it may live on in another process. */
+static void id_addr(const struct sockaddr_storage *ss, uint8_t addr[16], uint16_t *port);
+
+/* Notes who c's socket (fd) is, once: it may live on in another process.
+ * Two threads may note it at once (a fork, a sendmsg): one block stays. */
 static void note_one(int fd, bw_conn *c)
 {
-    if (atomic_load(&c->passed))
+    if (atomic_load(&c->pass))
         return;
-    if (bw_sys_tcp_identity(fd, &c->pass_inode, &c->pass_local, &c->pass_peer) != 0)
+    uint64_t inode;
+    struct sockaddr_storage local, peer;
+    if (bw_sys_tcp_identity(fd, &inode, &local, &peer) != 0)
         return;   /* not connected (yet): nothing to keep for it */
-    atomic_store(&c->passed, true);
+    uint8_t family = (uint8_t)local.ss_family;
+    if ((family != AF_INET && family != AF_INET6) || peer.ss_family != family)
+        return;   /* never handed over (bw_passfd_keep) */
+    bw_conn_pass *b = bw_conn_pass_get();
+    if (!b)
+        return;   /* out of memory: its slot is given back at its close, as before */
+    b->id.inode = inode;
+    b->id.family = family;
+    id_addr(&local, b->id.local, &b->id.local_port);
+    id_addr(&peer, b->id.peer, &b->id.peer_port);
+    bw_conn_pass *none = NULL;
+    if (!atomic_compare_exchange_strong(&c->pass, &none, b))
+        bw_conn_pass_put(b);
 }
 
 void bw_passfd_note(const struct msghdr *msg)
@@ -114,17 +131,11 @@ static void id_sockaddr(uint8_t family, const uint8_t addr[16], uint16_t port,
 
 bool bw_passfd_keep(bw_conn *c)
 {
-    if (!atomic_load(&c->passed) || !c->holds_slot || !c->bulkhead_entry ||
-        c->owner != bw_self_pid() || !c->policy->max_connections)
+    bw_conn_pass *b = atomic_load(&c->pass);
+    if (!b || !c->holds_slot || !c->bulkhead_entry || c->owner != bw_self_pid() ||
+        !c->policy->max_connections)
         return false;
-    bw_bulkhead_sock id;
-    memset(&id, 0, sizeof id);
-    id.inode = c->pass_inode;
-    id.family = (uint8_t)c->pass_local.ss_family;
-    if ((id.family != AF_INET && id.family != AF_INET6) || c->pass_peer.ss_family != id.family)
-        return false;
-    id_addr(&c->pass_local, id.local, &id.local_port);
-    id_addr(&c->pass_peer, id.peer, &id.peer_port);
+    bw_bulkhead_sock id = b->id;
     if (!bw_guard_slot_hand_over(c->bulkhead_entry, c->slot_untracked, c->owner, &id))
         return false;
     c->holds_slot = false;   /* the socket holds it now */

@@ -27,8 +27,8 @@
 enum bw_pend_phase {
     BW_PEND_NONE,      /* not a pending connect (or its outcome was delivered) */
     BW_PEND_ATTEMPT,   /* an attempt is in flight in the kernel */
-    BW_PEND_BACKOFF,   /* the last attempt failed; the next is due at pend_due_ms */
-    BW_PEND_FINAL,     /* failed for good: pend_err waits for the program's SO_ERROR */
+    BW_PEND_BACKOFF,   /* the last attempt failed; the next is due at due_ms */
+    BW_PEND_FINAL,     /* failed for good: err waits for the program's SO_ERROR */
 };
 
 extern atomic_int bw_pend_count;   /* connections in ATTEMPT or BACKOFF */
@@ -99,6 +99,8 @@ int bw_pend_in_epoll(int epfd, int *fds, int max);
  * pending connect, or NULL (nothing pending, or another thread is on it). */
 bw_conn *bw_pend_grab(int fd);
 void bw_pend_release(bw_conn *c);
+/* A grabbed c: a wait of the shim's looks after its connect from now on. */
+void bw_pend_waited(bw_conn *c);
 
 /*
  * epreg.c - epoll registrations of sockets that are or may become pending

@@ -57,6 +57,7 @@ void bw_leave_slow(void)
 }
 
 __thread bw_conn *bw_locked_conn BW_TLS;
+__thread pthread_mutex_t *bw_locked_mutex BW_TLS;
 
 void bw_leave_cancelled(void *unused)
 {
@@ -64,7 +65,7 @@ void bw_leave_cancelled(void *unused)
     bw_conn *c = bw_locked_conn;
     if (c) {
         bw_locked_conn = NULL;
-        pthread_mutex_unlock(&c->lock);
+        pthread_mutex_unlock(bw_locked_mutex);
         bw_conn_unref(c);   /* the reference the write took; released below */
     }
     bw_leave();

@@ -3,18 +3,28 @@
  *
  * Locking design. The descriptor table is lock-free (bw_fdtable.h). A
  * connection record (struct bw_conn) is reference-counted by the descriptors
- * that refer to it (dup, dup2, F_DUPFD add one; close removes one) and its
- * mutable protocol state is guarded by its own mutex, taken only on tracked
- * descriptors (a write lock and a read lock, so that a reader never waits
- * for a writer blocked on a full socket). Records come from a pool that is never unmapped, so a thread
- * that raced a close() on the same descriptor reads a stale record, never
- * freed memory. The config is an immutable object behind an atomic pointer;
- * a reload publishes a new one, and an old one is freed once neither a hook
+ * that refer to it (dup, dup2, F_DUPFD add one; close removes one). The
+ * record is the hot part, what every tracked connect, send, receive and
+ * close touches, and has no lock of its own: its fields are atomics, or
+ * written by the thread in connect() (under plock while the connect is
+ * pending) or under a state entry's lock (guard.c). What only some
+ * connections need is in cold parts, attached only while needed (below):
+ * HTTP and TLS state, a pending non-blocking connect, a passed socket's
+ * identity. The HTTP part has its own mutexes, a write lock and a read lock
+ * (so that a reader never waits for a writer blocked on a full socket); the
+ * pending part has plock. Records and cold parts come from pools that are
+ * never unmapped (conn.c), and a block's mutexes are initialised once and
+ * never reset, so a thread that raced a close() on the same descriptor
+ * reads a stale record or block, never freed memory. A cold part goes back
+ * to its pool when the record is released, never earlier, but a pending
+ * connect's, which goes back when the connect is over (pending.c). The
+ * config is an immutable object behind an atomic pointer; a reload
+ * publishes a new one, and an old one is freed once neither a hook
  * call nor a connection record holds it (config_ref.c). No lock is held
  * across a blocking system call but a connection's write lock, across the
  * program's own send (inject.c), where it only ever waits for another writer
- * of the same connection; a close() meanwhile cannot recycle the record,
- * because the write holds a reference.
+ * of the same connection; a close() meanwhile cannot release the record or
+ * its HTTP part, because the write holds a reference.
  *
  * The rule for every other global or field that one thread writes while
  * another may read it: it is either
@@ -39,6 +49,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include "bw_config.h"
@@ -82,9 +93,11 @@ static inline bool bw_enter(void)
     return true;
 }
 
-/* The connection whose write lock this thread holds across the program's
- * own send (inject.c), for bw_leave_cancelled. */
+/* The connection whose write lock (its HTTP part's) this thread holds
+ * across the program's own send (inject.c), and that lock, for
+ * bw_leave_cancelled. */
 extern __thread struct bw_conn *bw_locked_conn BW_TLS;
+extern __thread pthread_mutex_t *bw_locked_mutex BW_TLS;
 
 /* Cleanup handler (pthread_cleanup_push) of a hook whose thread is
  * cancelled inside the shim, at a cancellation point of the program's
@@ -111,12 +124,84 @@ enum bw_conn_state {
 
 typedef struct bw_cfg_ref bw_cfg_ref;   /* a held config (config_ref.c) */
 
-typedef struct bw_conn {
-    pthread_mutex_t lock;          /* write side; initialised once per pool slot */
+/* A connection's peer: tracked connections are IPv4 or IPv6 only. */
+typedef union bw_inet_addr {
+    struct sockaddr sa;
+    struct sockaddr_in in;
+    struct sockaddr_in6 in6;
+} bw_inet_addr;
+
+/*
+ * The cold parts of a record, each from a pool of its own (conn.c), attached
+ * only while needed. Their leading locks are initialised once per block and
+ * never reset but in a fork child: a stale thread may still be leaving one.
+ * The rest is cleared when the block is handed out.
+ */
+
+/* HTTP and TLS state (inject.c, observe.c, tls_conn.c): attached by track()
+ * when the policy watches HTTP (idempotency or breaker_http_status), given
+ * back when the record is released. A record without one never watches
+ * (watch_* false) and turns TLS straight to BW_TLSM_PASS. */
+typedef struct bw_conn_http {
+    pthread_mutex_t lock;          /* write side */
     pthread_mutex_t rlock;         /* read side (response reader) */
-    pthread_mutex_t plock;         /* the pending-connect fields below (pending.c) */
+    struct bw_conn_http *next_free;
+    /* Requests seen going out and responses coming in: req_cfg, req and
+     * pending under lock, resp under rlock. */
+    bw_http_req_cfg req_cfg;
+    bw_http_req req;
+    bw_http_resp resp;
+    uint8_t pending[BW_HTTP_REQ_LINE_MAX];   /* inserted line not yet sent */
+    uint8_t pending_off, pending_len;
+    /* TLS (tls_conn.c). Once TLS is seen on the connection the HTTP state
+     * above follows the plaintext, under the same locks, and the socket
+     * level stops looking (watch_* false). The watch flags are atomics,
+     * read without a lock to skip the HTTP work, cleared under lock and rlock. */
+    atomic_bool tls_watch_requests;    /* watch_requests, for the plaintext */
+    atomic_bool tls_watch_responses;   /* watch_responses, for the plaintext */
+    bool tls_resume;               /* a TLS write failed part-way: the next call is its retry */
+    bool tls_staged;               /* pending holds a key line not yet handed over */
+    size_t tls_resume_done;        /* the bytes of that write that went out already */
+    size_t tls_piece_prog;         /* the last piece handed to the library: the program's */
+    size_t tls_piece_line;         /* ... and key-line bytes in it */
+} bw_conn_http;
+
+/* A non-blocking connect whose retries run inside the program's waits
+ * (pending.c): attached when it becomes pending, given back when it is over
+ * (phase BW_PEND_NONE again; when it ended in a wait, at the program's next
+ * SO_ERROR) or the record is released. Guarded by plock, which is taken
+ * only after checking that the record still holds the block. */
+typedef struct bw_conn_pend {
+    pthread_mutex_t plock;
+    struct bw_conn_pend *next_free;
+    uint8_t attempt;               /* the attempt in flight or next: 0 = the first */
+    bool waited;                   /* a wait of the shim's has looked after it */
+    int err;                       /* the last attempt's error; the final one in FINAL */
+    int64_t began_ms;              /* when the attempt in flight began */
+    int64_t due_ms;                /* BACKOFF: next attempt; ATTEMPT: its limit (0 = none) */
+    bw_retry_plan plan;
+} bw_conn_pend;
+
+/* Who the socket is, noted when it may live on in another process
+ * (SCM_RIGHTS, or a fork child keeps it: passfd.c); given back on release. */
+typedef struct bw_conn_pass {
+    struct bw_conn_pass *next_free;
+    bw_bulkhead_sock id;
+} bw_conn_pass;
+
+/* The record, the hot part (see the locking design above): 176 bytes on
+ * x86-64, what a tracked connection costs when it needs no cold part. */
+typedef struct bw_conn {
+    /* The cold parts, NULL when not attached. Taken off by an atomic
+     * exchange, so that one thread only gives a block back, and never by
+     * the clearing on reuse: a block found on a record being reused
+     * (attached by a stale thread after the release) goes back to its pool. */
+    _Atomic(bw_conn_http *) http;
+    _Atomic(bw_conn_pend *) pendb;
+    _Atomic(bw_conn_pass *) pass;
     atomic_int refs;               /* descriptors referring to this record; the first
-                                    * field cleared on reuse: keep the locks above */
+                                    * field cleared on reuse */
+    pid_t owner;                   /* process that made the connection */
     struct bw_conn *next_free;
     /* What the I/O hooks test on every call, each an atomic byte, read
      * together as one word (io_flags, bw_io_busy): any of them set sends
@@ -125,69 +210,42 @@ typedef struct bw_conn {
     union {
         _Atomic uint64_t io_flags;
         struct {
-            _Atomic uint8_t pend;          /* enum bw_pend_phase (pending.c) */
+            _Atomic uint8_t pend;          /* enum bw_pend_phase; its fields are in pendb */
             atomic_bool outcome_pending;   /* connect in progress: outcome not recorded yet */
-            /* HTTP watch flags: TLS detection and the injector clear or
-             * set them under lock and rlock. */
-            atomic_bool watch_responses;   /* breaker_http_status is set */
-            atomic_bool watch_requests;    /* scan the request stream (injection or pairing) */
+            /* Scan the responses (breaker_http_status) / the request stream
+             * (injection or response pairing): true only with http
+             * attached; TLS detection and the injector clear or set them
+             * under http's lock and rlock. */
+            atomic_bool watch_responses;
+            atomic_bool watch_requests;
             /* The socket's SO_SNDTIMEO is the shim's attempt limit, not the
              * program's (none): put back before anything it affects. */
             atomic_bool sndtimeo_lent;
         };
     };
-    pid_t owner;                   /* process that made the connection */
     const bw_policy *policy;       /* into the config held by cfg_ref */
     bw_cfg_ref *cfg_ref;           /* kept until the record is reused (stale readers) */
-    struct sockaddr_storage addr;
-    socklen_t addrlen;
-    _Atomic int state;             /* enum bw_conn_state */
-    int64_t started_ms;            /* monotonic time the connect began */
-    int64_t connect_began_us;      /* monotonic, first attempt: the connect-time histogram */
     const char *dest_name;         /* section name, "default" when none */
     bw_entry *entry;               /* this address's state (NULL: stateless) */
     bw_entry *breaker_entry;       /* per breaker_scope */
     bw_entry *bulkhead_entry;      /* per bulkhead_scope */
     bw_entry *dest_entry;          /* the destination's (retry budget) */
+    int64_t started_ms;            /* monotonic time the connect began */
+    int64_t connect_began_us;      /* monotonic, first attempt: the connect-time histogram */
+    bw_inet_addr addr;
+    socklen_t addrlen;
     uint32_t probe_token;          /* a half-open probe's token, 0 if none */
+    uint32_t tls_serial;           /* names this use of the record in the TLS map */
+    bw_breaker_run run_before;     /* (under the breaker entry's lock) the failure run
+                                    * just before a success that reached the breaker */
+    _Atomic uint8_t state;         /* enum bw_conn_state */
+    _Atomic uint8_t tls;           /* enum bw_tls_mode */
     bool holds_slot;               /* a bulkhead slot is taken for this connection */
     bool slot_untracked;           /* ... counted without an owner (owner table full) */
+    bool success_recorded;         /* a success reached the breaker (its entry's lock) */
+    bool rejected_by_slow_start;   /* the last breaker rejection was slow start's */
     atomic_bool io_failure_recorded;   /* one I/O failure per connection reaches the
                                         * breaker: set by atomic_exchange */
-    bool success_recorded;         /* a success reached the breaker: ... (under the */
-    bw_breaker_run run_before;     /* ... breaker entry's lock) the failure run just before it */
-    /* Handed to another process (SCM_RIGHTS, passfd.c): who the socket is. */
-    atomic_bool passed;
-    uint64_t pass_inode;
-    struct sockaddr_storage pass_local, pass_peer;
-    bool rejected_by_slow_start;   /* the last breaker rejection was slow start's */
-    /* A non-blocking connect whose retries run inside the program's waits
-     * (pending.c), guarded by plock; pend is read without it. */
-    uint8_t pend_attempt;          /* the attempt in flight or next: 0 = the first */
-    bool pend_waited;              /* a wait of the shim's has looked after it */
-    int pend_err;                  /* the last attempt's error; the final one in FINAL */
-    int64_t pend_began_ms;         /* when the attempt in flight began */
-    int64_t pend_due_ms;           /* BACKOFF: next attempt; ATTEMPT: its limit (0 = none) */
-    bw_retry_plan pend_plan;
-    /* HTTP, guarded by lock: requests seen going out, responses coming in
-     * (the watch flags are in io_flags above). */
-    bw_http_req_cfg req_cfg;
-    bw_http_req req;
-    bw_http_resp resp;
-    uint8_t pending[BW_HTTP_REQ_LINE_MAX];   /* inserted line not yet sent */
-    uint8_t pending_off, pending_len;
-    /* TLS (tls_conn.c). Once TLS is seen on the connection the HTTP state
-     * above follows the plaintext, under the same locks, and the socket
-     * level stops looking (watch_* false). */
-    _Atomic int tls;               /* enum bw_tls_mode */
-    atomic_bool tls_watch_requests;    /* watch_requests, for the plaintext */
-    atomic_bool tls_watch_responses;   /* watch_responses, for the plaintext */
-    bool tls_resume;               /* a TLS write failed part-way: the next call is its retry */
-    size_t tls_resume_done;        /* ... and this much of it went out already */
-    size_t tls_piece_prog;         /* the last piece handed to the library: the program's */
-    size_t tls_piece_line;         /* ... and key-line bytes in it */
-    bool tls_staged;               /* pending holds a key line not yet handed over */
-    uint32_t tls_serial;           /* names this use of the record in the TLS map */
 } bw_conn;
 
 /* A byte of io_flags, as a mask of the word. */
@@ -319,6 +377,22 @@ int64_t bw_now_ms(void);
 
 /* Connection records. */
 bw_conn *bw_conn_new(void);
+/* Cold parts (conn.c's pools), inside the shim only (bw_enter: they take
+ * the pool's lock). bw_conn_watch_http: c (not published yet) watches HTTP
+ * as policy p says, with its HTTP part attached; none when p watches
+ * nothing, or when out of memory (then HTTP is not watched). The gets
+ * return a cleared block, NULL when out of memory. */
+void bw_conn_watch_http(bw_conn *c, const bw_policy *p);
+bw_conn_pend *bw_conn_pend_get(void);
+void bw_conn_pend_put(bw_conn_pend *b);
+bw_conn_pass *bw_conn_pass_get(void);
+void bw_conn_pass_put(bw_conn_pass *b);
+/* c's HTTP part, NULL when none. Load it once per call and check it: a
+ * stale reader of a reused record may find none, whatever watch_* said. */
+static inline bw_conn_http *bw_conn_http_of(const bw_conn *c)
+{
+    return atomic_load_explicit(&c->http, memory_order_acquire);
+}
 void bw_conn_ref(bw_conn *c);
 /* Drops one descriptor's reference; the last one releases what the
  * connection holds, at once, or (inside the shim already: a signal handler)
@@ -374,7 +448,7 @@ bool bw_passfd_closed(const bw_bulkhead_sock *id);
 void bw_conn_release_slot(bw_conn *c);
 
 /* Fork: prepare takes the pool lock, the parent drops it, the child
- * re-initialises it and every record's lock. */
+ * releases it and re-initialises every cold block's locks. */
 void bw_conn_pool_lock(void);
 void bw_conn_pool_unlock(void);
 void bw_conn_pool_atfork_child(void);

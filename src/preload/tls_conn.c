@@ -127,34 +127,41 @@ void bw_tls_begin(bw_conn *c)
 {
     if (bw_tls_mode(c) != BW_TLSM_NONE)
         return;
+    bw_conn_http *h = bw_conn_http_of(c);
+    if (!h) {
+        /* No HTTP part: its policy watches no HTTP, nothing to look into. */
+        uint8_t none = BW_TLSM_NONE;
+        atomic_compare_exchange_strong(&c->tls, &none, BW_TLSM_PASS);
+        return;
+    }
     int saved = errno;
     const bw_policy *p = c->policy;
     bool responses = !bw_status_set_empty(&p->breaker_http_status);
     bool requests = p->idempotency || responses;
-    pthread_mutex_lock(&c->lock);
-    pthread_mutex_lock(&c->rlock);
+    pthread_mutex_lock(&h->lock);
+    pthread_mutex_lock(&h->rlock);
     if (bw_tls_mode(c) == BW_TLSM_NONE) {
         /* Whatever the socket level made of the ciphertext is dropped: the
          * plaintext starts afresh. */
         c->watch_requests = c->watch_responses = false;
-        bw_http_req_init(&c->req);
-        bw_http_resp_init(&c->resp);
-        c->pending_off = c->pending_len = 0;
+        bw_http_req_init(&h->req);
+        bw_http_resp_init(&h->resp);
+        h->pending_off = h->pending_len = 0;
         bool look = p->tls == BW_TLS_AUTO && requests;
-        c->tls_watch_requests = look && requests;
-        c->tls_watch_responses = look && responses;
+        h->tls_watch_requests = look && requests;
+        h->tls_watch_responses = look && responses;
         atomic_store_explicit(&c->tls, look ? BW_TLSM_HANDSHAKE : BW_TLSM_PASS,
                               memory_order_release);
     }
-    pthread_mutex_unlock(&c->rlock);
-    pthread_mutex_unlock(&c->lock);
+    pthread_mutex_unlock(&h->rlock);
+    pthread_mutex_unlock(&h->lock);
     errno = saved;
 }
 
 /* The handshake is over: h2 leaves c alone, anything else is read. */
 static void settle(bw_conn *c, bool h2)
 {
-    int expect = BW_TLSM_HANDSHAKE;
+    uint8_t expect = BW_TLSM_HANDSHAKE;
     if (!atomic_compare_exchange_strong(&c->tls, &expect, h2 ? BW_TLSM_PASS : BW_TLSM_HTTP))
         return;
     if (h2 && bw_log_enabled(BW_LOG_DEBUG)) {

@@ -82,7 +82,7 @@ static void book_end(int cs)
 /* Moves c (fd's, grabbed) forward; folds its next due time into *wake. Returns the phase. */
 static int step(int fd, bw_conn *c, int64_t *wake)
 {
-    c->pend_waited = true;
+    bw_pend_waited(c);
     int phase = bw_pend_advance(fd, c, bw_now_ms());
     int64_t next = bw_pend_next_ms(c);
     if (next != INT64_MAX && next * NS_PER_MS < *wake)
