@@ -20,6 +20,18 @@ static bw_event_ring *new_ring(void)
     return r;
 }
 
+/* Reads event n of r into *e, checks its kind, time and pid, and formats it
+ * with the two addresses as text into msg. */
+static void read_as(const bw_event_ring *r, uint64_t n, bw_event *e, int kind, int64_t time_ms,
+                    pid_t pid, const char *at, const char *to, char *msg, size_t len)
+{
+    CU_ASSERT_EQUAL_FATAL(bw_event_read(r, n, e), BW_EVR_OK);
+    CU_ASSERT_EQUAL(e->kind, kind);
+    CU_ASSERT_EQUAL(e->time_ms, time_ms);
+    CU_ASSERT_EQUAL(e->pid, pid);
+    bw_event_format(msg, len, e, at, to);
+}
+
 static bw_event_where where(const char *dest, const char *ip, uint16_t port)
 {
     bw_event_where w;
@@ -46,12 +58,8 @@ static void test_write_read(void)
     w->count = 3;
     bw_event_publish(w, n);
     CU_ASSERT_EQUAL(bw_event_next(r), 1);
-    CU_ASSERT_EQUAL_FATAL(bw_event_read(r, 0, &e), BW_EVR_OK);
-    CU_ASSERT_EQUAL(e.kind, BW_EV_RELOAD);
-    CU_ASSERT_EQUAL(e.time_ms, 1234567);
-    CU_ASSERT_EQUAL(e.pid, 42);
     char msg[256];
-    bw_event_format(msg, sizeof msg, &e, "*", "-");
+    read_as(r, 0, &e, BW_EV_RELOAD, 1234567, 42, "*", "-", msg, sizeof msg);
     CU_ASSERT_STRING_EQUAL(msg, "config reloaded: /etc/a.ini (3 destinations)");
     /* 1,024 more events overwrite it. */
     for (int i = 0; i < BW_EVENTS_N; i++) {
@@ -103,12 +111,8 @@ static void test_placed(void)
     w->to = where("svc", "10.0.0.3", 80);
     bw_event_publish(w, n);
     bw_event e, blank;
-    CU_ASSERT_EQUAL_FATAL(bw_event_read(r, n, &e), BW_EVR_OK);
-    CU_ASSERT_EQUAL(e.kind, BW_EV_FAILOVER);
-    CU_ASSERT_EQUAL(e.time_ms, 2000);
-    CU_ASSERT_EQUAL(e.pid, 9);
     char msg[256];
-    bw_event_format(msg, sizeof msg, &e, "10.0.0.2:80", "10.0.0.3:80");
+    read_as(r, n, &e, BW_EV_FAILOVER, 2000, 9, "10.0.0.2:80", "10.0.0.3:80", msg, sizeof msg);
     CU_ASSERT_STRING_EQUAL(msg, "svc 10.0.0.2:80 failover to 10.0.0.3:80");
     memset(&blank, 0, sizeof blank);
     const size_t tail = offsetof(bw_event, count);
