@@ -176,7 +176,6 @@ static void log_failover(const bw_conn *c, const char *host, const struct sockad
  * and again (a pool, the JVM's cache) asks these only once.
  */
 struct sibling_memo {
-    int busy;                  /* in use: a signal handler's failover goes without */
     bool valid;
     bw_state *st;
     bw_name_addr me;
@@ -319,7 +318,7 @@ static bw_state *current_state(void)
     return st;
 }
 
-/* bw_failover with the memo m (the thread's, or a blank one). */
+/* bw_failover with the thread's memo m. */
 static bool fail_over(bw_conn *c, bool retry, struct sibling_memo *m)
 {
     const bw_policy *p = c->policy;
@@ -389,23 +388,10 @@ bool bw_failover(bw_conn *c, bool retry)
     const bw_policy *p = c->policy;
     if (!p->failover || p->breaker == BW_BREAKER_OFF || p->breaker_scope != BW_SCOPE_ADDRESS)
         return false;
-    /* One call of fail_over, so that it is inlined here. */
-    struct sibling_memo blank, *m = &memo;
-    bool nested = __atomic_load_n(&memo.busy, __ATOMIC_RELAXED);
-    if (nested) {
-        m = &blank;   /* a handler inside this thread's failover */
-        blank.valid = blank.addrs_valid = false;
-        blank.dest = NULL;
-    } else {
-        __atomic_store_n(&memo.busy, 1, __ATOMIC_RELAXED);
-        __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    }
-    bool moved = fail_over(c, retry, m);
-    if (!nested) {
-        __atomic_signal_fence(__ATOMIC_SEQ_CST);
-        __atomic_store_n(&memo.busy, 0, __ATOMIC_RELAXED);
-    }
-    return moved;
+    /* The memo needs no guard against this thread's signal handlers: every
+     * caller runs inside the shim (bw_enter), where a handler's hooks pass
+     * the call through, so no other failover interleaves with this one. */
+    return fail_over(c, retry, &memo);
 }
 
 /* True when the breaker of ai's address (for the section name would match)
