@@ -194,12 +194,14 @@ int main(int argc, char **argv)
     double ns_per_ir = rej_ns[0] / rej_ir_each, added_ns = added * ns_per_ir;
     double noise = added_ns * spread;
     bc_row("failover_decision_ns", added_ns, direct * ns_per_ir, added / direct);
-    const char *verdict = bc_verdict(added_ns, noise, added_ns + noise < 200);
+    /* A lower bound (warm caches; a connect's system calls leave them
+     * colder): it can show a miss, never a target met. */
+    const char *verdict = added_ns <= noise         ? "within noise"
+                          : added_ns - noise >= 200 ? "missed"
+                          : "not shown (a warm-cache lower bound: the instruction row decides)";
     printf("# failover_decision_ns: %.0f ns (%.0f instructions at %.3f ns each, the shim's "
            "rate in a loop of %.0f-instruction refused connects, %.0f ns of CPU each, best of %d, "
-           "spread %.0f%%), target < 200 ns: %s%s\n",
-           added_ns, added, ns_per_ir, rej_ir_each, rej_ns[0], REPS, spread * 100, verdict,
-           strcmp(verdict, "met") == 0 ? " at warm-cache speed (a lower bound: a connect's "
-           "system calls leave colder caches)" : "");
+           "spread %.0f%%), target < 200 ns: %s\n",
+           added_ns, added, ns_per_ir, rej_ir_each, rej_ns[0], REPS, spread * 100, verdict);
     return 0;
 }
