@@ -54,8 +54,15 @@ static inline void *bw_fdt_get(int fd)
  */
 void *bw_fdt_set(int fd, void *rec);
 
-/* Removes and returns the record of fd (NULL when none). */
-void *bw_fdt_take(int fd);
+/* Removes and returns the record of fd (NULL when none). Lock-free; a load
+ * alone when there is none (close() of an untracked descriptor). */
+static inline void *bw_fdt_take(int fd)
+{
+    bw_fdt_slot *slot = bw_fdt_slot_of(fd);
+    if (!slot || !atomic_load_explicit(slot, memory_order_relaxed))
+        return NULL;
+    return atomic_exchange(slot, NULL);
+}
 
 /*
  * Removes every record of descriptors lo..hi (inclusive) and calls fn(fd, rec, ctx)

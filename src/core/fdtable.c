@@ -41,12 +41,6 @@ void *bw_fdt_set(int fd, void *rec)
     return atomic_exchange(&page[(unsigned)fd & (BW_FDT_PAGE - 1)], rec);
 }
 
-void *bw_fdt_take(int fd)
-{
-    bw_fdt_slot *slot = bw_fdt_slot_of(fd);
-    return slot ? atomic_exchange(slot, NULL) : NULL;
-}
-
 void bw_fdt_take_range(unsigned lo, unsigned hi, void (*fn)(int, void *, void *), void *ctx)
 {
     if (hi >= BW_FDT_MAX)

@@ -396,14 +396,20 @@ static inline bw_conn_http *bw_conn_http_of(const bw_conn *c)
 void bw_conn_ref(bw_conn *c);
 /* Drops one descriptor's reference; the last one releases what the
  * connection holds, at once, or (inside the shim already: a signal handler)
- * when this thread leaves the shim. Async-signal-safe. */
+ * when this thread leaves the shim. Async-signal-safe; errno preserved. */
 void bw_conn_unref(bw_conn *c);
 /* What the last reference's end does (called by bw_conn_unref and for a
- * deferred record by reentry.c, inside the shim). */
+ * deferred record by reentry.c, inside the shim). errno preserved. */
 void bw_conn_release(bw_conn *c);
 
-/* Forgets fd (the number was closed or reused) and releases its record. */
-void bw_forget_fd(int fd);
+/* Forgets fd (the number was closed or reused) and releases its record.
+ * errno preserved. Inline: most numbers handed out are not tracked. */
+void bw_forget_tracked_fd(int fd);
+static inline void bw_forget_fd(int fd)
+{
+    if (__builtin_expect(bw_fdt_get(fd) != NULL, 0))
+        bw_forget_tracked_fd(fd);
+}
 
 /* Makes newfd refer to the record of oldfd (after a successful dup of it). */
 void bw_dup_fd(int oldfd, int newfd);
