@@ -278,8 +278,7 @@ BW_EXPORT int socket(int domain, int type, int protocol)
     int fd = fresh(bw_real.socket(domain, type, protocol));
     if (fd >= 0 && (domain == AF_INET || domain == AF_INET6) &&
         (type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) == SOCK_STREAM) {
-        bw_tcp_mark(fd);
-        bw_nonblock_note_socket(fd, type);
+        bw_tcp_socket_mark(fd, type & SOCK_NONBLOCK);
     }
     return fd;
 }

@@ -53,6 +53,7 @@
 #include <sys/socket.h>
 
 #include "bw_config.h"
+#include "bw_fdbits.h"
 #include "bw_fdtable.h"
 #include "bw_http_req.h"
 #include "bw_http_resp.h"
@@ -305,24 +306,56 @@ static inline bool bw_is_sndtimeo(int level, int name)
 /* Shim-wide state, set up by bw_shim_init(). */
 extern atomic_bool bw_disabled;          /* BREAKWATER_DISABLE=1 or passthrough */
 
-/* Facts about descriptors (fd_facts.c): epoll instances (nonblocking = auto
- * is native while one is open) and TCP sockets made by socket(). Every
- * path that ends or reuses a descriptor number forgets them. */
+/* Facts about descriptors (fd_facts.c), a byte of them per number
+ * (bw_fdfacts), so that a close forgets them all at once: epoll instances
+ * (nonblocking = auto is native while one is open), TCP sockets made by
+ * socket(), and the facts of nonblock.c and epreg.c. Every path that ends
+ * or reuses a descriptor number forgets them. The askers below are one load. */
+enum {
+    BW_FACT_EPOLL = 1 << 0,        /* an epoll instance (counted) */
+    BW_FACT_TCP = 1 << 1,          /* a TCP socket made by socket() */
+    BW_FACT_SNDTIMEO = 1 << 2,     /* the program set an SO_SNDTIMEO */
+    BW_FACT_OWN_UTO = 1 << 3,      /* ... a TCP_USER_TIMEOUT */
+    BW_FACT_OWN_KEEPALIVE = 1 << 4,   /* ... a keepalive option */
+    BW_FACT_NB_KNOWN = 1 << 5,     /* nonblock.c: O_NONBLOCK known */
+    BW_FACT_NB_ON = 1 << 6,        /* nonblock.c: ... and set */
+    BW_FACT_EPREG = 1 << 7,        /* epreg.c: its record counts (counted) */
+};
+extern bw_fdfacts bw_fd_facts __attribute__((visibility("hidden")));   /* no GOT load */
+static inline bool bw_fd_fact(int fd, unsigned fact)
+{
+    return bw_fdfacts_of(&bw_fd_facts, fd) & fact;
+}
 void bw_epoll_mark(int fd);
-bool bw_epoll_is_open(void);
-bool bw_epoll_is_epoll(int fd);
+static inline bool bw_epoll_is_open(void)
+{
+    return bw_fdfacts_count(&bw_fd_facts, BW_FACT_EPOLL) > 0;
+}
+static inline bool bw_epoll_is_epoll(int fd) { return bw_fd_fact(fd, BW_FACT_EPOLL); }
 void bw_tcp_mark(int fd);
-bool bw_tcp_known(int fd);
+static inline bool bw_tcp_known(int fd) { return bw_fd_fact(fd, BW_FACT_TCP); }
+/* socket() made fd, a TCP socket, in non-blocking mode or not: its TCP and
+ * mode facts (nonblock.c's) in one mark. */
+void bw_tcp_socket_mark(int fd, bool nonblocking);
 /* SO_SNDTIMEO: marked when the program sets one; "maybe" unless the socket
  * is known from its creation and never had one set. */
 void bw_sndtimeo_mark(int fd);
-bool bw_sndtimeo_maybe(int fd);
+static inline bool bw_sndtimeo_maybe(int fd)
+{
+    return (bw_fdfacts_of(&bw_fd_facts, fd) & (BW_FACT_TCP | BW_FACT_SNDTIMEO)) != BW_FACT_TCP;
+}
 /* The program set TCP_USER_TIMEOUT / a keepalive option on fd itself. */
 void bw_own_user_timeout_mark(int fd);
-bool bw_own_user_timeout(int fd);
+static inline bool bw_own_user_timeout(int fd) { return bw_fd_fact(fd, BW_FACT_OWN_UTO); }
 void bw_own_keepalive_mark(int fd);
-bool bw_own_keepalive(int fd);
-void bw_fd_facts_forget(int fd);
+static inline bool bw_own_keepalive(int fd) { return bw_fd_fact(fd, BW_FACT_OWN_KEEPALIVE); }
+/* Forgets every fact of fd: a load when it has none (most numbers). */
+void bw_fd_facts_forget_had(int fd);
+static inline void bw_fd_facts_forget(int fd)
+{
+    if (bw_fdfacts_of(&bw_fd_facts, fd))
+        bw_fd_facts_forget_had(fd);
+}
 void bw_fd_facts_forget_range(unsigned lo, unsigned hi);
 
 /* Runs start-up once (resolution, config, logging); cheap after the first call. */
