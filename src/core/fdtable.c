@@ -31,7 +31,7 @@ static bw_fdt_slot *page_for(unsigned fd)
     return (bw_fdt_slot *)m;
 }
 
-void *bw_fdt_set(int fd, void *rec)
+void *bw_fdt_set_mapping(int fd, void *rec)
 {
     if ((unsigned)fd >= BW_FDT_MAX)
         return rec;

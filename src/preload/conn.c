@@ -231,7 +231,7 @@ static inline void detach_cold(bw_conn *c)
         detach_attached(c);
 }
 
-bw_conn *bw_conn_new(void)
+bw_conn *bw_conn_new(bw_cfg_ref *ref)
 {
     bw_plock_lock(&pool_lock);
     bw_conn *c = take(&records);
@@ -247,7 +247,14 @@ bw_conn *bw_conn_new(void)
     bw_cfg_ref *last_cfg = c->cfg_ref;
     size_t head = offsetof(bw_conn, refs);
     zero((char *)c + head, sizeof *c - head);
-    bw_cfg_drop(last_cfg);
+    /* The same config as last time (nearly always): its hold carries over,
+     * instead of a drop and a keep of one counter. The hold kept it in its
+     * slot (config_ref.c sweeps only what nobody holds): the same config. */
+    if (last_cfg != ref) {
+        bw_cfg_drop(last_cfg);
+        bw_cfg_keep(ref);
+    }
+    c->cfg_ref = ref;
     atomic_init(&c->refs, 1);
     c->owner = bw_self_pid();
     return c;

@@ -408,8 +408,10 @@ const bw_config *bw_shim_config_hold(bw_cfg_ref **ref);
 /* Monotonic milliseconds (clock.c). */
 int64_t bw_now_ms(void);
 
-/* Connection records. */
-bw_conn *bw_conn_new(void);
+/* Connection records. bw_conn_new: a cleared record, one reference, made
+ * under the config held through ref (it holds ref once more, until reused);
+ * NULL when out of memory. */
+bw_conn *bw_conn_new(bw_cfg_ref *ref);
 /* Cold parts (conn.c's pools), inside the shim only (bw_enter: they take
  * the pool's lock). bw_conn_watch_http: c (not published yet) watches HTTP
  * as policy p says, with its HTTP part attached; none when p watches
