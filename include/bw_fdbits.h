@@ -77,8 +77,18 @@ static inline unsigned bw_fdfacts_of(bw_fdfacts *f, int fd)
                : 0;
 }
 
-/* Marks facts (a mask) on fd; nothing for fd out of range. */
-void bw_fdfacts_mark(bw_fdfacts *f, int fd, unsigned facts);
+/* Marks facts (a mask) on fd; nothing for fd out of range. Inline: one
+ * `lock or` for facts not counted on a number below top (bw_fdfacts_mark_slow
+ * otherwise: it raises top, and counts). */
+void bw_fdfacts_mark_slow(bw_fdfacts *f, int fd, unsigned facts);
+static inline void bw_fdfacts_mark(bw_fdfacts *f, int fd, unsigned facts)
+{
+    if ((unsigned)fd < atomic_load_explicit(&f->top, memory_order_relaxed) &&
+        !(facts & f->counted))
+        atomic_fetch_or(&f->fact[(unsigned)fd], (uint8_t)facts);
+    else
+        bw_fdfacts_mark_slow(f, fd, facts);
+}
 /* Unmarks facts on fd (bw_fdfacts_unmark: when one of them is set). */
 void bw_fdfacts_unmark_set(bw_fdfacts *f, int fd, unsigned facts);
 static inline void bw_fdfacts_unmark(bw_fdfacts *f, int fd, unsigned facts)
@@ -86,12 +96,18 @@ static inline void bw_fdfacts_unmark(bw_fdfacts *f, int fd, unsigned facts)
     if (bw_fdfacts_of(f, fd) & facts)
         bw_fdfacts_unmark_set(f, fd, facts);
 }
-/* Forgets every fact of fd and returns those it had (bw_fdfacts_forget:
- * a load alone when it had none). */
-unsigned bw_fdfacts_forget_set(bw_fdfacts *f, int fd);
+/* Takes facts (had, counted ones) off the counts. */
+void bw_fdfacts_uncount(bw_fdfacts *f, unsigned had);
+/* Forgets every fact of fd and returns those it had: a load alone when it
+ * had none, else an exchange (and the counts). */
 static inline unsigned bw_fdfacts_forget(bw_fdfacts *f, int fd)
 {
-    return bw_fdfacts_of(f, fd) ? bw_fdfacts_forget_set(f, fd) : 0;
+    if (!bw_fdfacts_of(f, fd))
+        return 0;
+    unsigned had = atomic_exchange(&f->fact[(unsigned)fd], 0);
+    if (had & f->counted)
+        bw_fdfacts_uncount(f, had);
+    return had;
 }
 /* Unmarks facts on lo..hi (inclusive), up to top. */
 void bw_fdfacts_unmark_range(bw_fdfacts *f, unsigned lo, unsigned hi, unsigned facts);

@@ -40,7 +40,7 @@ static void recount(bw_fdfacts *f, unsigned facts, int delta)
         atomic_fetch_add_explicit(&f->count[__builtin_ctz(facts)], delta, memory_order_relaxed);
 }
 
-void bw_fdfacts_mark(bw_fdfacts *f, int fd, unsigned facts)
+void bw_fdfacts_mark_slow(bw_fdfacts *f, int fd, unsigned facts)
 {
     if ((unsigned)fd >= BW_FDT_MAX)
         return;
@@ -64,12 +64,9 @@ void bw_fdfacts_unmark_set(bw_fdfacts *f, int fd, unsigned facts)
         recount(f, facts & had, -1);
 }
 
-unsigned bw_fdfacts_forget_set(bw_fdfacts *f, int fd)
+void bw_fdfacts_uncount(bw_fdfacts *f, unsigned had)
 {
-    unsigned had = atomic_exchange(&f->fact[(unsigned)fd], 0);
-    if (had & f->counted)
-        recount(f, had, -1);
-    return had;
+    recount(f, had, -1);
 }
 
 void bw_fdfacts_unmark_range(bw_fdfacts *f, unsigned lo, unsigned hi, unsigned facts)

@@ -497,7 +497,13 @@ void bw_conn_pool_atfork_child(void);
 void bw_conn_pool_drop_idle_configs(void);
 
 /* getpid(), without a system call: cached, and renewed in a fork child. */
-pid_t bw_self_pid(void);
+extern _Atomic pid_t bw_self_pid_cache __attribute__((visibility("hidden")));   /* 0: not yet */
+pid_t bw_self_pid_first(void);
+static inline pid_t bw_self_pid(void)
+{
+    pid_t p = atomic_load_explicit(&bw_self_pid_cache, memory_order_relaxed);
+    return __builtin_expect(p != 0, 1) ? p : bw_self_pid_first();
+}
 
 /* True while every signal handler of the program was installed with
  * SA_RESTART (signals.c): an interrupted wait of the shim's may go on. */
