@@ -70,9 +70,10 @@ static int grow(struct pool *p)
     return 0;
 }
 
-/* Zeroes the n bytes at p (n a multiple of 8, a constant), 16 at a time
- * with one unaligned SSE store each, unrolled: a record's tail is nine
- * stores and one of 8 bytes. A plain memset of a constant size becomes a
+/* Zeroes the n bytes at p (n >= 16, a constant), 16 at a time with one
+ * unaligned SSE store each, unrolled, the last one ending at p + n (over
+ * what its predecessor did when n is not a multiple of 16): a record's
+ * tail is ten stores. A plain memset of a constant size becomes a
  * `rep stos` (a step per word of the record), and libc's costs a call
  * and its size dispatch; a loop of stores is turned back into one of those
  * unless unrolled (the pragma).
@@ -88,8 +89,7 @@ static inline void zero(void *p, size_t n)
     memset(p, 0, n);
 }
 #else
-typedef uint64_t zero_v2 __attribute__((vector_size(16), aligned(8), may_alias));
-typedef uint64_t zero_u64 __attribute__((may_alias));
+typedef uint64_t zero_v2 __attribute__((vector_size(16), aligned(1), may_alias));
 static inline void zero(void *p, size_t n)
 {
     char *b = p;
@@ -97,7 +97,7 @@ static inline void zero(void *p, size_t n)
     for (size_t i = 0; i + 16 <= n; i += 16)
         *(zero_v2 *)(b + i) = (zero_v2){0, 0};
     if (n % 16)
-        *(zero_u64 *)(b + n - 8) = 0;
+        *(zero_v2 *)(b + n - 16) = (zero_v2){0, 0};
 }
 #endif
 
@@ -246,6 +246,7 @@ bw_conn *bw_conn_new(bw_cfg_ref *ref)
     detach_cold(c);
     bw_cfg_ref *last_cfg = c->cfg_ref;
     size_t head = offsetof(bw_conn, refs);
+    _Static_assert(sizeof(bw_conn) - offsetof(bw_conn, refs) >= 16, "zero(): 16 bytes or more");
     zero((char *)c + head, sizeof *c - head);
     /* The same config as last time (nearly always): its hold carries over,
      * instead of a drop and a keep of one counter. The hold kept it in its
