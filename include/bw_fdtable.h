@@ -21,12 +21,14 @@
 
 typedef _Atomic(void *) bw_fdt_slot;
 
-extern _Atomic(bw_fdt_slot *) bw_fdt_pages[BW_FDT_PAGES];
+/* Hidden, also where declared: the shim's code then reaches them directly,
+ * not through the global offset table (a load less on every lookup). */
+extern _Atomic(bw_fdt_slot *) bw_fdt_pages[BW_FDT_PAGES] __attribute__((visibility("hidden")));
 
 /* The first page, static (and bw_fdt_pages[0] from the start): descriptors
  * below BW_FDT_PAGE, nearly all a program has, are one compare and one load
  * away, the hooks' whole cost on an untracked read or write. */
-extern bw_fdt_slot bw_fdt_page0[BW_FDT_PAGE];
+extern bw_fdt_slot bw_fdt_page0[BW_FDT_PAGE] __attribute__((visibility("hidden")));
 
 /* The slot of fd when its page exists, else NULL. */
 static inline bw_fdt_slot *bw_fdt_slot_of(int fd)
@@ -51,11 +53,26 @@ static inline void *bw_fdt_get(int fd)
  * Stores rec for fd and returns the record it replaces (NULL if none), which
  * the caller must release. Returns rec itself, storing nothing, when fd is out
  * of range or a page cannot be mapped (errno is preserved either way).
+ * Inline: an exchange when fd's page exists; bw_fdt_set_mapping otherwise.
  */
-void *bw_fdt_set(int fd, void *rec);
+void *bw_fdt_set_mapping(int fd, void *rec);
+static inline void *bw_fdt_set(int fd, void *rec)
+{
+    bw_fdt_slot *slot = bw_fdt_slot_of(fd);
+    if (__builtin_expect(!slot, 0))
+        return bw_fdt_set_mapping(fd, rec);
+    return atomic_exchange(slot, rec);
+}
 
-/* Removes and returns the record of fd (NULL when none). */
-void *bw_fdt_take(int fd);
+/* Removes and returns the record of fd (NULL when none). Lock-free; a load
+ * alone when there is none (close() of an untracked descriptor). */
+static inline void *bw_fdt_take(int fd)
+{
+    bw_fdt_slot *slot = bw_fdt_slot_of(fd);
+    if (!slot || !atomic_load_explicit(slot, memory_order_relaxed))
+        return NULL;
+    return atomic_exchange(slot, NULL);
+}
 
 /*
  * Removes every record of descriptors lo..hi (inclusive) and calls fn(fd, rec, ctx)

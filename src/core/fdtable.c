@@ -31,7 +31,7 @@ static bw_fdt_slot *page_for(unsigned fd)
     return (bw_fdt_slot *)m;
 }
 
-void *bw_fdt_set(int fd, void *rec)
+void *bw_fdt_set_mapping(int fd, void *rec)
 {
     if ((unsigned)fd >= BW_FDT_MAX)
         return rec;
@@ -39,12 +39,6 @@ void *bw_fdt_set(int fd, void *rec)
     if (!page)
         return rec;
     return atomic_exchange(&page[(unsigned)fd & (BW_FDT_PAGE - 1)], rec);
-}
-
-void *bw_fdt_take(int fd)
-{
-    bw_fdt_slot *slot = bw_fdt_slot_of(fd);
-    return slot ? atomic_exchange(slot, NULL) : NULL;
 }
 
 void bw_fdt_take_range(unsigned lo, unsigned hi, void (*fn)(int, void *, void *), void *ctx)

@@ -70,43 +70,62 @@ static int grow(struct pool *p)
     return 0;
 }
 
-/* Zeroes n bytes with libc's memset: for a constant size the compiler
- * would expand it into a `rep stos`, one step per word of the record,
- * where libc stores 32 or 64 bytes at a time.
- * Under ThreadSanitizer the expanded store stays, as it always was: a
+/* Zeroes the n bytes at p (n >= 16, a constant), 16 at a time with one
+ * unaligned SSE store each, unrolled, the last one ending at p + n (over
+ * what its predecessor did when n is not a multiple of 16): a record's
+ * tail is ten stores. A plain memset of a constant size becomes a
+ * `rep stos` (a step per word of the record), and libc's costs a call
+ * and its size dispatch; a loop of stores is turned back into one of those
+ * unless unrolled (the pragma).
+ * Under ThreadSanitizer the expanded memset stays, as it always was: a
  * stale reader (fork's prepare scanning the table, passfd.c) may load an
  * atomic field of a record being recycled here, the race shim.h accepts
- * ("reads a stale record, never freed memory"); libc's memset would show
- * it to TSan's interceptor, and t_fork_threads would report it. */
+ * ("reads a stale record, never freed memory"); stores it instruments
+ * (libc's memset through its interceptor, or these vector stores) would
+ * show it, and t_fork_threads would report it. */
 #if defined(__SANITIZE_THREAD__)
-#define ZERO_OUT_OF_LINE
-#else
-#define ZERO_OUT_OF_LINE __attribute__((noipa))
-#endif
-ZERO_OUT_OF_LINE static void zero(void *p, size_t n)
+static inline void zero(void *p, size_t n)
 {
     memset(p, 0, n);
 }
+#else
+typedef uint64_t zero_v2 __attribute__((vector_size(16), aligned(1), may_alias));
+static inline void zero(void *p, size_t n)
+{
+    char *b = p;
+#pragma GCC unroll 32
+    for (size_t i = 0; i + 16 <= n; i += 16)
+        *(zero_v2 *)(b + i) = (zero_v2){0, 0};
+    if (n % 16)
+        *(zero_v2 *)(b + n - 16) = (zero_v2){0, 0};
+}
+#endif
 
 static void **link_of(const struct pool *p, void *b)
 {
     return (void **)((char *)b + p->link);
 }
 
-/* A block, uncleared (a fresh one is zero); NULL when out of memory. pool_lock held. */
-static void *take(struct pool *p)
+/* take() when the free list is empty: a never used block. */
+__attribute__((noinline)) static void *take_fresh(struct pool *p)
 {
-    void *b = p->free_list;
-    if (b) {
-        p->free_list = *link_of(p, b);
-        return b;
-    }
+    void *b;
     if (p->fresh == p->fresh_end && grow(p) != 0)
         return NULL;
     b = p->fresh;
     p->fresh += p->size;
     for (int i = 0; i < p->n_locks; i++)
         pthread_mutex_init((pthread_mutex_t *)b + i, NULL);
+    return b;
+}
+
+/* A block, uncleared (a fresh one is zero); NULL when out of memory. pool_lock held. */
+static inline void *take(struct pool *p)
+{
+    void *b = p->free_list;
+    if (__builtin_expect(!b, 0))
+        return take_fresh(p);
+    p->free_list = *link_of(p, b);
     return b;
 }
 
@@ -157,11 +176,20 @@ void bw_conn_pass_put(bw_conn_pass *b)
     cold_put(&pass_parts, b);
 }
 
-void bw_conn_watch_http(bw_conn *c, const bw_policy *p)
+/* True when s holds a status: the eight words OR-ed without a loop (the
+ * loop GCC keeps for bw_status_set_empty costs four instructions a word),
+ * asked on every tracked connect. */
+static inline bool any_status(const bw_status_set *s)
 {
-    bool responses = !bw_status_set_empty(&p->breaker_http_status);
-    if (!p->idempotency && !responses)
-        return;
+    const uint64_t *w = s->bits;
+    _Static_assert(sizeof s->bits == 8 * sizeof(uint64_t), "eight words");
+    return (w[0] | w[1] | w[2] | w[3] | w[4] | w[5] | w[6] | w[7]) != 0;
+}
+
+/* bw_conn_watch_http once the policy watches something: out of line, so
+ * that the common answer (nothing to watch) saves no registers. */
+__attribute__((noinline)) static void watch_http(bw_conn *c, const bw_policy *p, bool responses)
+{
     bw_conn_http *h = cold_get(&http_parts);
     if (!h)
         return;   /* out of memory: the connection works, unwatched */
@@ -171,13 +199,16 @@ void bw_conn_watch_http(bw_conn *c, const bw_policy *p)
     c->watch_requests = true;
 }
 
-/* Gives back the cold parts attached to c. */
-static void detach_cold(bw_conn *c)
+void bw_conn_watch_http(bw_conn *c, const bw_policy *p)
 {
-    if (!atomic_load_explicit(&c->http, memory_order_relaxed) &&
-        !atomic_load_explicit(&c->pendb, memory_order_relaxed) &&
-        !atomic_load_explicit(&c->pass, memory_order_relaxed))
-        return;
+    bool responses = any_status(&p->breaker_http_status);
+    if (__builtin_expect(p->idempotency || responses, 0))
+        watch_http(c, p, responses);
+}
+
+/* detach_cold() for a record with a cold part. */
+__attribute__((noinline)) static void detach_attached(bw_conn *c)
+{
     bw_conn_http *h = atomic_exchange(&c->http, NULL);
     bw_conn_pend *pd = atomic_exchange(&c->pendb, NULL);
     bw_conn_pass *ps = atomic_exchange(&c->pass, NULL);
@@ -191,7 +222,16 @@ static void detach_cold(bw_conn *c)
     bw_plock_unlock(&pool_lock);
 }
 
-bw_conn *bw_conn_new(void)
+/* Gives back the cold parts attached to c: three loads when there are none. */
+static inline void detach_cold(bw_conn *c)
+{
+    if (atomic_load_explicit(&c->http, memory_order_relaxed) ||
+        atomic_load_explicit(&c->pendb, memory_order_relaxed) ||
+        atomic_load_explicit(&c->pass, memory_order_relaxed))
+        detach_attached(c);
+}
+
+bw_conn *bw_conn_new(bw_cfg_ref *ref)
 {
     bw_plock_lock(&pool_lock);
     bw_conn *c = take(&records);
@@ -206,8 +246,16 @@ bw_conn *bw_conn_new(void)
     detach_cold(c);
     bw_cfg_ref *last_cfg = c->cfg_ref;
     size_t head = offsetof(bw_conn, refs);
+    _Static_assert(sizeof(bw_conn) - offsetof(bw_conn, refs) >= 16, "zero(): 16 bytes or more");
     zero((char *)c + head, sizeof *c - head);
-    bw_cfg_drop(last_cfg);
+    /* The same config as last time (nearly always): its hold carries over,
+     * instead of a drop and a keep of one counter. The hold kept it in its
+     * slot (config_ref.c sweeps only what nobody holds): the same config. */
+    if (last_cfg != ref) {
+        bw_cfg_drop(last_cfg);
+        bw_cfg_keep(ref);
+    }
+    c->cfg_ref = ref;
     atomic_init(&c->refs, 1);
     c->owner = bw_self_pid();
     return c;
@@ -219,13 +267,20 @@ void bw_conn_ref(bw_conn *c)
 }
 
 /* The last reference to c is gone (descriptors and in-flight writes): a
- * connect still in progress has failed, and the bulkhead slot goes back. */
+ * connect still in progress has failed, and the bulkhead slot goes back.
+ * errno preserved. The last reference's drop (an atomic read-modify-write)
+ * orders every earlier holder's writes before the plain loads below, which
+ * skip calls that would find nothing to do: no pending connect nor pending
+ * outcome (both bytes of io_flags, one load), no passed socket. */
 void bw_conn_release(bw_conn *c)
 {
     int saved = errno;
-    bw_pend_drop(c);                    /* closed while its retries were pending */
-    bw_conn_outcome(c, ECONNABORTED);   /* no-op unless the outcome is still pending */
-    if (!bw_passfd_keep(c))
+    if (atomic_load_explicit(&c->io_flags, memory_order_relaxed) &
+        (BW_IO_FLAG(pend) | BW_IO_FLAG(outcome_pending))) {
+        bw_pend_drop(c);                    /* closed while its retries were pending */
+        bw_conn_outcome(c, ECONNABORTED);   /* no-op unless the outcome is still pending */
+    }
+    if (!atomic_load_explicit(&c->pass, memory_order_relaxed) || !bw_passfd_keep(c))
         bw_conn_release_slot(c);
     errno = saved;
     detach_cold(c);   /* a stale reader finds none from now on */
@@ -249,15 +304,13 @@ void bw_conn_unref(bw_conn *c)
     }
 }
 
-void bw_forget_fd(int fd)
+void bw_forget_tracked_fd(int fd)
 {
-    if (bw_vfork_child || !bw_fdt_get(fd))
+    if (bw_vfork_child)
         return;
-    int saved = errno;
     bw_conn *c = bw_fdt_take(fd);
     if (c)
-        bw_conn_unref(c);
-    errno = saved;
+        bw_conn_unref(c);   /* errno preserved */
 }
 
 void bw_dup_fd(int oldfd, int newfd)

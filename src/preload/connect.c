@@ -149,10 +149,9 @@ static bw_conn *track(int fd, const bw_config *cfg, bw_cfg_ref *ref, long dest,
                       const bw_policy *policy, const struct sockaddr *sa, socklen_t len,
                       bool cached)
 {
-    bw_conn *c = bw_conn_new();
+    bw_conn *c = bw_conn_new(ref);
     if (!c)
         return NULL;   /* out of memory: the program still works, untracked */
-    c->cfg_ref = bw_cfg_keep(ref);
     c->policy = policy;
     c->dest_name = dest >= 0 ? cfg->dests[dest].name : "default";
     c->addrlen = len < sizeof c->addr ? len : sizeof c->addr;

@@ -13,7 +13,8 @@
  * with cancellation off, so that a signal handler's epoll_ctl, close or
  * wait never waits for the lock its own thread holds: its epoll_ctl passes
  * through. Forgetting is lock-free, since close() may run anywhere: a
- * descriptor's record counts only while its has_reg bit is set, and a
+ * descriptor's record counts only while it has the fact BW_FACT_EPREG
+ * (shim.h; a close forgets it with the number's other facts), and a
  * closed epoll instance is marked in dead_ep, whose records are dropped by
  * the next holder of the lock before it looks at any (a number reused for
  * a new instance is registered into only after that).
@@ -36,8 +37,23 @@ struct reg {
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct reg *regs;      /* indexed by descriptor */
 static size_t regs_cap;
-static bw_fdbits has_reg;     /* a record counts only while its bit is set */
 static bw_fdbits dead_ep;     /* epoll instances closed since the last lock */
+
+/* A record counts only while its descriptor has this fact. */
+static bool has_reg(int fd)
+{
+    return bw_fd_fact(fd, BW_FACT_EPREG);
+}
+
+static void unmark_reg(int fd)
+{
+    bw_fdfacts_unmark(&bw_fd_facts, fd, BW_FACT_EPREG);
+}
+
+static bool any_reg(void)
+{
+    return bw_fdfacts_count(&bw_fd_facts, BW_FACT_EPREG) > 0;
+}
 
 /* Drops the records of the instances in dead_ep; reg_lock held. */
 static void drain_dead(void)
@@ -49,7 +65,7 @@ static void drain_dead(void)
             bw_fdbits_unmark(&dead_ep, epfd);
             for (size_t fd = 0; fd < regs_cap; fd++)
                 if (regs[fd].epfd == epfd)
-                    bw_fdbits_unmark(&has_reg, (int)fd);
+                    unmark_reg((int)fd);
         }
     }
 }
@@ -88,7 +104,7 @@ static struct reg *slot(int fd, bool grow)
         regs = n;
         regs_cap = cap;
     }
-    if (!bw_fdbits_has(&has_reg, fd))
+    if (!has_reg(fd))
         regs[fd].state = REG_NONE;   /* forgotten without the lock */
     return &regs[fd];
 }
@@ -97,15 +113,15 @@ static void set_state(int fd, struct reg *r, uint8_t state)
 {
     r->state = state;
     if (state == REG_NONE)
-        bw_fdbits_unmark(&has_reg, fd);
+        unmark_reg(fd);
     else
-        bw_fdbits_mark(&has_reg, fd);
+        bw_fdfacts_mark(&bw_fd_facts, fd, BW_FACT_EPREG);
 }
 
 /* Sockets worth a record: made by socket() and not (yet) connected for good. */
 static bool interesting(int fd)
 {
-    if (bw_fdbits_has(&has_reg, fd))
+    if (has_reg(fd))
         return true;
     if (!bw_tcp_known(fd))
         return false;
@@ -184,7 +200,7 @@ static int ctl_entered(int epfd, int op, int fd, struct epoll_event *ev)
  * which has entered it; they take reg_lock through reg_take. */
 int bw_epreg_epfd(int fd)
 {
-    if (!bw_fdbits_has(&has_reg, fd))
+    if (!has_reg(fd))
         return -1;
     int cs;
     reg_take(&cs);
@@ -206,7 +222,7 @@ bool bw_epreg_matches(int fd, uint64_t data)
 
 void bw_epreg_suspend(int fd)
 {
-    if (!bw_fdbits_has(&has_reg, fd))
+    if (!has_reg(fd))
         return;
     int saved = errno, cs;
     reg_take(&cs);
@@ -223,7 +239,7 @@ void bw_epreg_suspend(int fd)
 
 void bw_epreg_resume(int fd)
 {
-    if (!bw_fdbits_has(&has_reg, fd))
+    if (!has_reg(fd))
         return;
     int saved = errno, cs;
     reg_take(&cs);
@@ -241,7 +257,7 @@ void bw_epreg_resume(int fd)
 
 void bw_epreg_rearm(int fd)
 {
-    if (!bw_fdbits_has(&has_reg, fd))
+    if (!has_reg(fd))
         return;
     int saved = errno, cs;
     reg_take(&cs);
@@ -258,18 +274,13 @@ void bw_epreg_rearm(int fd)
  * child excepted by the caller): lock-free, see the file comment. */
 void bw_epreg_forget(int fd)
 {
-    bw_fdbits_unmark(&has_reg, fd);
+    unmark_reg(fd);
 }
 
 void bw_epreg_forget_epoll(int epfd)
 {
-    if (bw_fdbits_any(&has_reg))
+    if (any_reg())
         bw_fdbits_mark(&dead_ep, epfd);
-}
-
-void bw_epreg_forget_range(unsigned lo, unsigned hi)
-{
-    bw_fdbits_unmark_range(&has_reg, lo, hi);
 }
 
 void bw_epreg_atfork_prepare(void)

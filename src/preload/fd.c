@@ -42,14 +42,11 @@ BW_EXPORT int close(int fd)
 {
     if (bw_vfork_child)
         return bw_real.close(fd);   /* the table is the parent's */
-    bw_conn *c = bw_fdt_get(fd) ? bw_fdt_take(fd) : NULL;
+    bw_conn *c = bw_fdt_take(fd);
     bw_fd_facts_forget(fd);
     int ret = bw_real.close(fd);
-    if (c) {
-        int saved = errno;
-        bw_conn_unref(c);
-        errno = saved;
-    }
+    if (c)
+        bw_conn_unref(c);   /* errno preserved */
     return ret;
 }
 
@@ -268,14 +265,11 @@ BW_EXPORT FILE *fdopen(int fd, const char *mode)
 BW_EXPORT int fclose(FILE *fp)
 {
     int fd = fp && !bw_vfork_child ? fileno(fp) : -1;
-    bw_conn *c = bw_fdt_get(fd) ? bw_fdt_take(fd) : NULL;
+    bw_conn *c = bw_fdt_take(fd);
     bw_fd_facts_forget(fd);
     int ret = bw_real.fclose(fp);
-    if (c) {
-        int saved = errno;
-        bw_conn_unref(c);
-        errno = saved;
-    }
+    if (c)
+        bw_conn_unref(c);   /* errno preserved */
     return ret;
 }
 
@@ -284,8 +278,7 @@ BW_EXPORT int socket(int domain, int type, int protocol)
     int fd = fresh(bw_real.socket(domain, type, protocol));
     if (fd >= 0 && (domain == AF_INET || domain == AF_INET6) &&
         (type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) == SOCK_STREAM) {
-        bw_tcp_mark(fd);
-        bw_nonblock_note_socket(fd, type);
+        bw_tcp_socket_mark(fd, type & SOCK_NONBLOCK);
     }
     return fd;
 }
@@ -413,9 +406,39 @@ BW_EXPORT int epoll_create1(int flags)
     return fd;
 }
 
+/* The options setsockopt() notes (below), one bit per option number. */
+#define OPT_BIT(name) (1ULL << (name))
+#define SOL_SOCKET_NOTED (OPT_BIT(SO_KEEPALIVE) | OPT_BIT(SO_SNDTIMEO))
+#define IPPROTO_TCP_NOTED (OPT_BIT(TCP_USER_TIMEOUT) | OPT_BIT(TCP_KEEPIDLE) | \
+                           OPT_BIT(TCP_KEEPINTVL) | OPT_BIT(TCP_KEEPCNT))
+_Static_assert(SO_KEEPALIVE < 64 && SO_SNDTIMEO < 64 && TCP_USER_TIMEOUT < 64 &&
+                   TCP_KEEPIDLE < 64 && TCP_KEEPINTVL < 64 && TCP_KEEPCNT < 64,
+               "option numbers fit a 64-bit mask");
+
+/* True for an option setsockopt() notes: a few compares, so that any other
+ * (SO_LINGER, TCP_NODELAY...) goes straight to the real call. */
+static inline bool noted_opt(int level, int name)
+{
+    if (level == SOL_SOCKET)
+        return bw_is_sndtimeo(level, name) ||
+               ((unsigned)name < 64 && (SOL_SOCKET_NOTED >> name) & 1);
+    return level == IPPROTO_TCP && (unsigned)name < 64 && (IPPROTO_TCP_NOTED >> name) & 1;
+}
+
+static int setsockopt_noted(int fd, int level, int name, const void *val, socklen_t len);
+
 /* Observed only: which sockets carry an SO_SNDTIMEO, a TCP_USER_TIMEOUT or
- * keepalive settings of the program's own. */
+ * keepalive settings of the program's own. Other options pass straight through. */
 BW_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+{
+    if (__builtin_expect(!noted_opt(level, name), 1))
+        return bw_real.setsockopt(fd, level, name, val, len);
+    return setsockopt_noted(fd, level, name, val, len);
+}
+
+/* setsockopt() of an option it notes (noted_opt). */
+__attribute__((noinline)) static int setsockopt_noted(int fd, int level, int name,
+                                                      const void *val, socklen_t len)
 {
     int ret = bw_real.setsockopt(fd, level, name, val, len);
     if (ret == 0 && level == IPPROTO_TCP && name == TCP_USER_TIMEOUT)

@@ -1,5 +1,7 @@
 /*
- * fd_facts.c - facts about descriptors kept as bits (bw_fdbits.h):
+ * fd_facts.c - facts about descriptors, a byte of them per number
+ * (bw_fdbits.h's bw_fdfacts; the bits are shim.h's BW_FACT_*), so that a
+ * close forgets them all in one step (most numbers: one load):
  *
  * - which are epoll instances, for nonblocking = auto (an event loop wants
  *   EINPROGRESS back; a program that polls one socket with a timeout wants
@@ -13,60 +15,57 @@
  * - which of those the program gave an SO_SNDTIMEO of its own, so that for
  *   the others connect() knows it is zero without asking (one more);
  * - which carry the program's own TCP_USER_TIMEOUT or keepalive settings,
- *   which then win over tcp_user_timeout_ms and tcp_keepalive.
+ *   which then win over tcp_user_timeout_ms and tcp_keepalive;
+ * - nonblock.c's two (the socket's O_NONBLOCK, when known) and epreg.c's
+ *   (its registration record counts).
  */
 #include "bw_fdbits.h"
-#include "nonblock.h"
 #include "pending.h"
 #include "shim.h"
 
-static bw_fdbits epoll_fds;
-static bw_fdbits tcp_fds;
-static bw_fdbits sndtimeo_fds;
-static bw_fdbits own_user_timeout_fds;
-static bw_fdbits own_keepalive_fds;
+/* The bytes, apart from bw_fd_facts so that they stay in .bss. */
+static _Atomic uint8_t fact_bytes[BW_FDT_MAX];
+bw_fdfacts bw_fd_facts = {.fact = fact_bytes, .counted = BW_FACT_EPOLL | BW_FACT_EPREG};
 
 /* Facts are the process's: a vfork child (running on its parent's memory)
  * neither marks nor forgets. */
-void bw_epoll_mark(int fd) { if (!bw_vfork_child) bw_fdbits_mark(&epoll_fds, fd); }
-bool bw_epoll_is_open(void) { return bw_fdbits_any(&epoll_fds); }
-bool bw_epoll_is_epoll(int fd) { return bw_fdbits_has(&epoll_fds, fd); }
-
-void bw_tcp_mark(int fd) { if (!bw_vfork_child) bw_fdbits_mark(&tcp_fds, fd); }
-bool bw_tcp_known(int fd) { return bw_fdbits_has(&tcp_fds, fd); }
-void bw_sndtimeo_mark(int fd) { if (!bw_vfork_child) bw_fdbits_mark(&sndtimeo_fds, fd); }
-bool bw_sndtimeo_maybe(int fd) { return !bw_tcp_known(fd) || bw_fdbits_has(&sndtimeo_fds, fd); }
-
-void bw_own_user_timeout_mark(int fd) { if (!bw_vfork_child) bw_fdbits_mark(&own_user_timeout_fds, fd); }
-bool bw_own_user_timeout(int fd) { return bw_fdbits_has(&own_user_timeout_fds, fd); }
-void bw_own_keepalive_mark(int fd) { if (!bw_vfork_child) bw_fdbits_mark(&own_keepalive_fds, fd); }
-bool bw_own_keepalive(int fd) { return bw_fdbits_has(&own_keepalive_fds, fd); }
-
-void bw_fd_facts_forget(int fd)
+static void mark(int fd, unsigned facts)
 {
-    if (bw_vfork_child)
-        return;
-    if (bw_fdbits_has(&epoll_fds, fd))
-        bw_epreg_forget_epoll(fd);
-    bw_epreg_forget(fd);
-    bw_fdbits_unmark(&epoll_fds, fd);
-    bw_fdbits_unmark(&tcp_fds, fd);
-    bw_fdbits_unmark(&sndtimeo_fds, fd);
-    bw_fdbits_unmark(&own_user_timeout_fds, fd);
-    bw_fdbits_unmark(&own_keepalive_fds, fd);
-    bw_nonblock_forget(fd);
+    if (!bw_vfork_child)
+        bw_fdfacts_mark(&bw_fd_facts, fd, facts);
 }
 
-void bw_fd_facts_forget_range(unsigned lo, unsigned hi)
+void bw_epoll_mark(int fd) { mark(fd, BW_FACT_EPOLL); }
+void bw_tcp_mark(int fd) { mark(fd, BW_FACT_TCP); }
+void bw_sndtimeo_mark(int fd) { mark(fd, BW_FACT_SNDTIMEO); }
+void bw_own_user_timeout_mark(int fd) { mark(fd, BW_FACT_OWN_UTO); }
+void bw_own_keepalive_mark(int fd) { mark(fd, BW_FACT_OWN_KEEPALIVE); }
+
+void bw_tcp_socket_mark(int fd, bool nonblocking)
 {
     if (bw_vfork_child)
         return;
-    bw_epreg_forget_range(lo, hi);   /* epoll instances among them keep stale records
-                                      * until the socket's own close or connect */
-    bw_fdbits_unmark_range(&epoll_fds, lo, hi);
-    bw_fdbits_unmark_range(&tcp_fds, lo, hi);
-    bw_fdbits_unmark_range(&sndtimeo_fds, lo, hi);
-    bw_fdbits_unmark_range(&own_user_timeout_fds, lo, hi);
-    bw_fdbits_unmark_range(&own_keepalive_fds, lo, hi);
-    bw_nonblock_forget_range(lo, hi);
+    unsigned mode = nonblocking ? BW_FACT_NB_ON : 0;
+    if (!nonblocking)
+        bw_fdfacts_unmark(&bw_fd_facts, fd, BW_FACT_NB_ON);
+    bw_fdfacts_mark(&bw_fd_facts, fd, BW_FACT_TCP | BW_FACT_NB_KNOWN | mode);
+}
+
+/* An epoll instance's end is also its registrations' (epreg.c), told
+ * before its fact goes, as before the facts shared a byte. */
+void bw_fd_facts_forget_had(int fd)
+{
+    if (bw_vfork_child)
+        return;
+    if (bw_fd_fact(fd, BW_FACT_EPOLL))
+        bw_epreg_forget_epoll(fd);
+    bw_fdfacts_forget(&bw_fd_facts, fd);
+}
+
+/* Epoll instances among them keep stale records (epreg.c) until the
+ * socket's own close or connect. */
+void bw_fd_facts_forget_range(unsigned lo, unsigned hi)
+{
+    if (!bw_vfork_child)
+        bw_fdfacts_unmark_range(&bw_fd_facts, lo, hi, 0xff);
 }

@@ -16,15 +16,12 @@
 #include "shim.h"
 #include "tls.h"
 
-static _Atomic pid_t self_pid;
+_Atomic pid_t bw_self_pid_cache;
 
-pid_t bw_self_pid(void)
+pid_t bw_self_pid_first(void)
 {
-    pid_t p = atomic_load_explicit(&self_pid, memory_order_relaxed);
-    if (p == 0) {
-        p = getpid();
-        atomic_store_explicit(&self_pid, p, memory_order_relaxed);
-    }
+    pid_t p = getpid();
+    atomic_store_explicit(&bw_self_pid_cache, p, memory_order_relaxed);
     return p;
 }
 
@@ -53,7 +50,7 @@ static void parent(void)
 
 static void child(void)
 {
-    atomic_store_explicit(&self_pid, getpid(), memory_order_relaxed);
+    atomic_store_explicit(&bw_self_pid_cache, getpid(), memory_order_relaxed);
     bw_conn_pool_atfork_child();
     bw_hostcache_atfork_child();
     bw_shim_state_atfork_child();

@@ -18,29 +18,23 @@
 #include "nonblock.h"
 #include "shim.h"
 
-static bw_fdbits known;   /* mode known (and the bit below is it) */
-static bw_fdbits on;      /* O_NONBLOCK set */
-
+/* Two of the descriptor facts (shim.h): BW_FACT_NB_KNOWN, mode known, and
+ * BW_FACT_NB_ON, what it is. socket() sets both (bw_tcp_socket_mark). */
 static void set_mode(int fd, bool nonblocking)
 {
-    if (nonblocking)
-        bw_fdbits_mark(&on, fd);
-    else
-        bw_fdbits_unmark(&on, fd);
-    bw_fdbits_mark(&known, fd);
-}
-
-void bw_nonblock_note_socket(int fd, int type)
-{
-    if (!bw_vfork_child)
-        set_mode(fd, type & SOCK_NONBLOCK);
+    if (nonblocking) {
+        bw_fdfacts_mark(&bw_fd_facts, fd, BW_FACT_NB_ON | BW_FACT_NB_KNOWN);
+    } else {
+        bw_fdfacts_unmark(&bw_fd_facts, fd, BW_FACT_NB_ON);
+        bw_fdfacts_mark(&bw_fd_facts, fd, BW_FACT_NB_KNOWN);
+    }
 }
 
 void bw_nonblock_note_set(int fd, bool nonblocking)
 {
     /* A vfork child shares the parent's table and its descriptions: the
      * parent must ask the kernel from now on. */
-    if (bw_vfork_child || !bw_fdbits_has(&known, fd))
+    if (bw_vfork_child || !bw_fd_fact(fd, BW_FACT_NB_KNOWN))
         bw_nonblock_forget(fd);
     else
         set_mode(fd, nonblocking);
@@ -48,24 +42,17 @@ void bw_nonblock_note_set(int fd, bool nonblocking)
 
 void bw_nonblock_forget(int fd)
 {
-    bw_fdbits_unmark(&known, fd);
+    bw_fdfacts_unmark(&bw_fd_facts, fd, BW_FACT_NB_KNOWN);
 }
 
-void bw_nonblock_forget_range(unsigned lo, unsigned hi)
-{
-    bw_fdbits_unmark_range(&known, lo, hi);
-}
-
+/* Every number up to the highest ever marked. */
 void bw_nonblock_atfork(void)
 {
-    if (bw_fdbits_any(&known))
-        bw_nonblock_forget_range(0, ~0U);
+    bw_fdfacts_unmark_range(&bw_fd_facts, 0, ~0U, BW_FACT_NB_KNOWN);
 }
 
-bool bw_nonblock_is_set(int fd)
+bool bw_nonblock_ask(int fd)
 {
-    if (bw_fdbits_has(&known, fd))
-        return bw_fdbits_has(&on, fd);
     int saved = errno;
     int flags = bw_real.fcntl(fd, F_GETFL);
     errno = saved;

@@ -120,7 +120,8 @@ void bw_epreg_resume(int fd);
  * in place: arms it again. */
 void bw_epreg_rearm(int fd);
 /* fd was closed, or connected for good: its registration is no longer kept.
- * Lock-free, as the two below, so that close() may call them anywhere. */
+ * Lock-free, as the one below, so that close() may call them anywhere (a
+ * close, or a close_range of fd, forgets it with fd's other facts, shim.h). */
 void bw_epreg_forget(int fd);
 /* An epoll instance was closed: registrations in it are dropped. */
 void bw_epreg_forget_epoll(int epfd);
@@ -128,7 +129,5 @@ void bw_epreg_forget_epoll(int epfd);
 void bw_epreg_atfork_prepare(void);
 void bw_epreg_atfork_parent(void);
 void bw_epreg_atfork_child(void);
-/* Descriptors lo..hi were closed. */
-void bw_epreg_forget_range(unsigned lo, unsigned hi);
 
 #endif

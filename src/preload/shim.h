@@ -53,6 +53,7 @@
 #include <sys/socket.h>
 
 #include "bw_config.h"
+#include "bw_fdbits.h"
 #include "bw_fdtable.h"
 #include "bw_http_req.h"
 #include "bw_http_resp.h"
@@ -305,24 +306,56 @@ static inline bool bw_is_sndtimeo(int level, int name)
 /* Shim-wide state, set up by bw_shim_init(). */
 extern atomic_bool bw_disabled;          /* BREAKWATER_DISABLE=1 or passthrough */
 
-/* Facts about descriptors (fd_facts.c): epoll instances (nonblocking = auto
- * is native while one is open) and TCP sockets made by socket(). Every
- * path that ends or reuses a descriptor number forgets them. */
+/* Facts about descriptors (fd_facts.c), a byte of them per number
+ * (bw_fdfacts), so that a close forgets them all at once: epoll instances
+ * (nonblocking = auto is native while one is open), TCP sockets made by
+ * socket(), and the facts of nonblock.c and epreg.c. Every path that ends
+ * or reuses a descriptor number forgets them. The askers below are one load. */
+enum {
+    BW_FACT_EPOLL = 1 << 0,        /* an epoll instance (counted) */
+    BW_FACT_TCP = 1 << 1,          /* a TCP socket made by socket() */
+    BW_FACT_SNDTIMEO = 1 << 2,     /* the program set an SO_SNDTIMEO */
+    BW_FACT_OWN_UTO = 1 << 3,      /* ... a TCP_USER_TIMEOUT */
+    BW_FACT_OWN_KEEPALIVE = 1 << 4,   /* ... a keepalive option */
+    BW_FACT_NB_KNOWN = 1 << 5,     /* nonblock.c: O_NONBLOCK known */
+    BW_FACT_NB_ON = 1 << 6,        /* nonblock.c: ... and set */
+    BW_FACT_EPREG = 1 << 7,        /* epreg.c: its record counts (counted) */
+};
+extern bw_fdfacts bw_fd_facts __attribute__((visibility("hidden")));   /* no GOT load */
+static inline bool bw_fd_fact(int fd, unsigned fact)
+{
+    return bw_fdfacts_of(&bw_fd_facts, fd) & fact;
+}
 void bw_epoll_mark(int fd);
-bool bw_epoll_is_open(void);
-bool bw_epoll_is_epoll(int fd);
+static inline bool bw_epoll_is_open(void)
+{
+    return bw_fdfacts_count(&bw_fd_facts, BW_FACT_EPOLL) > 0;
+}
+static inline bool bw_epoll_is_epoll(int fd) { return bw_fd_fact(fd, BW_FACT_EPOLL); }
 void bw_tcp_mark(int fd);
-bool bw_tcp_known(int fd);
+static inline bool bw_tcp_known(int fd) { return bw_fd_fact(fd, BW_FACT_TCP); }
+/* socket() made fd, a TCP socket, in non-blocking mode or not: its TCP and
+ * mode facts (nonblock.c's) in one mark. */
+void bw_tcp_socket_mark(int fd, bool nonblocking);
 /* SO_SNDTIMEO: marked when the program sets one; "maybe" unless the socket
  * is known from its creation and never had one set. */
 void bw_sndtimeo_mark(int fd);
-bool bw_sndtimeo_maybe(int fd);
+static inline bool bw_sndtimeo_maybe(int fd)
+{
+    return (bw_fdfacts_of(&bw_fd_facts, fd) & (BW_FACT_TCP | BW_FACT_SNDTIMEO)) != BW_FACT_TCP;
+}
 /* The program set TCP_USER_TIMEOUT / a keepalive option on fd itself. */
 void bw_own_user_timeout_mark(int fd);
-bool bw_own_user_timeout(int fd);
+static inline bool bw_own_user_timeout(int fd) { return bw_fd_fact(fd, BW_FACT_OWN_UTO); }
 void bw_own_keepalive_mark(int fd);
-bool bw_own_keepalive(int fd);
-void bw_fd_facts_forget(int fd);
+static inline bool bw_own_keepalive(int fd) { return bw_fd_fact(fd, BW_FACT_OWN_KEEPALIVE); }
+/* Forgets every fact of fd: a load when it has none (most numbers). */
+void bw_fd_facts_forget_had(int fd);
+static inline void bw_fd_facts_forget(int fd)
+{
+    if (bw_fdfacts_of(&bw_fd_facts, fd))
+        bw_fd_facts_forget_had(fd);
+}
 void bw_fd_facts_forget_range(unsigned lo, unsigned hi);
 
 /* Runs start-up once (resolution, config, logging); cheap after the first call. */
@@ -375,8 +408,10 @@ const bw_config *bw_shim_config_hold(bw_cfg_ref **ref);
 /* Monotonic milliseconds (clock.c). */
 int64_t bw_now_ms(void);
 
-/* Connection records. */
-bw_conn *bw_conn_new(void);
+/* Connection records. bw_conn_new: a cleared record, one reference, made
+ * under the config held through ref (it holds ref once more, until reused);
+ * NULL when out of memory. */
+bw_conn *bw_conn_new(bw_cfg_ref *ref);
 /* Cold parts (conn.c's pools), inside the shim only (bw_enter: they take
  * the pool's lock). bw_conn_watch_http: c (not published yet) watches HTTP
  * as policy p says, with its HTTP part attached; none when p watches
@@ -396,14 +431,20 @@ static inline bw_conn_http *bw_conn_http_of(const bw_conn *c)
 void bw_conn_ref(bw_conn *c);
 /* Drops one descriptor's reference; the last one releases what the
  * connection holds, at once, or (inside the shim already: a signal handler)
- * when this thread leaves the shim. Async-signal-safe. */
+ * when this thread leaves the shim. Async-signal-safe; errno preserved. */
 void bw_conn_unref(bw_conn *c);
 /* What the last reference's end does (called by bw_conn_unref and for a
- * deferred record by reentry.c, inside the shim). */
+ * deferred record by reentry.c, inside the shim). errno preserved. */
 void bw_conn_release(bw_conn *c);
 
-/* Forgets fd (the number was closed or reused) and releases its record. */
-void bw_forget_fd(int fd);
+/* Forgets fd (the number was closed or reused) and releases its record.
+ * errno preserved. Inline: most numbers handed out are not tracked. */
+void bw_forget_tracked_fd(int fd);
+static inline void bw_forget_fd(int fd)
+{
+    if (__builtin_expect(bw_fdt_get(fd) != NULL, 0))
+        bw_forget_tracked_fd(fd);
+}
 
 /* Makes newfd refer to the record of oldfd (after a successful dup of it). */
 void bw_dup_fd(int oldfd, int newfd);
@@ -456,7 +497,13 @@ void bw_conn_pool_atfork_child(void);
 void bw_conn_pool_drop_idle_configs(void);
 
 /* getpid(), without a system call: cached, and renewed in a fork child. */
-pid_t bw_self_pid(void);
+extern _Atomic pid_t bw_self_pid_cache __attribute__((visibility("hidden")));   /* 0: not yet */
+pid_t bw_self_pid_first(void);
+static inline pid_t bw_self_pid(void)
+{
+    pid_t p = atomic_load_explicit(&bw_self_pid_cache, memory_order_relaxed);
+    return __builtin_expect(p != 0, 1) ? p : bw_self_pid_first();
+}
 
 /* True while every signal handler of the program was installed with
  * SA_RESTART (signals.c): an interrupted wait of the shim's may go on. */
