@@ -408,10 +408,10 @@ BW_EXPORT int epoll_create1(int flags)
 
 /* The options setsockopt() notes (below), one bit per option number. */
 #define OPT_BIT(name) (1ULL << (name))
-#define SOL_SOCKET_NOTED (OPT_BIT(SO_KEEPALIVE) | OPT_BIT(SO_SNDTIMEO))
+#define SOL_SOCKET_NOTED OPT_BIT(SO_KEEPALIVE)   /* SO_SNDTIMEO: bw_is_sndtimeo (old and new numbers) */
 #define IPPROTO_TCP_NOTED (OPT_BIT(TCP_USER_TIMEOUT) | OPT_BIT(TCP_KEEPIDLE) | \
                            OPT_BIT(TCP_KEEPINTVL) | OPT_BIT(TCP_KEEPCNT))
-_Static_assert(SO_KEEPALIVE < 64 && SO_SNDTIMEO < 64 && TCP_USER_TIMEOUT < 64 &&
+_Static_assert(SO_KEEPALIVE < 64 && TCP_USER_TIMEOUT < 64 &&
                    TCP_KEEPIDLE < 64 && TCP_KEEPINTVL < 64 && TCP_KEEPCNT < 64,
                "option numbers fit a 64-bit mask");
 
