@@ -236,9 +236,12 @@ void bw_guard_breaker_replace(bw_conn *c)
 void bw_guard_budget_note_first(bw_conn *c)
 {
     bw_entry *e = c->dest_entry;
-    if (!e || !lock_entry(e))
+    if (!e || bw_state_locks_stuck())
+        return;   /* stuck: no budget, as lock_entry would say */
+    int64_t now = bw_now_for(c, BW_NOW_ADMISSION);
+    if (bw_budget_note_first_unlocked(&e->budget, now) || !lock_entry(e))
         return;
-    bw_budget_note_first(&e->budget, bw_now_for(c, BW_NOW_ADMISSION));
+    bw_budget_note_first(&e->budget, now);
     unlock_entry(e);
 }
 

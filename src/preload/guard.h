@@ -105,7 +105,8 @@ void bw_guard_breaker_open_for(bw_conn *c, uint32_t ms);
 int bw_guard_rate_take(bw_conn *c, bool may_wait, int64_t wait_limit_ms);
 
 /* Counts a first attempt in the destination's retry budget, at the time
- * of its admission (bw_admission_clock). */
+ * of its admission (bw_admission_clock); without the entry's lock when the
+ * budget allows it (bw_budget_note_first_unlocked). */
 void bw_guard_budget_note_first(bw_conn *c);
 
 /* Asks the destination's retry budget for one retry: true when it allows
