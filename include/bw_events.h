@@ -78,6 +78,21 @@ typedef struct bw_event_ring {
 bw_event *bw_event_begin(bw_event_ring *r, enum bw_event_kind kind, int64_t time_ms,
                          int32_t pid, uint64_t *n);
 
+/* Zeroes len bytes at p (len >= 16, a constant where it is inlined) with
+ * 16-byte stores, unrolled: a memset of a slot's size would be compiled to
+ * `rep stos`, which costs a step per 8 bytes and a start-up on top. */
+static inline void bw_event_zero(char *p, size_t len)
+{
+    typedef long long bw_v16 __attribute__((vector_size(16)));
+    const bw_v16 z = {0, 0};
+    size_t i = 0;
+#pragma GCC unroll 32
+    for (; i + 16 <= len; i += 16)
+        __builtin_memcpy(p + i, &z, 16);
+    if (i < len)   /* the rest: the last 16 bytes, overlapping */
+        __builtin_memcpy(p + len - 16, &z, 16);
+}
+
 /* bw_event_begin, clearing the slot's bytes from offset `from` on: those
  * between the stamp (kind, time, pid) and `from` are the caller's to write. */
 static inline bw_event *bw_event_begin_from(bw_event_ring *r, enum bw_event_kind kind,
@@ -88,7 +103,7 @@ static inline bw_event *bw_event_begin_from(bw_event_ring *r, enum bw_event_kind
     bw_event *e = &r->ev[*n % BW_EVENTS_N];
     __atomic_store_n(&e->seq, 2 * *n + 1, __ATOMIC_RELAXED);
     __atomic_thread_fence(__ATOMIC_RELEASE);   /* readers see "writing" before any field */
-    __builtin_memset((char *)e + from, 0, sizeof *e - from);
+    bw_event_zero((char *)e + from, sizeof *e - from);
     e->kind = kind;
     e->time_ms = time_ms;
     e->pid = pid;

@@ -59,11 +59,13 @@
  * 4: bulkhead slots held by sockets (passed or inherited, bw_bulkhead.h).
  * 5: the name table's slots carry a sequence number for lock-free readers
  *    (the write protocol changed).
+ * 6: the retry budget's first attempts are added without the entry's lock
+ *    (bw_budget_note_first_unlocked: the write protocol changed).
  */
 #ifdef BW_STATE_LAYOUT_VERSION_OVERRIDE
 #define BW_STATE_VERSION BW_STATE_LAYOUT_VERSION_OVERRIDE
 #else
-#define BW_STATE_VERSION 5
+#define BW_STATE_VERSION 6
 #endif
 #define BW_STATE_ENTRIES 4096
 

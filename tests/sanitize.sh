@@ -4,8 +4,9 @@
 # ASAN_BUILD / TSAN_BUILD; BUILD defaults to build/. Runs:
 #   1. every unit-test program built with -fsanitize=address,undefined;
 #   2. a representative set of end-to-end tests against build/asan/libbreakwater.so;
-#   3. test_hostcache (its threaded test) and the multi-threaded end-to-end
-#      tests (t_fork_threads, a short t_soak) against build/tsan.
+#   3. test_hostcache and test_budget (their threaded tests) and the
+#      multi-threaded end-to-end tests (t_fork_threads, a short t_soak)
+#      against build/tsan.
 # Prints one line per program or test and "sanitizers: N passed, N failed".
 #
 # What works for preloading a sanitizer build into programs built without one:
@@ -134,7 +135,9 @@ fi
 
 # ---- TSan ----
 if build "$TSAN_BUILD" "$TSAN_FLAGS"; then
-    TSAN_OPTIONS="halt_on_error=1:log_path=$LOGS/rep.tsan" unit "$TSAN_BUILD/tests/unit/test_hostcache"
+    for u in test_hostcache test_budget; do   # their threaded tests
+        TSAN_OPTIONS="halt_on_error=1:log_path=$LOGS/rep.tsan" unit "$TSAN_BUILD/tests/unit/$u"
+    done
     (
         export BUILD=$TSAN_BUILD BW_PRELOAD_PREFIX SOAK_SECONDS=${SOAK_SECONDS:-8}
         BW_PRELOAD_PREFIX=$(gcc -print-file-name=libtsan.so)

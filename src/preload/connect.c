@@ -178,8 +178,12 @@ static bw_conn *track(int fd, const bw_config *cfg, bw_cfg_ref *ref, long dest,
  * a healthy sibling address of the same name when failover allows. */
 static int admit_first(bw_conn *c)
 {
-    int err = bw_guard_breaker_admit(c, true);   /* logged below, unless routed around */
-    if (err && bw_failover(c, false))
+    /* Logged below, unless routed around. The breaker and the failover
+     * decide at one time: the admission's (the connect's own clock reading
+     * while it still holds), looked up when first needed. */
+    int64_t now = BW_NOW_ADMISSION;
+    int err = bw_guard_breaker_admit_at(c, true, &now);
+    if (err && bw_failover(c, false, now))
         return 0;
     if (err)
         bw_guard_note_rejection(c);
@@ -190,7 +194,7 @@ static int admit_first(bw_conn *c)
  * address when there is one (SPEC section 9), else to the same address. */
 int bw_connect_admit_retry(bw_conn *c)
 {
-    if (bw_failover(c, true))
+    if (bw_failover(c, true, BW_NOW_UNREAD))
         return 0;
     return bw_guard_breaker_admit(c, true);
 }
@@ -238,7 +242,7 @@ void bw_conn_outcome(bw_conn *c, int err)
  * otherwise the clock read when the connect was tracked still holds. */
 static bool admission_may_wait(const bw_policy *p)
 {
-    return p->connect_rate || p->bulkhead_wait_ms;
+    return bw_admission_may_wait(p);
 }
 
 /*

@@ -319,7 +319,7 @@ static bw_state *current_state(void)
 }
 
 /* bw_failover with the thread's memo m. */
-static bool fail_over(bw_conn *c, bool retry, struct sibling_memo *m)
+static bool fail_over(bw_conn *c, bool retry, int64_t now_ms, struct sibling_memo *m)
 {
     const bw_policy *p = c->policy;
     const struct sockaddr *cur = (const struct sockaddr *)&c->addr;
@@ -330,7 +330,7 @@ static bool fail_over(bw_conn *c, bool retry, struct sibling_memo *m)
         return false;   /* no breakers: nothing to route around */
     uint64_t key[3];
     addr_key(&c->addr, key);
-    int64_t now = bw_now_ms();
+    int64_t now = bw_now_for(c, now_ms);   /* the whole decision's, the sibling's breaker's too */
     if (!kept(m, st, key, now)) {
         bw_name_addr me;
         if (!to_name_addr(cur, &me) || !siblings(m, st, cur, &me, now))
@@ -362,7 +362,7 @@ static bool fail_over(bw_conn *c, bool retry, struct sibling_memo *m)
         unsigned k = order[i];
         move_to(c, st, &m->sa[k], m->len[k], m->ent[k]);
         m->ent[k] = c->entry;
-        if (bw_guard_breaker_admit(c, true) == 0) {
+        if (bw_guard_breaker_admit_at(c, true, &now) == 0) {
             if (retry) {
                 /* The connect() is counted where it ends, so that each address
                  * keeps connects = successes + failures + rejections. */
@@ -383,7 +383,7 @@ static bool fail_over(bw_conn *c, bool retry, struct sibling_memo *m)
     return false;
 }
 
-bool bw_failover(bw_conn *c, bool retry)
+bool bw_failover(bw_conn *c, bool retry, int64_t now_ms)
 {
     const bw_policy *p = c->policy;
     if (!p->failover || p->breaker == BW_BREAKER_OFF || p->breaker_scope != BW_SCOPE_ADDRESS)
@@ -391,7 +391,7 @@ bool bw_failover(bw_conn *c, bool retry)
     /* The memo needs no guard against this thread's signal handlers: every
      * caller runs inside the shim (bw_enter), where a handler's hooks pass
      * the call through, so no other failover interleaves with this one. */
-    return fail_over(c, retry, &memo);
+    return fail_over(c, retry, now_ms, &memo);
 }
 
 /* True when the breaker of ai's address (for the section name would match)

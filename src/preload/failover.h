@@ -3,6 +3,7 @@
 #define BW_FAILOVER_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 #include "shim.h"
@@ -14,10 +15,12 @@ void bw_failover_learn(const char *name, const struct sockaddr *const *addrs, un
  * Moves c to another address of the hostname it was resolved from, whose
  * breaker admits a call (admitted as a retry when retry). A first attempt
  * (retry false) moves only while the name stays within
- * failover_max_ejected_percent. Returns true when c now points at a sibling
- * (c->addr, c->entry, c->breaker_entry), false when it stays where it was.
+ * failover_max_ejected_percent. now_ms is the monotonic time to decide at,
+ * or BW_NOW_UNREAD, BW_NOW_ADMISSION (guard.h, bw_now_for). Returns true
+ * when c now points at a sibling (c->addr, c->entry, c->breaker_entry),
+ * false when it stays where it was.
  */
-bool bw_failover(bw_conn *c, bool retry);
+bool bw_failover(bw_conn *c, bool retry, int64_t now_ms);
 
 /* Puts the addresses of a getaddrinfo answer for name whose breaker is open
  * last, keeping the order otherwise (SPEC section 9). */

@@ -80,13 +80,20 @@ static void log_rejection(const bw_conn *c, const char *what)
 
 int bw_guard_breaker_admit(bw_conn *c, bool retry)
 {
+    int64_t now = BW_NOW_UNREAD;
+    return bw_guard_breaker_admit_at(c, retry, &now);
+}
+
+int bw_guard_breaker_admit_at(bw_conn *c, bool retry, int64_t *now_ms)
+{
     const bw_policy *p = c->policy;
     bw_entry *e = c->breaker_entry;
     c->probe_token = 0;
     if (!e || bw_breaker_admits_now(&e->breaker, p))
         return 0;   /* closed: nothing to decide, no lock */
     int64_t until = bw_breaker_rejects_until(&e->breaker, p);
-    if (until != INT64_MIN && !bw_state_locks_stuck() && bw_now_ms() < until) {
+    if (until != INT64_MIN && !bw_state_locks_stuck() &&
+        (*now_ms = bw_now_for(c, *now_ms)) < until) {
         /* Open and staying so: the lock would change nothing (a connect
          * failing over pays this rejection first). A process whose locks
          * got stuck runs without breakers, as below. */
@@ -229,9 +236,12 @@ void bw_guard_breaker_replace(bw_conn *c)
 void bw_guard_budget_note_first(bw_conn *c)
 {
     bw_entry *e = c->dest_entry;
-    if (!e || !lock_entry(e))
+    if (!e || bw_state_locks_stuck())
+        return;   /* stuck: no budget, as lock_entry would say */
+    int64_t now = bw_now_for(c, BW_NOW_ADMISSION);
+    if (bw_budget_note_first_unlocked(&e->budget, now) || !lock_entry(e))
         return;
-    bw_budget_note_first(&e->budget, bw_now_ms());
+    bw_budget_note_first(&e->budget, now);
     unlock_entry(e);
 }
 

@@ -7,10 +7,46 @@
 
 #include "shim.h"
 
+/* A monotonic time (ms) not read yet: whoever needs it reads the clock. */
+#define BW_NOW_UNREAD INT64_MIN
+/* The time a first attempt's admission decides at (bw_admission_clock),
+ * not looked up yet: whoever needs it does (bw_now_for). */
+#define BW_NOW_ADMISSION (INT64_MIN + 1)
+
+/* True when a first attempt's admission may take time: a connect_rate
+ * token or a bulkhead slot may be waited for. */
+static inline bool bw_admission_may_wait(const bw_policy *p)
+{
+    return p->connect_rate || p->bulkhead_wait_ms;
+}
+
+/* The time a first attempt's admission decides at: the clock read when c
+ * was tracked (c->started_ms, microseconds old) while its admission cannot
+ * have waited, else BW_NOW_UNREAD. */
+static inline int64_t bw_admission_clock(const bw_conn *c)
+{
+    return bw_admission_may_wait(c->policy) ? BW_NOW_UNREAD : c->started_ms;
+}
+
+/* The time now_ms stands for in c's connect: itself, or c's admission's
+ * (BW_NOW_ADMISSION), or the clock (BW_NOW_UNREAD, also what an admission
+ * that may have waited gives). */
+static inline int64_t bw_now_for(const bw_conn *c, int64_t now_ms)
+{
+    if (now_ms == BW_NOW_ADMISSION)
+        now_ms = bw_admission_clock(c);
+    return now_ms != BW_NOW_UNREAD ? now_ms : bw_now_ms();
+}
+
 /* Asks the breaker whether an attempt (a retry when retry is true) may go
  * out. Returns 0, or the errno to fail with; only a first attempt's
  * rejection is logged as one. */
 int bw_guard_breaker_admit(bw_conn *c, bool retry);
+/* The same, with *now_ms (a time, or BW_NOW_UNREAD, BW_NOW_ADMISSION:
+ * bw_now_for) the time an open breaker's rejection without the lock is
+ * judged at, and left there resolved for the caller's next decision; a
+ * decision under the lock reads the clock itself. */
+int bw_guard_breaker_admit_at(bw_conn *c, bool retry, int64_t *now_ms);
 
 /* Logs (at info, rate-limited) that c's connect was rejected by its breaker,
  * after bw_guard_breaker_admit(c, true) said so and nothing else admitted it. */
@@ -68,7 +104,9 @@ void bw_guard_breaker_open_for(bw_conn *c, uint32_t ms);
  */
 int bw_guard_rate_take(bw_conn *c, bool may_wait, int64_t wait_limit_ms);
 
-/* Counts a first attempt in the destination's retry budget. */
+/* Counts a first attempt in the destination's retry budget, at the time
+ * of its admission (bw_admission_clock); without the entry's lock when the
+ * budget allows it (bw_budget_note_first_unlocked). */
 void bw_guard_budget_note_first(bw_conn *c);
 
 /* Asks the destination's retry budget for one retry: true when it allows

@@ -19,13 +19,6 @@ int64_t bw_now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static bw_event_ring *ring(void)
 {
     bw_state *st = bw_shim_state_mapped();
@@ -39,7 +32,7 @@ void bw_record_transition(const bw_conn *c, const bw_breaker_transition *t)
         return;
     bw_event_where w;
     bw_entry_where(c->breaker_entry, &w);
-    bw_event_add_breaker(r, &w, t, wall_ms(), bw_self_pid());
+    bw_event_add_breaker(r, &w, t, bw_wall_ms(), bw_self_pid());
 }
 
 void bw_record_rejection(const bw_conn *c, enum bw_reject_cause cause)
@@ -51,14 +44,14 @@ void bw_record_rejection(const bw_conn *c, enum bw_reject_cause cause)
     bw_event_where w;
     bw_entry_where(a, &w);
     bw_event_rejection(r, &a->ev_reject_gate[cause], &a->ev_reject_pending[cause], &w, cause,
-                       wall_ms(), bw_self_pid());
+                       bw_wall_ms(), bw_self_pid());
 }
 
 void bw_record_bulkhead_full(const bw_conn *c, uint32_t max)
 {
     bw_event_ring *r = ring();
     bw_entry *b = c->bulkhead_entry;
-    int64_t now = wall_ms();
+    int64_t now = bw_wall_ms();
     if (!r || !b || !bw_event_once_per_second(&b->ev_full_gate, now))
         return;
     uint64_t n;
@@ -69,28 +62,13 @@ void bw_record_bulkhead_full(const bw_conn *c, uint32_t max)
     bw_event_publish(e, n);
 }
 
-void bw_record_failover(const bw_conn *c, bw_entry *from, bw_state *st)
-{
-    bw_event_ring *r = st ? &st->hdr->events : NULL;
-    if (!from || !c->entry)
-        return;
-    bw_count(from, BW_CNT_FAILOVERS, 1);
-    if (!r)
-        return;
-    uint64_t n;
-    bw_event *e = bw_event_begin_placed(r, BW_EV_FAILOVER, wall_ms(), bw_self_pid(), &n);
-    bw_entry_where(from, &e->at);
-    bw_entry_where(c->entry, &e->to);
-    bw_event_publish(e, n);
-}
-
 void bw_record_config(enum bw_event_kind kind, const char *text, uint32_t count)
 {
     bw_event_ring *r = ring();
     if (!r)
         return;
     uint64_t n;
-    bw_event *e = bw_event_begin(r, kind, wall_ms(), bw_self_pid(), &n);
+    bw_event *e = bw_event_begin(r, kind, bw_wall_ms(), bw_self_pid(), &n);
     snprintf(e->text, sizeof e->text, "%s", text);
     e->count = count;
     bw_event_publish(e, n);

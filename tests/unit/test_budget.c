@@ -1,8 +1,10 @@
 /*
  * test_budget.c - the retry budget rule with an injected clock: the
  * percentage rule, the minimum-rate rule, 10 s expiry, clock jumps,
- * percent 0, and robustness to arbitrary struct contents.
+ * percent 0, robustness to arbitrary struct contents, and first attempts
+ * counted without the lock (alone, and racing with locked writers).
  */
+#include <pthread.h>
 #include <string.h>
 #include "bw_budget.h"
 #include "bw_test.h"
@@ -262,6 +264,7 @@ static void test_arbitrary_contents(void)
                 s.b.last_sec = (t & 1) ? INT64_MIN : INT64_MAX;
             }
             bw_budget_note_first(&s.b, times[t]);
+            bw_budget_note_first_unlocked(&s.b, times[t]);
             bw_budget_try_retry(&s.b, UINT32_MAX, UINT32_MAX, times[t]);
             bw_budget_try_retry(&s.b, 20, 10, times[t]);
             bw_budget_window(&s.b, times[t], &f, &r);
@@ -269,6 +272,183 @@ static void test_arbitrary_contents(void)
             for (unsigned g = 0; g < sizeof s.guard; g++)
                 CU_ASSERT_EQUAL_FATAL(s.guard[g], 0x33);
         }
+}
+
+/* Unlocked: only in the budget's latest second, once a locked call made
+ * it; in that second's bucket, and in the total once folded there. */
+static void test_unlocked_current_second(void)
+{
+    bw_budget b = fresh();
+    uint64_t f, r;
+
+    CU_ASSERT_FALSE(bw_budget_note_first_unlocked(&b, T0));   /* never advanced */
+    bw_budget_note_first(&b, T0);
+    CU_ASSERT_TRUE(bw_budget_note_first_unlocked(&b, T0 + 999));
+    CU_ASSERT_FALSE(bw_budget_note_first_unlocked(&b, T0 + 1000));   /* a new second */
+    CU_ASSERT_FALSE(bw_budget_note_first_unlocked(&b, T0 - 1));      /* one behind */
+    CU_ASSERT_FALSE(bw_budget_note_first_unlocked(&b, -T0));
+    bw_budget_window(&b, T0, &f, &r);
+    CU_ASSERT_EQUAL(f, 2);
+    CU_ASSERT_EQUAL(b.total_firsts + b.unlocked_firsts, 2);
+    bw_budget_note_first(&b, T0 + 1000);                      /* moves on: folds s0's */
+    CU_ASSERT_EQUAL(b.unlocked_firsts, 0);
+    CU_ASSERT_EQUAL(b.total_firsts, 3);
+    CU_ASSERT_TRUE(bw_budget_note_first_unlocked(&b, T0 + 1500));
+    CU_ASSERT_FALSE(bw_budget_note_first_unlocked(&b, T0 + 999));
+    bw_budget_window(&b, T0 + 1500, &f, &r);
+    CU_ASSERT_EQUAL(f, 4);
+    CU_ASSERT_EQUAL(grant_run(&b, 50, 0, T0 + 1500, 100), 2);
+    /* s0's two leave the window with s0, s0+1's two with s0+1. */
+    bw_budget_window(&b, T0 + 10000, &f, &r);
+    CU_ASSERT_EQUAL(f, 2);
+    CU_ASSERT_TRUE(bw_budget_note_first_unlocked(&b, T0 + 1999));
+    bw_budget_note_first(&b, T0 + 10000);                     /* s0's bucket taken */
+    CU_ASSERT_TRUE(bw_budget_note_first_unlocked(&b, T0 + 10001));
+    bw_budget_window(&b, T0 + 10001, &f, &r);
+    CU_ASSERT_EQUAL(f, 5);                                    /* 3 of s0+1, 2 now */
+    bw_budget_window(&b, T0 + 11000, &f, &r);
+    CU_ASSERT_EQUAL(f, 2);
+    CU_ASSERT_EQUAL(b.total_firsts + b.unlocked_firsts, 7);
+}
+
+/* Saturating, as the locked count; a cleared window keeps them in the
+ * total and counts those after it; a jump back forgets them. */
+static void test_unlocked_saturates_and_clears(void)
+{
+    bw_budget b = fresh();
+    uint64_t f, r;
+
+    bw_budget_note_first(&b, T0);
+    b.firsts[(T0 / 1000) % BW_BUDGET_SECONDS] = UINT32_MAX - 1;
+    b.unlocked_firsts = UINT32_MAX - 1;
+    CU_ASSERT_TRUE(bw_budget_note_first_unlocked(&b, T0));
+    CU_ASSERT_TRUE(bw_budget_note_first_unlocked(&b, T0));
+    CU_ASSERT_EQUAL(b.unlocked_firsts, UINT32_MAX);
+    bw_budget_window(&b, T0, &f, &r);
+    CU_ASSERT_EQUAL(f, UINT32_MAX);
+    b.total_firsts = UINT64_MAX - 5;
+    bw_budget_note_first(&b, T0 + 1000);
+    CU_ASSERT_EQUAL(b.total_firsts, UINT64_MAX);
+    bw_budget_window(&b, T0 + 1000, &f, &r);
+    CU_ASSERT_EQUAL(f, (uint64_t)UINT32_MAX + 1);
+
+    b = fresh();
+    bw_budget_note_first(&b, T0);
+    CU_ASSERT_TRUE(bw_budget_note_first_unlocked(&b, T0));
+    bw_budget_clear_window(&b);
+    CU_ASSERT_EQUAL(b.total_firsts, 2);
+    CU_ASSERT_TRUE(bw_budget_note_first_unlocked(&b, T0 + 1));   /* after the clearing */
+    bw_budget_note_first(&b, T0 + 1000);                         /* folds it */
+    bw_budget_window(&b, T0 + 1000, &f, &r);
+    CU_ASSERT_EQUAL(f, 2);
+    CU_ASSERT_EQUAL(b.total_firsts, 4);
+    CU_ASSERT_TRUE(bw_budget_note_first_unlocked(&b, T0 + 1001));
+    bw_budget_note_first(&b, T0 - 3600000);                      /* a jump back */
+    bw_budget_window(&b, T0 - 3600000, &f, &r);
+    CU_ASSERT_EQUAL(f, 1);
+    CU_ASSERT_EQUAL(b.total_firsts, 6);
+}
+
+/*
+ * Threads counting first attempts as the shim does (a failover's unlocked,
+ * else under a mutex standing for the entry's lock; a direct connect's
+ * always under it, with its bulkhead slot), one asking for retries under it,
+ * while the time moves on. Through 6 seconds whose buckets hold counts 20 s
+ * old, every attempt must be in the window at the end (none lost, no old
+ * count kept); through thousands of seconds (a fold each), in the total.
+ */
+#define RACE_THREADS 4
+#define RACE_NOTES 1000000
+#define RACE_OLD 1000u      /* per bucket, 20 s before: must all be gone */
+
+struct race {
+    bw_budget b;
+    pthread_mutex_t lock;
+    pthread_barrier_t go;   /* every thread starts at once */
+    uint64_t ticks;         /* atomic: notes handed out so far, the clock */
+    uint64_t seconds;       /* the clock's span */
+    uint64_t unlocked;      /* atomic: notes counted without the lock */
+};
+
+static int64_t race_now(const struct race *x, uint64_t tick)
+{
+    return T0 + (int64_t)(tick * x->seconds * 1000 / RACE_NOTES);
+}
+
+struct noter {
+    struct race *x;
+    bool locked;            /* always under the lock */
+};
+
+static void *race_noter(void *arg)
+{
+    const struct noter *n = arg;
+    struct race *x = n->x;
+    pthread_barrier_wait(&x->go);
+    for (;;) {
+        uint64_t t = __atomic_fetch_add(&x->ticks, 1, __ATOMIC_RELAXED);
+        if (t >= RACE_NOTES)
+            return NULL;
+        if (!n->locked && bw_budget_note_first_unlocked(&x->b, race_now(x, t))) {
+            __atomic_fetch_add(&x->unlocked, 1, __ATOMIC_RELAXED);
+            continue;
+        }
+        pthread_mutex_lock(&x->lock);
+        bw_budget_note_first(&x->b, race_now(x, t));
+        pthread_mutex_unlock(&x->lock);
+    }
+}
+
+static void *race_retrier(void *arg)
+{
+    struct race *x = arg;
+    pthread_barrier_wait(&x->go);
+    for (;;) {
+        uint64_t t = __atomic_load_n(&x->ticks, __ATOMIC_RELAXED);
+        if (t >= RACE_NOTES)
+            return NULL;
+        pthread_mutex_lock(&x->lock);
+        bw_budget_try_retry(&x->b, 20, 0, race_now(x, t));
+        pthread_mutex_unlock(&x->lock);
+    }
+}
+
+/* One race through the given span; returns what the window counts at its end. */
+static uint64_t race(struct race *x, uint64_t seconds)
+{
+    pthread_t t[RACE_THREADS + 1];
+    struct noter n[RACE_THREADS];
+    uint64_t f, r;
+
+    bw_budget_init(&x->b);
+    pthread_mutex_init(&x->lock, NULL);
+    pthread_barrier_init(&x->go, NULL, RACE_THREADS + 1);
+    x->ticks = x->unlocked = 0;
+    x->seconds = seconds;
+    for (int s = 0; s < BW_BUDGET_SECONDS; s++)
+        for (unsigned k = 0; k < RACE_OLD; k++)
+            bw_budget_note_first(&x->b, T0 - 20000 + s * 1000);
+    for (int k = 0; k < RACE_THREADS; k++) {
+        n[k] = (struct noter){x, k % 2 == 1};
+        CU_ASSERT_FATAL(pthread_create(&t[k], NULL, race_noter, &n[k]) == 0);
+    }
+    CU_ASSERT_FATAL(pthread_create(&t[RACE_THREADS], NULL, race_retrier, x) == 0);
+    for (int k = 0; k <= RACE_THREADS; k++)
+        pthread_join(t[k], NULL);
+    bw_budget_window(&x->b, race_now(x, RACE_NOTES), &f, &r);
+    CU_ASSERT_EQUAL(x->b.total_firsts + x->b.unlocked_firsts,
+                    RACE_NOTES + (uint64_t)BW_BUDGET_SECONDS * RACE_OLD);
+    CU_ASSERT(x->unlocked > RACE_NOTES / 4);   /* the path under test was taken */
+    pthread_mutex_destroy(&x->lock);
+    pthread_barrier_destroy(&x->go);
+    return f;
+}
+
+static void test_unlocked_races_locked(void)
+{
+    static struct race x;
+    CU_ASSERT_EQUAL(race(&x, 6), RACE_NOTES);
+    race(&x, 5000);
 }
 
 static const bw_test_case rule_cases[] = {
@@ -298,5 +478,12 @@ static const bw_test_case state_cases[] = {
     {NULL, NULL},
 };
 
+static const bw_test_case unlocked_cases[] = {
+    {"unlocked: the latest second only", test_unlocked_current_second},
+    {"unlocked: saturates, cleared window", test_unlocked_saturates_and_clears},
+    {"unlocked races locked writers", test_unlocked_races_locked},
+    {NULL, NULL},
+};
+
 BW_TEST_MAIN({"budget_rule", rule_cases}, {"budget_clock", clock_cases},
-             {"budget_state", state_cases})
+             {"budget_state", state_cases}, {"budget_unlocked", unlocked_cases})
