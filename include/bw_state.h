@@ -59,11 +59,15 @@
  * 4: bulkhead slots held by sockets (passed or inherited, bw_bulkhead.h).
  * 5: the name table's slots carry a sequence number for lock-free readers
  *    (the write protocol changed).
+ * 7: a bulkhead owner's pid and slot count are one word, written only with
+ *    atomic instructions; the owner gives a slot back without the entry's
+ *    lock (the write protocol changed; bw_bulkhead.h). (7, not 6: another
+ *    change in progress took 6; the lead renumbers on merge.)
  */
 #ifdef BW_STATE_LAYOUT_VERSION_OVERRIDE
 #define BW_STATE_VERSION BW_STATE_LAYOUT_VERSION_OVERRIDE
 #else
-#define BW_STATE_VERSION 5
+#define BW_STATE_VERSION 7
 #endif
 #define BW_STATE_ENTRIES 4096
 
