@@ -79,11 +79,11 @@ static unsigned free_owner(const bw_bulkhead *b, int32_t pid)
 /*
  * Counts one more slot on o, which is free or (pid, start)'s; under the
  * lock, where the only writers racing are the owner's own lock-free
- * give-backs (which leave a free entry alone). False when o's count is full.
+ * give-backs (which leave a free entry alone). w: o's word as last read.
+ * False when o's count is full.
  */
-static inline bool add_one(bw_bulkhead_owner *o, int32_t pid, uint64_t start)
+static inline bool add_one(bw_bulkhead_owner *o, int32_t pid, uint64_t start, uint64_t w)
 {
-    uint64_t w = __atomic_load_n(&o->word, __ATOMIC_ACQUIRE);
     for (;;) {
         bw_bulkhead_owner v = {.word = w};
         if (v.slots == UINT32_MAX)
@@ -165,7 +165,7 @@ static inline enum bw_bh_result count_slot(bw_bulkhead *b, unsigned i, int32_t p
     /* A counter that is full counts nothing more (bw_bulkhead_active
      * saturates the sum): checked on the one counter taken, not by summing
      * the owner table on every connect. */
-    if (i != NO_INDEX && add_one(&b->owners[i], pid, start)) {
+    if (i != NO_INDEX && add_one(&b->owners[i], pid, start, word_of(&b->owners[i]).word)) {
         *index = i;
         return BW_BH_TAKEN;
     }
@@ -198,7 +198,12 @@ static inline enum bw_bh_result take_slot(bw_bulkhead *b, int32_t pid, uint64_t 
     bw_bulkhead_owner v = word_of(&b->owners[i]);
     if (v.slots != 0 && (v.pid != pid || start_of(&b->owners[i]) != start))
         return take_slot_away(b, pid, start, index);
-    return count_slot(b, i, pid, start, index);
+    if (!add_one(&b->owners[i], pid, start, v.word)) {
+        *index = NO_INDEX;
+        return BW_BH_REJECTED;      /* its count is full */
+    }
+    *index = i;
+    return BW_BH_TAKEN;
 }
 
 bool bw_bulkhead_release(bw_bulkhead *b, int32_t pid, uint64_t start_time)

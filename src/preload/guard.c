@@ -366,52 +366,68 @@ static bool admit_rest(bw_conn *c, bw_entry *e, int64_t now)
     return true;
 }
 
-/*
- * Under e's lock, after an acquire was refused with the bulkhead full: copies
- * the owners and sockets out, unlocks e, and drops the dead ones
- * (drop_dead). Returns true when one was, so that a second try may succeed.
- * Out of line: the usual try never comes here.
- */
-static __attribute__((noinline)) bool reclaim_dead(bw_entry *e)
+/* One acquire (or ticket try, when ticketed) at now, e's lock held. With
+ * rest (a plain try only), a slot taken comes with admit_rest(rest), whose
+ * answer goes into *rest_done. *index: the owner entry counting a slot
+ * taken (bw_bulkhead_acquire). */
+static inline __attribute__((always_inline)) enum bw_bh_result
+try_locked(bw_entry *e, uint32_t max, int32_t pid, uint64_t start, bool ticketed,
+           uint32_t ticket, bw_conn *rest, bool *rest_done, uint32_t *index, int64_t now)
 {
+    enum bw_bh_result r =
+        ticketed ? bw_bulkhead_try_acquire_ticket(&e->bulkhead, max, ticket, pid, start, now, index)
+                 : bw_bulkhead_acquire(&e->bulkhead, max, pid, start, now, index);
+    if (rest && bw_bh_admitted(r))
+        *rest_done = admit_rest(rest, e, now);
+    return r;
+}
+
+/*
+ * try_slot after its try was refused (r), e's lock still held: when the
+ * bulkhead is full, the slots of dead processes are reclaimed (copied out
+ * under the lock, checked outside it, drop_dead) and, when any were, it
+ * tries once more. Unlocks e. Out of line: the usual try never comes here.
+ */
+static __attribute__((noinline)) enum bw_bh_result
+try_after_reclaim(bw_entry *e, uint32_t max, int32_t pid, uint64_t start, bool ticketed,
+                  uint32_t ticket, bw_conn *rest, bool *rest_done, uint32_t *index,
+                  enum bw_bh_result r)
+{
+    if (!bw_bulkhead_should_reclaim(&e->bulkhead, max)) {
+        unlock_entry(e);
+        return r;
+    }
     struct owner_list owners;   /* 2 KB */
     owners.n = 0;
     bw_bulkhead_reclaim(&e->bulkhead, copy_owner, &owners);
     owners.n_socks = bw_bulkhead_sockets(&e->bulkhead, owners.socks, BW_BULKHEAD_SOCKETS);
     unlock_entry(e);
-    return drop_dead(e, &owners) != 0;
+    if (drop_dead(e, &owners) == 0)
+        return r;
+    if (!lock_entry(e))
+        return UNLOCKABLE;
+    r = try_locked(e, max, pid, start, ticketed, ticket, rest, rest_done, index, bw_now_ms());
+    unlock_entry(e);
+    return r;
 }
 
-/* One try at a slot; when the bulkhead is full, the slots of dead
- * processes are reclaimed (checked outside the lock) and it tries again.
- * With rest (a plain try only), a slot taken comes with admit_rest(rest),
- * whose answer goes into *rest_done. *index: the owner entry counting a
- * slot taken (bw_bulkhead_acquire). Inlined: its two callers pass
- * constants for most of it. */
+/* One try at a slot (try_locked under e's lock), and when it is refused,
+ * try_after_reclaim. Inlined: its two callers pass constants for most of
+ * it. */
 static inline __attribute__((always_inline)) enum bw_bh_result
 try_slot(bw_entry *e, uint32_t max, int32_t pid, uint64_t start, bool ticketed,
          uint32_t ticket, bw_conn *rest, bool *rest_done, uint32_t *index)
 {
-    enum bw_bh_result r = UNLOCKABLE;
-    for (int round = 0; round < 2; round++) {
-        if (!lock_entry(e))
-            return UNLOCKABLE;
-        /* A first try with no connect_rate before it: the connect's own
-         * clock reading, microseconds old, will do. */
-        int64_t now = rest && round == 0 && !rest->policy->connect_rate ? rest->started_ms
-                                                                        : bw_now_ms();
-        r = ticketed ? bw_bulkhead_try_acquire_ticket(&e->bulkhead, max, ticket, pid, start, now,
-                                                      index)
-                     : bw_bulkhead_acquire(&e->bulkhead, max, pid, start, now, index);
-        if (rest && bw_bh_admitted(r))
-            *rest_done = admit_rest(rest, e, now);
-        if (bw_bh_admitted(r) || round > 0 || !bw_bulkhead_should_reclaim(&e->bulkhead, max)) {
-            unlock_entry(e);
-            break;
-        }
-        if (!reclaim_dead(e))
-            break;
-    }
+    if (!lock_entry(e))
+        return UNLOCKABLE;
+    /* A first try with no connect_rate before it: the connect's own clock
+     * reading, microseconds old, will do. */
+    int64_t now = rest && !rest->policy->connect_rate ? rest->started_ms : bw_now_ms();
+    enum bw_bh_result r = try_locked(e, max, pid, start, ticketed, ticket, rest, rest_done,
+                                     index, now);
+    if (!bw_bh_admitted(r))
+        return try_after_reclaim(e, max, pid, start, ticketed, ticket, rest, rest_done, index, r);
+    unlock_entry(e);
     return r;
 }
 
