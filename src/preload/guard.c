@@ -30,7 +30,7 @@ static atomic_bool stuck_logged;
 /*
  * Locks e. Nothing that can block, allocate, re-enter a hook or act on a
  * cancellation runs under the lock (liveness checks run outside it,
- * try_slot), so a thread is never cancelled holding it: cancellation is
+ * try_after_reclaim), so a thread is never cancelled holding it: cancellation is
  * deferred and nothing here is a cancellation point (with asynchronous
  * cancellation POSIX allows only the async-cancel-safe functions, and
  * connect is none; a process that dies holding a shared lock leaves it to
@@ -278,6 +278,7 @@ static inline uint64_t start_of_self(pid_t now)
     return atomic_load_explicit(&my_start, memory_order_relaxed);
 }
 
+/* This process's pid and start time: who owns the slots it takes. */
 static void whoami(int32_t *pid, uint64_t *start)
 {
     *pid = bw_self_pid();
@@ -617,14 +618,10 @@ static __attribute__((noinline)) void wake_after_give_back(bw_entry *e)
         bw_sys_futex_wake_all(&e->bulkhead.seq);
 }
 
-void bw_guard_slot_give_back(bw_entry *e, bool untracked, int32_t owner)
-{
-    pid_t pid = bw_self_pid();
-    if (pid != owner)
-        return;     /* a fork child closing what its parent opened keeps the parent's slot */
-    give_back_locked(e, untracked, pid, start_of_self(pid));
-}
-
+/* Gives back c's slot, if it holds one, in its owner process only (a fork
+ * child closing what its parent opened keeps the parent's slot): a tracked
+ * slot without the entry's lock when the entry the take reported still
+ * holds it, else under the lock; waking the waiters as needed. */
 void bw_conn_release_slot(bw_conn *c)
 {
     bw_entry *e = c->bulkhead_entry;
