@@ -4,7 +4,9 @@
  *
  * A bw_bulkhead is fixed-size and pointer-free: it lives in a mapping shared
  * by several processes, and the caller holds a lock around every call (the
- * one exception is bw_bulkhead_seq, see below). All zeroes is a valid empty
+ * exceptions: bw_bulkhead_seq, bw_bulkhead_seq_to_wait, bw_bulkhead_has_tickets
+ * and the owner's own give-back, bw_bulkhead_release_at; see "Lock-free
+ * give-back" below). All zeroes is a valid empty
  * bulkhead. Any byte content is safe: every index is computed and bounds-
  * checked, counts saturate, so a corrupt state file can make the numbers
  * wrong but never crash the caller or make it write outside the struct.
@@ -50,6 +52,33 @@
  * (bw_bulkhead_drop_socket). A socket the table has no room for keeps
  * nothing: its owner gives the slot back as before.
  *
+ * Lock-free give-back. Every other call holds the lock, but an owner gives
+ * its own slot back with bw_bulkhead_release_at, without it: a compare-and-
+ * swap of the owner entry's (pid, slots) word, from (pid, n > 0) to
+ * (pid, n - 1). Why every interleaving is right:
+ *  - Each write of an owner word is atomic (stores of a free entry, compare-
+ *    and-swap loops elsewhere), so no update under the lock is lost to one
+ *    without it, and no count goes below 0 (the swap needs n > 0).
+ *  - Only a live process runs it, for itself; while it lives no other
+ *    process has its pid, and an entry changes pid only when it is free
+ *    (slots 0, claimed under the lock): a swap that expects the pid cannot
+ *    change another owner's count. An entry emptied meanwhile (a reclaim,
+ *    a hand-over that took this entry's count, the owner's other threads)
+ *    fails the swap, and the caller falls back to the locked release,
+ *    which takes the slot from wherever the owner's count is: the owner's
+ *    total stays exact, whichever entry holds it.
+ *  - The cap: without the lock, counts only go down, so an acquire under
+ *    the lock sums a total at least the true one: max is never exceeded.
+ *  - Waiters: the give-back moves seq after the count, then looks at
+ *    bw_bulkhead_has_tickets; a waiter, after taking its ticket, reads seq
+ *    before each try (bw_bulkhead_seq_to_wait). Both are read-modify-
+ *    writes of seq (acquire and release), so one comes first in seq's
+ *    modification order and the other synchronizes with it: either the
+ *    waiter reads the moved seq, and its try sees the count, or the
+ *    give-back sees the ticket, and wakes the waiters (a futex wait on the
+ *    old seq returns at once when seq has moved since): none sleeps
+ *    through a slot freed.
+ *
  * seq changes whenever a slot may have become available to a waiter (a
  * release, a reclaim, a cancelled, expired or admitted ticket). A waiter
  * reads bw_bulkhead_seq under the lock after a BW_BH_WAIT, drops the lock and
@@ -68,11 +97,26 @@
 #define BW_BULKHEAD_OWNERS 64
 #define BW_BULKHEAD_WAITERS 32      /* a power of two: the ring wraps with tickets */
 
+/*
+ * An owner entry. pid and slots share one 64-bit word, read and written
+ * only with atomic instructions (layout 7): the owner gives a slot back
+ * without the lock (bw_bulkhead_release_at), by one compare-and-swap of the
+ * word that also checks the pid, so it can never change another owner's
+ * count. start_time is read and written atomically too (relaxed).
+ */
 typedef struct bw_bulkhead_owner {
-    int32_t pid;
-    uint32_t slots;                 /* 0: the entry is free */
+    union {
+        struct {
+            int32_t pid;
+            uint32_t slots;         /* 0: the entry is free */
+        };
+        uint64_t word;              /* both, for the atomic instructions */
+    };
     uint64_t start_time;
 } bw_bulkhead_owner;
+
+/* No owner entry: an untracked slot, or one whose entry is not known. */
+#define BW_BULKHEAD_NO_INDEX BW_BULKHEAD_OWNERS
 
 typedef struct bw_bulkhead_waiter {
     uint32_t ticket;                /* number of the ticket this entry holds */
@@ -131,16 +175,29 @@ uint32_t bw_bulkhead_active(const bw_bulkhead *b);
  * Takes a slot for (pid, start_time) without waiting. max 0 = unlimited:
  * always admitted, still counted. Otherwise admitted when active plus the
  * outstanding tickets at now_ms is below max. Returns BW_BH_TAKEN,
- * BW_BH_UNTRACKED or BW_BH_REJECTED.
+ * BW_BH_UNTRACKED or BW_BH_REJECTED. Stores in *index the owner entry that
+ * counts a BW_BH_TAKEN slot, BW_BULKHEAD_NO_INDEX else.
  */
 enum bw_bh_result bw_bulkhead_acquire(bw_bulkhead *b, uint32_t max, int32_t pid,
-                                      uint64_t start_time, int64_t now_ms);
+                                      uint64_t start_time, int64_t now_ms, uint32_t *index);
 
 /*
  * Gives back one slot owned by (pid, start_time). Returns false, changing
  * nothing, when that owner holds none (e.g. a forked child).
  */
 bool bw_bulkhead_release(bw_bulkhead *b, int32_t pid, uint64_t start_time);
+
+/*
+ * The owner's give-back WITHOUT the lock: one slot of (pid, start_time) off
+ * owner entry index (as the acquire reported), by compare-and-swap. For a
+ * live process giving back its own slot. Returns false, changing nothing,
+ * when that entry is not (pid, start_time)'s or holds no slot (a reclaim
+ * thought the owner dead, a hand-over took this entry's count): the caller
+ * then uses bw_bulkhead_release under the lock. On true, seq has moved
+ * and the caller must look at bw_bulkhead_has_tickets afterwards: when
+ * true, a waiter may need the wake (see "Lock-free give-back" above).
+ */
+bool bw_bulkhead_release_at(bw_bulkhead *b, uint32_t index, int32_t pid, uint64_t start_time);
 
 /* Gives back one BW_BH_UNTRACKED slot; false when there is none. */
 bool bw_bulkhead_release_untracked(bw_bulkhead *b);
@@ -173,13 +230,15 @@ bool bw_bulkhead_take_ticket(bw_bulkhead *b, int32_t pid, uint64_t start_time,
 
 /*
  * Tries to turn ticket into a slot at now_ms (rule above). Returns
- * BW_BH_TAKEN or BW_BH_UNTRACKED (the ticket is spent), BW_BH_WAIT (try again
+ * BW_BH_TAKEN or BW_BH_UNTRACKED (the ticket is spent; index as for
+ * bw_bulkhead_acquire), BW_BH_WAIT (try again
  * after seq changes), or BW_BH_GONE when the ticket is no longer outstanding
  * or is not (pid, start_time)'s: the caller stops waiting and rejects.
  */
 enum bw_bh_result bw_bulkhead_try_acquire_ticket(bw_bulkhead *b, uint32_t max,
                                                  uint32_t ticket, int32_t pid,
-                                                 uint64_t start_time, int64_t now_ms);
+                                                 uint64_t start_time, int64_t now_ms,
+                                                 uint32_t *index);
 
 /* Withdraws an outstanding ticket (timeout, signal); false if it was not one. */
 bool bw_bulkhead_cancel_ticket(bw_bulkhead *b, uint32_t ticket);
@@ -192,10 +251,13 @@ bool bw_bulkhead_cancel_ticket(bw_bulkhead *b, uint32_t ticket);
 int64_t bw_bulkhead_wake_by(const bw_bulkhead *b, uint32_t ticket, int64_t now_ms);
 
 /* True when a ticket may be outstanding (bw_bulkhead_waiting may be > 0):
- * false spares the caller the clock. */
+ * false spares the caller the clock. Atomic loads: also read without the
+ * lock, after bw_bulkhead_release_at (the two words are written only under
+ * the lock, with atomic stores). */
 static inline bool bw_bulkhead_has_tickets(const bw_bulkhead *b)
 {
-    return b->ticket_next != b->ticket_head;
+    return __atomic_load_n(&b->ticket_next, __ATOMIC_RELAXED) !=
+           __atomic_load_n(&b->ticket_head, __ATOMIC_RELAXED);
 }
 
 /* Outstanding tickets at now_ms (for status). */
@@ -223,6 +285,15 @@ uint32_t bw_bulkhead_socket_slots(const bw_bulkhead *b);
 static inline uint32_t bw_bulkhead_seq(const bw_bulkhead *b)
 {
     return __atomic_load_n(&b->seq, __ATOMIC_ACQUIRE);
+}
+
+/* The same for a waiter, which calls it after taking its ticket, before
+ * each try: a read-modify-write (adding 0), so that it is ordered with a
+ * lock-free give-back's, and the ticket with that give-back's look at the
+ * tickets ("Lock-free give-back"). */
+static inline uint32_t bw_bulkhead_seq_to_wait(bw_bulkhead *b)
+{
+    return __atomic_fetch_add(&b->seq, 0, __ATOMIC_ACQ_REL);
 }
 
 #endif

@@ -60,7 +60,10 @@
  * 5: the name table's slots carry a sequence number for lock-free readers
  *    (the write protocol changed).
  * 6: the retry budget's first attempts are added without the entry's lock
- *    (bw_budget_note_first_unlocked: the write protocol changed).
+ *    (bw_budget_note_first_unlocked); a bulkhead owner's pid and slot count
+ *    are one word, written only with atomic instructions, and the owner
+ *    gives a slot back without the entry's lock (bw_bulkhead.h). Both
+ *    change the write protocol.
  */
 #ifdef BW_STATE_LAYOUT_VERSION_OVERRIDE
 #define BW_STATE_VERSION BW_STATE_LAYOUT_VERSION_OVERRIDE

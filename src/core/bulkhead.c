@@ -14,7 +14,40 @@ static void bump_seq(bw_bulkhead *b)
     __atomic_fetch_add(&b->seq, 1, __ATOMIC_RELEASE);
 }
 
-/* ---- owners ---- */
+/* ---- owners ----
+ * An owner's pid and slots are one word, only ever read and written with
+ * atomic instructions, and its start time is read and written atomically:
+ * the owner gives slots back without the lock (bw_bulkhead_release_at; the
+ * argument is in bw_bulkhead.h, "Lock-free give-back"). */
+
+#define NO_INDEX BW_BULKHEAD_NO_INDEX
+
+/* o's pid and slots (start_time 0), read at once. */
+static bw_bulkhead_owner word_of(const bw_bulkhead_owner *o)
+{
+    return (bw_bulkhead_owner){.word = __atomic_load_n(&o->word, __ATOMIC_ACQUIRE)};
+}
+
+static uint64_t pack(int32_t pid, uint32_t slots)
+{
+    return ((bw_bulkhead_owner){.pid = pid, .slots = slots}).word;
+}
+
+/* One slot, as a number to add to or take from a word whose pid stays: the
+ * count never wraps (checked first), so the pid half is never carried into. */
+#define ONE_SLOT (((bw_bulkhead_owner){.slots = 1}).word)
+
+static uint64_t start_of(const bw_bulkhead_owner *o)
+{
+    return __atomic_load_n(&o->start_time, __ATOMIC_RELAXED);
+}
+
+/* Does o hold slots of (pid, start)? */
+static bool holds(const bw_bulkhead_owner *o, int32_t pid, uint64_t start)
+{
+    bw_bulkhead_owner v = word_of(o);
+    return v.slots && v.pid == pid && start_of(o) == start;
+}
 
 /* Owners are looked for from a place that depends on the pid, so that the
  * usual case, a process finding its own entry, takes one probe, not 64. */
@@ -23,22 +56,91 @@ static unsigned home_of(int32_t pid)
     return (uint32_t)pid % BW_BULKHEAD_OWNERS;
 }
 
-static bw_bulkhead_owner *find_owner(bw_bulkhead *b, int32_t pid, uint64_t start)
+/* The index of an entry holding slots of (pid, start), or NO_INDEX. */
+static unsigned find_owner(const bw_bulkhead *b, int32_t pid, uint64_t start)
 {
     for (unsigned i = 0, h = home_of(pid); i < BW_BULKHEAD_OWNERS; i++) {
-        bw_bulkhead_owner *o = &b->owners[(h + i) % BW_BULKHEAD_OWNERS];
-        if (o->slots && o->pid == pid && o->start_time == start)
-            return o;
+        unsigned at = (h + i) % BW_BULKHEAD_OWNERS;
+        if (holds(&b->owners[at], pid, start))
+            return at;
     }
-    return NULL;
+    return NO_INDEX;
 }
 
-static bw_bulkhead_owner *free_owner(bw_bulkhead *b, int32_t pid)
+/* The index of a free entry, or NO_INDEX. */
+static unsigned free_owner(const bw_bulkhead *b, int32_t pid)
 {
     for (unsigned i = 0, h = home_of(pid); i < BW_BULKHEAD_OWNERS; i++)
-        if (b->owners[(h + i) % BW_BULKHEAD_OWNERS].slots == 0)
-            return &b->owners[(h + i) % BW_BULKHEAD_OWNERS];
-    return NULL;
+        if (word_of(&b->owners[(h + i) % BW_BULKHEAD_OWNERS]).slots == 0)
+            return (h + i) % BW_BULKHEAD_OWNERS;
+    return NO_INDEX;
+}
+
+/*
+ * Counts one more slot on o, which is free or (pid, start)'s; under the
+ * lock, where the only writers racing are the owner's own lock-free
+ * give-backs (which leave a free entry alone). w: o's word as last read.
+ * False when o's count is full.
+ */
+static inline bool add_one(bw_bulkhead_owner *o, int32_t pid, uint64_t start, uint64_t w)
+{
+    for (;;) {
+        bw_bulkhead_owner v = {.word = w};
+        if (v.slots == UINT32_MAX)
+            return false;
+        if (v.slots == 0) {
+            /* The start time first: a swap that sees the pid sees it. */
+            __atomic_store_n(&o->start_time, start, __ATOMIC_RELAXED);
+            __atomic_store_n(&o->word, pack(pid, 1), __ATOMIC_SEQ_CST);
+            return true;
+        }
+        if (__atomic_compare_exchange_n(&o->word, &w, w + ONE_SLOT, false,
+                                        __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE))
+            return true;
+    }
+}
+
+/* Takes one slot off o when o holds slots of (pid, start); false, changing
+ * nothing, when it does not (any more). With or without the lock. */
+static inline bool take_one_off(bw_bulkhead_owner *o, int32_t pid, uint64_t start)
+{
+    uint64_t w = __atomic_load_n(&o->word, __ATOMIC_ACQUIRE);
+    for (;;) {
+        bw_bulkhead_owner v = {.word = w};
+        if (v.slots == 0 || v.pid != pid || start_of(o) != start)
+            return false;
+        if (__atomic_compare_exchange_n(&o->word, &w, w - ONE_SLOT, false,
+                                        __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE))
+            return true;
+    }
+}
+
+/* Empties o (its owner is gone); returns the slots it held. */
+static uint32_t empty_owner(bw_bulkhead_owner *o)
+{
+    uint64_t w = __atomic_load_n(&o->word, __ATOMIC_ACQUIRE);
+    for (;;) {
+        bw_bulkhead_owner v = {.word = w};
+        if (v.slots == 0 ||
+            __atomic_compare_exchange_n(&o->word, &w, pack(v.pid, 0), false,
+                                        __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE))
+            return v.slots;
+    }
+}
+
+/* Takes one slot of (pid, start) off whichever entry holds one (under the
+ * lock). False when none does. */
+static bool take_one_of(bw_bulkhead *b, int32_t pid, uint64_t start)
+{
+    for (;;) {
+        unsigned i = find_owner(b, pid, start);
+        if (i == NO_INDEX)
+            return false;
+        /* Fails only when the owner's own lock-free give-backs emptied the
+         * entry meanwhile: then the count is elsewhere, or gone. */
+        if (take_one_off(&b->owners[i], pid, start))
+            return true;
+    }
 }
 
 void bw_bulkhead_init(bw_bulkhead *b)
@@ -51,48 +153,74 @@ uint32_t bw_bulkhead_active(const bw_bulkhead *b)
     uint64_t n = (uint64_t)b->untracked + bw_bulkhead_socket_slots(b);
 
     for (unsigned i = 0; i < BW_BULKHEAD_OWNERS; i++)
-        n += b->owners[i].slots;
+        n += word_of(&b->owners[i]).slots;
     return n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
 }
 
-/* Counts one more slot for (pid, start); the admission decision is made. */
-static enum bw_bh_result take_slot(bw_bulkhead *b, int32_t pid, uint64_t start)
+/* Counts one more slot for (pid, start) on entry i (NO_INDEX: untracked);
+ * *index: the entry counting it, NO_INDEX for an untracked slot. */
+static inline enum bw_bh_result count_slot(bw_bulkhead *b, unsigned i, int32_t pid,
+                                           uint64_t start, uint32_t *index)
+{
+    /* A counter that is full counts nothing more (bw_bulkhead_active
+     * saturates the sum): checked on the one counter taken, not by summing
+     * the owner table on every connect. */
+    if (i != NO_INDEX && add_one(&b->owners[i], pid, start, word_of(&b->owners[i]).word)) {
+        *index = i;
+        return BW_BH_TAKEN;
+    }
+    *index = NO_INDEX;
+    if (i != NO_INDEX || b->untracked == UINT32_MAX)
+        return BW_BH_REJECTED;
+    b->untracked++;
+    return BW_BH_UNTRACKED;
+}
+
+/* take_slot when the home entry is another owner's: out of line. */
+static __attribute__((noinline)) enum bw_bh_result
+take_slot_away(bw_bulkhead *b, int32_t pid, uint64_t start, uint32_t *index)
+{
+    unsigned i = find_owner(b, pid, start);
+    if (i == NO_INDEX)
+        i = free_owner(b, pid);
+    return count_slot(b, i, pid, start, index);
+}
+
+/* Counts one more slot for (pid, start); the admission decision is made.
+ * *index: the entry counting it, NO_INDEX for an untracked slot. */
+static inline enum bw_bh_result take_slot(bw_bulkhead *b, int32_t pid, uint64_t start,
+                                          uint32_t *index)
 {
     /* The home entry, when free or already ours, saves scanning the table;
      * a second entry for one owner elsewhere is harmless (every lookup of
      * an owner's slots takes them all). */
-    bw_bulkhead_owner *o = &b->owners[home_of(pid)];
-    if (o->slots != 0 && (o->pid != pid || o->start_time != start))
-        o = find_owner(b, pid, start);
-    if (!o)
-        o = free_owner(b, pid);
-    /* A counter that is full counts nothing more (bw_bulkhead_active
-     * saturates the sum): checked on the one counter taken, not by summing
-     * the owner table on every connect. */
-    if (!o) {
-        if (b->untracked == UINT32_MAX)
-            return BW_BH_REJECTED;
-        b->untracked++;
-        return BW_BH_UNTRACKED;
+    unsigned i = home_of(pid);
+    bw_bulkhead_owner v = word_of(&b->owners[i]);
+    if (v.slots != 0 && (v.pid != pid || start_of(&b->owners[i]) != start))
+        return take_slot_away(b, pid, start, index);
+    if (!add_one(&b->owners[i], pid, start, v.word)) {
+        *index = NO_INDEX;
+        return BW_BH_REJECTED;      /* its count is full */
     }
-    if (o->slots == UINT32_MAX)
-        return BW_BH_REJECTED;
-    if (o->slots == 0) {
-        o->pid = pid;
-        o->start_time = start;
-    }
-    o->slots++;
+    *index = i;
     return BW_BH_TAKEN;
 }
 
 bool bw_bulkhead_release(bw_bulkhead *b, int32_t pid, uint64_t start_time)
 {
-    bw_bulkhead_owner *o = find_owner(b, pid, start_time);
-
-    if (!o)
+    if (!take_one_of(b, pid, start_time))
         return false;
-    o->slots--;
     bump_seq(b);
+    return true;
+}
+
+bool bw_bulkhead_release_at(bw_bulkhead *b, uint32_t index, int32_t pid, uint64_t start_time)
+{
+    if (index >= BW_BULKHEAD_OWNERS || !take_one_off(&b->owners[index], pid, start_time))
+        return false;
+    /* seq after the count, a read-modify-write before the caller looks at
+     * the tickets: see "Lock-free give-back" in bw_bulkhead.h. */
+    __atomic_fetch_add(&b->seq, 1, __ATOMIC_ACQ_REL);
     return true;
 }
 
@@ -110,7 +238,7 @@ bool bw_bulkhead_should_reclaim(const bw_bulkhead *b, uint32_t max)
     if (max && bw_bulkhead_active(b) >= max)
         return true;
     for (unsigned i = 0; i < BW_BULKHEAD_OWNERS; i++)
-        if (b->owners[i].slots == 0)
+        if (word_of(&b->owners[i]).slots == 0)
             return false;
     return true;
 }
@@ -162,7 +290,7 @@ static uint32_t purge(bw_bulkhead *b, int64_t now_ms)
         head++;
         gone++;
     }
-    b->ticket_head = head;
+    __atomic_store_n(&b->ticket_head, head, __ATOMIC_RELAXED);   /* read without the lock */
     if (gone)
         bump_seq(b);
     return gone;
@@ -198,13 +326,27 @@ static uint32_t free_slots(const bw_bulkhead *b, uint32_t max)
     return max > active ? max - active : 0;
 }
 
-enum bw_bh_result bw_bulkhead_acquire(bw_bulkhead *b, uint32_t max, int32_t pid,
-                                      uint64_t start_time, int64_t now_ms)
+/* bw_bulkhead_acquire with a limit or tickets to respect, out of line (the
+ * usual acquire, max 0 with no ticket, needs none of it). */
+static __attribute__((noinline)) enum bw_bh_result
+acquire_checked(bw_bulkhead *b, uint32_t max, int32_t pid, uint64_t start_time,
+                int64_t now_ms, uint32_t *index)
 {
-    purge(b, now_ms);
-    if (max && free_slots(b, max) <= bw_bulkhead_waiting(b, now_ms))
+    if (bw_bulkhead_has_tickets(b))   /* else purge would change nothing */
+        purge(b, now_ms);
+    if (max && free_slots(b, max) <= bw_bulkhead_waiting(b, now_ms)) {
+        *index = NO_INDEX;
         return BW_BH_REJECTED;
-    return take_slot(b, pid, start_time);
+    }
+    return take_slot(b, pid, start_time, index);
+}
+
+enum bw_bh_result bw_bulkhead_acquire(bw_bulkhead *b, uint32_t max, int32_t pid,
+                                      uint64_t start_time, int64_t now_ms, uint32_t *index)
+{
+    if (max || bw_bulkhead_has_tickets(b))
+        return acquire_checked(b, max, pid, start_time, now_ms, index);
+    return take_slot(b, pid, start_time, index);
 }
 
 bool bw_bulkhead_take_ticket(bw_bulkhead *b, int32_t pid, uint64_t start_time,
@@ -213,7 +355,8 @@ bool bw_bulkhead_take_ticket(bw_bulkhead *b, int32_t pid, uint64_t start_time,
     purge(b, now_ms);
     if (b->ticket_next - b->ticket_head >= BW_BULKHEAD_WAITERS)
         return false;
-    uint32_t t = b->ticket_next++;
+    uint32_t t = b->ticket_next;
+    __atomic_store_n(&b->ticket_next, t + 1, __ATOMIC_RELAXED);   /* read without the lock */
     bw_bulkhead_waiter *w = slot_of(b, t);
     *w = (bw_bulkhead_waiter){.ticket = t, .waiting = 1, .pid = pid,
                               .start_time = start_time, .deadline_ms = deadline_ms};
@@ -232,17 +375,21 @@ static bool ticket_is(bw_bulkhead *b, uint32_t t, int32_t pid, uint64_t start,
 
 enum bw_bh_result bw_bulkhead_try_acquire_ticket(bw_bulkhead *b, uint32_t max,
                                                  uint32_t ticket, int32_t pid,
-                                                 uint64_t start_time, int64_t now_ms)
+                                                 uint64_t start_time, int64_t now_ms,
+                                                 uint32_t *index)
 {
+    uint32_t at;
+    *index = NO_INDEX;
     purge(b, now_ms);
     if (!ticket_is(b, ticket, pid, start_time, now_ms))
         return BW_BH_GONE;
     uint32_t ahead = count_outstanding(b, b->ticket_head, ticket, now_ms);
     if (free_slots(b, max) <= ahead)
         return BW_BH_WAIT;
-    enum bw_bh_result r = take_slot(b, pid, start_time);
+    enum bw_bh_result r = take_slot(b, pid, start_time, &at);
     if (!bw_bh_admitted(r))
         return BW_BH_WAIT;
+    *index = at;
     slot_of(b, ticket)->waiting = 0;
     purge(b, now_ms);
     bump_seq(b);                /* the next in line may be admitted now */
@@ -305,10 +452,9 @@ uint32_t bw_bulkhead_reclaim(bw_bulkhead *b, bw_bulkhead_alive_fn alive, void *c
 
     for (unsigned i = 0; i < BW_BULKHEAD_OWNERS; i++) {
         bw_bulkhead_owner *o = &b->owners[i];
-        if (o->slots && !alive(o->pid, o->start_time, ctx)) {
-            n = add_sat(n, o->slots);
-            o->slots = 0;
-        }
+        bw_bulkhead_owner v = word_of(o);
+        if (v.slots && !alive(v.pid, start_of(o), ctx))
+            n = add_sat(n, empty_owner(o));
     }
     after_drop(b, n, drop_waiters(b, alive, ctx, 0, 0));
     return n;
@@ -317,13 +463,11 @@ uint32_t bw_bulkhead_reclaim(bw_bulkhead *b, bw_bulkhead_alive_fn alive, void *c
 uint32_t bw_bulkhead_drop_owner(bw_bulkhead *b, int32_t pid, uint64_t start_time)
 {
     uint32_t n = 0;
-    bw_bulkhead_owner *o;
+    unsigned i;
 
     /* A corrupt table may hold the same owner twice: drop every entry. */
-    while ((o = find_owner(b, pid, start_time)) != NULL) {
-        n = add_sat(n, o->slots);
-        o->slots = 0;
-    }
+    while ((i = find_owner(b, pid, start_time)) != NO_INDEX)
+        n = add_sat(n, empty_owner(&b->owners[i]));
     after_drop(b, n, drop_waiters(b, NULL, NULL, pid, start_time));
     return n;
 }
@@ -332,11 +476,9 @@ uint32_t bw_bulkhead_owned(const bw_bulkhead *b, int32_t pid, uint64_t start_tim
 {
     uint32_t n = 0;
 
-    for (unsigned i = 0; i < BW_BULKHEAD_OWNERS; i++) {
-        const bw_bulkhead_owner *o = &b->owners[i];
-        if (o->slots && o->pid == pid && o->start_time == start_time)
-            n = add_sat(n, o->slots);
-    }
+    for (unsigned i = 0; i < BW_BULKHEAD_OWNERS; i++)
+        if (holds(&b->owners[i], pid, start_time))
+            n = add_sat(n, word_of(&b->owners[i]).slots);
     return n;
 }
 
@@ -365,11 +507,8 @@ bool bw_bulkhead_hand_to_socket(bw_bulkhead *b, int32_t pid, uint64_t start_time
         if (b->untracked == 0)
             return false;
         b->untracked--;
-    } else {
-        bw_bulkhead_owner *o = find_owner(b, pid, start_time);
-        if (!o)
-            return false;
-        o->slots--;
+    } else if (!take_one_of(b, pid, start_time)) {
+        return false;
     }
     *free_entry = *id;   /* the count stays: no waiter can be admitted by this */
     return true;

@@ -30,7 +30,7 @@ static atomic_bool stuck_logged;
 /*
  * Locks e. Nothing that can block, allocate, re-enter a hook or act on a
  * cancellation runs under the lock (liveness checks run outside it,
- * try_slot), so a thread is never cancelled holding it: cancellation is
+ * try_after_reclaim), so a thread is never cancelled holding it: cancellation is
  * deferred and nothing here is a cancellation point (with asynchronous
  * cancellation POSIX allows only the async-cancel-safe functions, and
  * connect is none; a process that dies holding a shared lock leaves it to
@@ -272,16 +272,27 @@ bool bw_guard_breaker_keeps_out(bw_entry *e, const bw_policy *p)
 static _Atomic pid_t my_pid;
 static _Atomic uint64_t my_start;
 
+/* Fills in my_start and my_pid for this process, whose pid is now: on
+ * first use, or in a fork child. Racing threads store the same values. */
+static __attribute__((noinline)) void learn_self(pid_t now)
+{
+    atomic_store_explicit(&my_start, bw_proc_start_time(now), memory_order_relaxed);
+    atomic_store_explicit(&my_pid, now, memory_order_release);
+}
+
+/* The start time of this process, whose pid is now. */
+static inline uint64_t start_of_self(pid_t now)
+{
+    if (atomic_load_explicit(&my_pid, memory_order_acquire) != now)
+        learn_self(now);
+    return atomic_load_explicit(&my_start, memory_order_relaxed);
+}
+
+/* This process's pid and start time: who owns the slots it takes. */
 static void whoami(int32_t *pid, uint64_t *start)
 {
-    pid_t now = bw_self_pid();
-    if (atomic_load_explicit(&my_pid, memory_order_acquire) != now) {
-        /* first use, or we are a fork child; racing threads store the same values */
-        atomic_store_explicit(&my_start, bw_proc_start_time(now), memory_order_relaxed);
-        atomic_store_explicit(&my_pid, now, memory_order_release);
-    }
-    *pid = now;
-    *start = atomic_load_explicit(&my_start, memory_order_relaxed);
+    *pid = bw_self_pid();
+    *start = start_of_self(*pid);
 }
 
 
@@ -366,37 +377,68 @@ static bool admit_rest(bw_conn *c, bw_entry *e, int64_t now)
     return true;
 }
 
-/* One try at a slot; when the bulkhead is full, the slots of dead
- * processes are reclaimed (checked outside the lock) and it tries again.
- * With rest (a plain try only), a slot taken comes with admit_rest(rest),
- * whose answer goes into *rest_done. */
-static enum bw_bh_result try_slot(bw_entry *e, uint32_t max, int32_t pid, uint64_t start,
-                                  bool ticketed, uint32_t ticket, bw_conn *rest, bool *rest_done)
+/* One acquire (or ticket try, when ticketed) at now, e's lock held. With
+ * rest (a plain try only), a slot taken comes with admit_rest(rest), whose
+ * answer goes into *rest_done. *index: the owner entry counting a slot
+ * taken (bw_bulkhead_acquire). */
+static inline __attribute__((always_inline)) enum bw_bh_result
+try_locked(bw_entry *e, uint32_t max, int32_t pid, uint64_t start, bool ticketed,
+           uint32_t ticket, bw_conn *rest, bool *rest_done, uint32_t *index, int64_t now)
 {
-    enum bw_bh_result r = UNLOCKABLE;
-    for (int round = 0; round < 2; round++) {
-        if (!lock_entry(e))
-            return UNLOCKABLE;
-        /* A first try with no connect_rate before it: the connect's own
-         * clock reading, microseconds old, will do. */
-        int64_t now = rest && round == 0 && !rest->policy->connect_rate ? rest->started_ms
-                                                                        : bw_now_ms();
-        r = ticketed ? bw_bulkhead_try_acquire_ticket(&e->bulkhead, max, ticket, pid, start, now)
-                     : bw_bulkhead_acquire(&e->bulkhead, max, pid, start, now);
-        if (rest && bw_bh_admitted(r))
-            *rest_done = admit_rest(rest, e, now);
-        struct owner_list owners;   /* 2 KB: filled only when reclaiming */
-        bool reclaim = !bw_bh_admitted(r) && round == 0 &&
-                       bw_bulkhead_should_reclaim(&e->bulkhead, max);
-        if (reclaim) {
-            owners.n = 0;
-            bw_bulkhead_reclaim(&e->bulkhead, copy_owner, &owners);
-            owners.n_socks = bw_bulkhead_sockets(&e->bulkhead, owners.socks, BW_BULKHEAD_SOCKETS);
-        }
+    enum bw_bh_result r =
+        ticketed ? bw_bulkhead_try_acquire_ticket(&e->bulkhead, max, ticket, pid, start, now, index)
+                 : bw_bulkhead_acquire(&e->bulkhead, max, pid, start, now, index);
+    if (rest && bw_bh_admitted(r))
+        *rest_done = admit_rest(rest, e, now);
+    return r;
+}
+
+/*
+ * try_slot after its try was refused (r), e's lock still held: when the
+ * bulkhead is full, the slots of dead processes are reclaimed (copied out
+ * under the lock, checked outside it, drop_dead) and, when any were, it
+ * tries once more. Unlocks e. Out of line: the usual try never comes here.
+ */
+static __attribute__((noinline)) enum bw_bh_result
+try_after_reclaim(bw_entry *e, uint32_t max, int32_t pid, uint64_t start, bool ticketed,
+                  uint32_t ticket, bw_conn *rest, bool *rest_done, uint32_t *index,
+                  enum bw_bh_result r)
+{
+    if (!bw_bulkhead_should_reclaim(&e->bulkhead, max)) {
         unlock_entry(e);
-        if (!reclaim || drop_dead(e, &owners) == 0)
-            break;
+        return r;
     }
+    struct owner_list owners;   /* 2 KB */
+    owners.n = 0;
+    bw_bulkhead_reclaim(&e->bulkhead, copy_owner, &owners);
+    owners.n_socks = bw_bulkhead_sockets(&e->bulkhead, owners.socks, BW_BULKHEAD_SOCKETS);
+    unlock_entry(e);
+    if (drop_dead(e, &owners) == 0)
+        return r;
+    if (!lock_entry(e))
+        return UNLOCKABLE;
+    r = try_locked(e, max, pid, start, ticketed, ticket, rest, rest_done, index, bw_now_ms());
+    unlock_entry(e);
+    return r;
+}
+
+/* One try at a slot (try_locked under e's lock), and when it is refused,
+ * try_after_reclaim. Inlined: its two callers pass constants for most of
+ * it. */
+static inline __attribute__((always_inline)) enum bw_bh_result
+try_slot(bw_entry *e, uint32_t max, int32_t pid, uint64_t start, bool ticketed,
+         uint32_t ticket, bw_conn *rest, bool *rest_done, uint32_t *index)
+{
+    if (!lock_entry(e))
+        return UNLOCKABLE;
+    /* A first try with no connect_rate before it: the connect's own clock
+     * reading, microseconds old, will do. */
+    int64_t now = rest && !rest->policy->connect_rate ? rest->started_ms : bw_now_ms();
+    enum bw_bh_result r = try_locked(e, max, pid, start, ticketed, ticket, rest, rest_done,
+                                     index, now);
+    if (!bw_bh_admitted(r))
+        return try_after_reclaim(e, max, pid, start, ticketed, ticket, rest, rest_done, index, r);
+    unlock_entry(e);
     return r;
 }
 
@@ -416,6 +458,51 @@ static void withdraw(void *arg)
     }
 }
 
+/*
+ * bw_guard_bulkhead_take after its first try found the bulkhead full:
+ * records it, and with may_wait and bulkhead_wait_ms, waits its turn for a
+ * slot. Returns the last try's answer (BW_BH_REJECTED when none admitted).
+ * Out of line: the usual take never comes here.
+ */
+static __attribute__((noinline)) enum bw_bh_result
+wait_for_slot(bw_conn *c, bw_entry *e, int32_t pid, uint64_t start, bool may_wait,
+              uint32_t *index)
+{
+    const bw_policy *p = c->policy;
+    enum bw_bh_result r = BW_BH_REJECTED;
+    bw_record_bulkhead_full(c, p->max_connections);
+    if (!may_wait || p->bulkhead_wait_ms <= 0)
+        return r;
+    int64_t deadline = bw_now_ms() + p->bulkhead_wait_ms;
+    struct queued q = {e, 0};
+    bool queued = false;
+    if (lock_entry(e)) {
+        queued = bw_bulkhead_take_ticket(&e->bulkhead, pid, start, bw_now_ms(), deadline,
+                                         &q.ticket);
+        unlock_entry(e);
+    }
+    while (queued) {
+        /* After the ticket, before the try: see bw_bulkhead_seq_to_wait. */
+        uint32_t seen = bw_bulkhead_seq_to_wait(&e->bulkhead);
+        r = try_slot(e, p->max_connections, pid, start, true, q.ticket, NULL, NULL, index);
+        int64_t left = deadline - bw_now_ms();
+        if (r != BW_BH_WAIT || left <= 0)
+            break;
+        /* Short naps too, so a waiter in another process that dies is noticed. */
+        wait_seq(&e->bulkhead, seen, left < 50 ? left : 50);
+        /* The wait is a cancellation point of connect(), holding no lock
+         * and no slot here: a cancelled thread withdraws its ticket. */
+        pthread_cleanup_push(withdraw, &q);
+        pthread_testcancel();
+        pthread_cleanup_pop(0);
+    }
+    if (queued && !bw_bh_admitted(r)) {
+        withdraw(&q);
+        r = BW_BH_REJECTED;
+    }
+    return r;
+}
+
 int bw_guard_bulkhead_take(bw_conn *c, bool may_wait, bool *admitted)
 {
     const bw_policy *p = c->policy;
@@ -423,45 +510,19 @@ int bw_guard_bulkhead_take(bw_conn *c, bool may_wait, bool *admitted)
     *admitted = false;
     if (!e)
         return 0;   /* max 0 still takes a counted slot: status shows what is active */
-    int32_t pid;
-    uint64_t start;
-    whoami(&pid, &start);
-    enum bw_bh_result r = try_slot(e, p->max_connections, pid, start, false, 0, c, admitted);
+    int32_t pid = bw_self_pid();
+    uint64_t start = start_of_self(pid);
+    uint32_t index = BW_BULKHEAD_NO_INDEX;
+    enum bw_bh_result r = try_slot(e, p->max_connections, pid, start, false, 0, c, admitted,
+                                   &index);
     if (r == BW_BH_REJECTED)
-        bw_record_bulkhead_full(c, p->max_connections);
-    if (r == BW_BH_REJECTED && may_wait && p->bulkhead_wait_ms > 0) {
-        int64_t deadline = bw_now_ms() + p->bulkhead_wait_ms;
-        struct queued q = {e, 0};
-        bool queued = false;
-        if (lock_entry(e)) {
-            queued = bw_bulkhead_take_ticket(&e->bulkhead, pid, start, bw_now_ms(), deadline,
-                                             &q.ticket);
-            unlock_entry(e);
-        }
-        while (queued) {
-            uint32_t seen = bw_bulkhead_seq(&e->bulkhead);
-            r = try_slot(e, p->max_connections, pid, start, true, q.ticket, NULL, NULL);
-            int64_t left = deadline - bw_now_ms();
-            if (r != BW_BH_WAIT || left <= 0)
-                break;
-            /* Short naps too, so a waiter in another process that dies is noticed. */
-            wait_seq(&e->bulkhead, seen, left < 50 ? left : 50);
-            /* The wait is a cancellation point of connect(), holding no lock
-             * and no slot here: a cancelled thread withdraws its ticket. */
-            pthread_cleanup_push(withdraw, &q);
-            pthread_testcancel();
-            pthread_cleanup_pop(0);
-        }
-        if (queued && !bw_bh_admitted(r)) {
-            withdraw(&q);
-            r = BW_BH_REJECTED;
-        }
-    }
+        r = wait_for_slot(c, e, pid, start, may_wait, &index);
     if (r == UNLOCKABLE)
         return 0;   /* never block the program on our own state: admit, holding no slot */
     if (bw_bh_admitted(r)) {
         c->holds_slot = true;
         c->slot_untracked = r == BW_BH_UNTRACKED;
+        c->slot_index = (uint8_t)index;
         return 0;
     }
     bw_record_rejection(c, BW_REJ_BULKHEAD);
@@ -480,10 +541,12 @@ void bw_guard_bulkhead_retake(bw_conn *c)
     if (pid != c->owner || !lock_entry(e))
         return;
     /* max 0: no limit, the socket is held already */
-    enum bw_bh_result r = bw_bulkhead_acquire(&e->bulkhead, 0, pid, start, bw_now_ms());
+    uint32_t index;
+    enum bw_bh_result r = bw_bulkhead_acquire(&e->bulkhead, 0, pid, start, bw_now_ms(), &index);
     unlock_entry(e);
     c->holds_slot = bw_bh_admitted(r);
     c->slot_untracked = r == BW_BH_UNTRACKED;
+    c->slot_index = (uint8_t)index;
 }
 
 bool bw_guard_bulkhead_adopt(bw_conn *c, uint32_t adopted)
@@ -498,6 +561,7 @@ bool bw_guard_bulkhead_adopt(bw_conn *c, uint32_t adopted)
     unlock_entry(e);
     c->holds_slot = ok;
     c->slot_untracked = false;
+    c->slot_index = BW_BULKHEAD_NO_INDEX;   /* counted somewhere under this owner */
     return ok;
 }
 
@@ -513,15 +577,6 @@ void bw_guard_bulkhead_drop_excess(bw_entry *e, uint32_t adopted)
     unlock_entry(e);
 }
 
-void bw_conn_release_slot(bw_conn *c)
-{
-    bw_entry *e = c->bulkhead_entry;
-    if (!c->holds_slot || !e)
-        return;
-    c->holds_slot = false;
-    bw_guard_slot_give_back(e, c->slot_untracked, c->owner);
-}
-
 bool bw_guard_slot_hand_over(bw_entry *e, bool untracked, int32_t owner,
                              const bw_bulkhead_sock *id)
 {
@@ -535,28 +590,63 @@ bool bw_guard_slot_hand_over(bw_entry *e, bool untracked, int32_t owner,
     return ok;
 }
 
-void bw_guard_slot_give_back(bw_entry *e, bool untracked, int32_t owner)
+/* Unlocks e, just after a slot came free in it, and wakes the waiters when
+ * a ticket is outstanding. A waiter queues its ticket under this lock
+ * before it sleeps, so none seen now means nobody to wake: the system call
+ * is skipped (every connect rejected by the breaker passes here), and with
+ * no ticket at all, the clock that dates them. */
+static void unlock_and_wake(bw_entry *e)
 {
-    int32_t pid;
-    uint64_t start;
-    whoami(&pid, &start);
-    if (pid != owner)
-        return;     /* a fork child closing what its parent opened keeps the parent's slot */
+    bool waiters = bw_bulkhead_has_tickets(&e->bulkhead) &&
+                   bw_bulkhead_waiting(&e->bulkhead, bw_now_ms()) > 0;
+    unlock_entry(e);
+    if (waiters)   /* every waiter: each checks whether its ticket is the oldest */
+        bw_sys_futex_wake_all(&e->bulkhead.seq);
+}
+
+/* The give-back under e's lock: an untracked slot, or one whose entry no
+ * longer holds it (bw_bulkhead_release_at said no). Out of line. */
+static __attribute__((noinline)) void give_back_locked(bw_entry *e, bool untracked,
+                                                       int32_t pid, uint64_t start)
+{
     if (!lock_entry(e))
         return;
     if (untracked)
         bw_bulkhead_release_untracked(&e->bulkhead);
     else
         bw_bulkhead_release(&e->bulkhead, pid, start);
-    /* A waiter queues its ticket under this lock before it sleeps, so none
-     * seen now means nobody to wake: skip the system call (every connect
-     * rejected by the breaker passes here), and with no ticket at all, the
-     * clock that dates them. */
-    bool waiters = bw_bulkhead_has_tickets(&e->bulkhead) &&
-                   bw_bulkhead_waiting(&e->bulkhead, bw_now_ms()) > 0;
-    unlock_entry(e);
-    if (!waiters)
+    unlock_and_wake(e);
+}
+
+/* After a lock-free give-back that saw a ticket: the waiters are woken,
+ * as under the lock, when one is outstanding. Out of line. */
+static __attribute__((noinline)) void wake_after_give_back(bw_entry *e)
+{
+    if (lock_entry(e))
+        unlock_and_wake(e);
+    else
+        bw_sys_futex_wake_all(&e->bulkhead.seq);
+}
+
+/* Gives back c's slot, if it holds one, in its owner process only (a fork
+ * child closing what its parent opened keeps the parent's slot): a tracked
+ * slot without the entry's lock when the entry the take reported still
+ * holds it, else under the lock; waking the waiters as needed. */
+void bw_conn_release_slot(bw_conn *c)
+{
+    bw_entry *e = c->bulkhead_entry;
+    if (!c->holds_slot || !e)
         return;
-    /* Wake every waiter: each checks whether its ticket is the oldest. */
-    bw_sys_futex_wake_all(&e->bulkhead.seq);
+    c->holds_slot = false;
+    pid_t pid = bw_self_pid();
+    if (pid != c->owner)
+        return;     /* a fork child closing what its parent opened keeps the parent's slot */
+    uint64_t start = start_of_self(pid);
+    /* The owner's own slot off the entry that counted it, without the lock
+     * (bw_bulkhead.h, "Lock-free give-back"); a ticket seen afterwards may
+     * belong to a waiter that missed this slot. */
+    if (c->slot_untracked || !bw_bulkhead_release_at(&e->bulkhead, c->slot_index, pid, start))
+        give_back_locked(e, c->slot_untracked, pid, start);
+    else if (bw_bulkhead_has_tickets(&e->bulkhead))
+        wake_after_give_back(e);
 }

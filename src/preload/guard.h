@@ -74,10 +74,6 @@ int bw_guard_bulkhead_take(bw_conn *c, bool may_wait, bool *admitted);
  * the program still holds (a failed exec, exec.c). */
 void bw_guard_bulkhead_retake(bw_conn *c);
 
-/* Gives one slot of e back for its owner (a no-op in another process:
- * a fork child), waking waiters. */
-void bw_guard_slot_give_back(bw_entry *e, bool untracked, int32_t owner);
-
 /* Hands one slot of e's bulkhead held for owner over to the socket id
  * (passfd.c); false, changing nothing, in another process than the owner
  * or when the bulkhead has no room for it. */

@@ -243,6 +243,7 @@ typedef struct bw_conn {
     _Atomic uint8_t tls;           /* enum bw_tls_mode */
     bool holds_slot;               /* a bulkhead slot is taken for this connection */
     bool slot_untracked;           /* ... counted without an owner (owner table full) */
+    uint8_t slot_index;            /* ... its owner entry (BW_BULKHEAD_NO_INDEX: not known) */
     bool success_recorded;         /* a success reached the breaker (its entry's lock) */
     bool rejected_by_slow_start;   /* the last breaker rejection was slow start's */
     atomic_bool io_failure_recorded;   /* one I/O failure per connection reaches the

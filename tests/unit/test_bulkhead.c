@@ -11,6 +11,7 @@
 #define NOW 5000
 
 static bw_bulkhead bh;
+static uint32_t ix;                 /* owner entries acquires report */
 
 static void reset(void)
 {
@@ -20,7 +21,7 @@ static void reset(void)
 
 static enum bw_bh_result get(uint32_t max, int32_t pid)
 {
-    return bw_bulkhead_acquire(&bh, max, pid, 1000 + (uint64_t)pid, NOW);
+    return bw_bulkhead_acquire(&bh, max, pid, 1000 + (uint64_t)pid, NOW, &ix);
 }
 
 static bool put(int32_t pid)
@@ -38,7 +39,7 @@ static uint32_t ticket(int32_t pid, int64_t now, int64_t deadline)
 
 static enum bw_bh_result try_t(uint32_t max, uint32_t t, int32_t pid, int64_t now)
 {
-    return bw_bulkhead_try_acquire_ticket(&bh, max, t, pid, 1000 + (uint64_t)pid, now);
+    return bw_bulkhead_try_acquire_ticket(&bh, max, t, pid, 1000 + (uint64_t)pid, now, &ix);
 }
 
 /* alive_fn over a list of dead (pid, start) pairs. */
@@ -149,9 +150,9 @@ static void test_reclaim_recycled_pid(void)
     dead_list d = {.n = 1, .pid = {100}, .start = {7}};
 
     reset();
-    CU_ASSERT_EQUAL(bw_bulkhead_acquire(&bh, 0, 100, 7, NOW), BW_BH_TAKEN);
-    CU_ASSERT_EQUAL(bw_bulkhead_acquire(&bh, 0, 100, 8, NOW), BW_BH_TAKEN);
-    CU_ASSERT_EQUAL(bw_bulkhead_acquire(&bh, 0, 100, 8, NOW), BW_BH_TAKEN);
+    CU_ASSERT_EQUAL(bw_bulkhead_acquire(&bh, 0, 100, 7, NOW, &ix), BW_BH_TAKEN);
+    CU_ASSERT_EQUAL(bw_bulkhead_acquire(&bh, 0, 100, 8, NOW, &ix), BW_BH_TAKEN);
+    CU_ASSERT_EQUAL(bw_bulkhead_acquire(&bh, 0, 100, 8, NOW, &ix), BW_BH_TAKEN);
     CU_ASSERT_EQUAL(bw_bulkhead_reclaim(&bh, alive_unless_listed, &d), 1);
     CU_ASSERT_EQUAL(bw_bulkhead_active(&bh), 2);
     CU_ASSERT_TRUE(bw_bulkhead_release(&bh, 100, 8));
@@ -376,7 +377,7 @@ static void test_expired_ticket_does_not_block(void)
     reset();
     ticket(5, NOW, NOW + 50);
     CU_ASSERT_EQUAL(get(1, 6), BW_BH_REJECTED);
-    CU_ASSERT_EQUAL(bw_bulkhead_acquire(&bh, 1, 6, 1006, NOW + 50), BW_BH_TAKEN);
+    CU_ASSERT_EQUAL(bw_bulkhead_acquire(&bh, 1, 6, 1006, NOW + 50, &ix), BW_BH_TAKEN);
 }
 
 static void test_dead_waiter_reclaimed(void)
@@ -495,10 +496,10 @@ static void test_arbitrary_contents(void)
                 raw[next_rnd(&s) % sizeof x.b] = (unsigned char)next_rnd(&s);
             uint32_t max = (uint32_t)(next_rnd(&s) % 5);
             int64_t now = (int64_t)(next_rnd(&s) % 3) - 1;
-            bw_bulkhead_acquire(&x.b, max, 1, 2, now);
+            bw_bulkhead_acquire(&x.b, max, 1, 2, now, &ix);
             bw_bulkhead_take_ticket(&x.b, 1, 2, now, now + 10, &t);
-            bw_bulkhead_try_acquire_ticket(&x.b, max, t, 1, 2, now);
-            bw_bulkhead_try_acquire_ticket(&x.b, max, (uint32_t)next_rnd(&s), 1, 2, now);
+            bw_bulkhead_try_acquire_ticket(&x.b, max, t, 1, 2, now, &ix);
+            bw_bulkhead_try_acquire_ticket(&x.b, max, (uint32_t)next_rnd(&s), 1, 2, now, &ix);
             bw_bulkhead_cancel_ticket(&x.b, (uint32_t)next_rnd(&s));
             bw_bulkhead_release(&x.b, 1, 2);
             bw_bulkhead_release_untracked(&x.b);
