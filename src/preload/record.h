@@ -25,7 +25,13 @@ void bw_record_config(enum bw_event_kind kind, const char *text, uint32_t count)
 int64_t bw_now_us(void);
 
 /* connect() of c reached its outcome: its duration since its first attempt
- * goes into the destination's histogram. */
+ * goes into the destination's histogram (once: bw_record_connect_time_at
+ * may have put it there already). */
 void bw_record_connect_time(const bw_conn *c);
+/* The same with the clock read by the caller (now_us, bw_now_us), which
+ * the outcome about to be finished was recorded at; the connect is then
+ * marked as observed (connect_began_us = 0), so that the finish's
+ * bw_record_connect_time adds nothing. */
+void bw_record_connect_time_at(bw_conn *c, int64_t now_us);
 
 #endif
