@@ -82,6 +82,13 @@ bool bw_breaker_window_all_good(const bw_breaker_window *w);
  * changing nothing, for any other window. */
 bool bw_breaker_window_add_good(bw_breaker_window *w);
 
+/* True when w is a count window of p's shape (bw_breaker_window_sync would
+ * keep it as it is), full (len = size) and holding no failed and no slow
+ * call. Reads every field with an atomic load, and every write of those
+ * fields here is an atomic store, for a reader without the lock (whose
+ * caller validates the answer: bw_breaker_success_quiet). */
+bool bw_breaker_window_full_good(const bw_breaker_window *w, const bw_policy *p);
+
 /* Totals of the window as seen at now_ms; does not modify it. */
 bw_breaker_counts bw_breaker_window_counts(const bw_breaker_window *w, int64_t now_ms);
 

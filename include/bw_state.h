@@ -59,11 +59,14 @@
  * 4: bulkhead slots held by sockets (passed or inherited, bw_bulkhead.h).
  * 5: the name table's slots carry a sequence number for lock-free readers
  *    (the write protocol changed).
+ * 6: each breaker carries a sequence number and run_held, for successes
+ *    left out without the lock (bw_breaker_success_quiet: the write
+ *    protocol changed; an older build would not bump the number).
  */
 #ifdef BW_STATE_LAYOUT_VERSION_OVERRIDE
 #define BW_STATE_VERSION BW_STATE_LAYOUT_VERSION_OVERRIDE
 #else
-#define BW_STATE_VERSION 5
+#define BW_STATE_VERSION 6
 #endif
 #define BW_STATE_ENTRIES 4096
 
