@@ -35,7 +35,6 @@ static uint32_t sat_inc(uint32_t v)
  * pos, len, the ring words, and the buckets that share their bytes) is an
  * atomic store: that reader has no lock. Plain moves on the usual targets. */
 #define STORE(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
-#define LOAD(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
 
 /* Zeroes the rings and buckets, a word at a time (STORE). */
 static void clear_words(bw_breaker_window *w)
@@ -64,18 +63,9 @@ static bool shape_sane(const bw_breaker_window *w)
     return false;
 }
 
-/* The window size p asks for. The validator guarantees the range;
- * clamping keeps a bad caller in bounds. */
-static uint32_t policy_size(const bw_policy *p)
-{
-    uint32_t max = p->breaker_window == BW_WINDOW_TIME ? BW_MAX_WINDOW_SECS : BW_MAX_WINDOW_COUNT;
-    uint32_t size = p->breaker_window_size;
-    return size < 1 ? 1 : size > max ? max : size;
-}
-
 bool bw_breaker_window_sync(bw_breaker_window *w, const bw_policy *p)
 {
-    uint32_t size = policy_size(p);
+    uint32_t size = bw_breaker_window_size_of(p);
 
     if (shape_sane(w) && w->kind == (uint8_t)p->breaker_window && w->size == size)
         return false;
@@ -193,18 +183,6 @@ bool bw_breaker_window_add_good(bw_breaker_window *w)
     if (w->len < w->size)
         STORE(w->len, (uint16_t)(w->len + 1));
     return true;
-}
-
-bool bw_breaker_window_full_good(const bw_breaker_window *w, const bw_policy *p)
-{
-    uint32_t size = LOAD(w->size);
-    if (p->breaker_window != BW_WINDOW_COUNT || LOAD(w->kind) != BW_WINDOW_COUNT ||
-        size != policy_size(p) || LOAD(w->len) != size || LOAD(w->pos) >= size)
-        return false;
-    uint64_t bad = 0;
-    for (uint32_t i = 0; i < BW_BRK_RING_WORDS && i * 64 < size; i++)
-        bad |= LOAD(w->u.ring.failed[i]) | LOAD(w->u.ring.slow[i]);
-    return bad == 0;
 }
 
 bw_breaker_counts bw_breaker_window_counts(const bw_breaker_window *w, int64_t now_ms)

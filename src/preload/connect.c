@@ -222,7 +222,8 @@ void bw_connect_record(bw_conn *c, int err, int64_t began_ms)
         return;
     }
     int64_t us = bw_now_us(), now = us / 1000;
-    bw_guard_breaker_record_at(c, true, (uint32_t)(now - began_ms), now);
+    if (!bw_guard_breaker_success_quiet(c, (uint32_t)(now - began_ms)))
+        bw_guard_breaker_record_at(c, true, (uint32_t)(now - began_ms), now);
     bw_record_connect_time_at(c, us);
 }
 

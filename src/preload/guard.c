@@ -190,22 +190,12 @@ static void end_record(bw_conn *c, bw_entry *e, bool changed, const bw_breaker_t
         log_transition(c, t);
 }
 
-/* A success that changes nothing observable (bw_breaker_success_quiet, the
- * usual connect) takes no lock and draws no number: its run snapshot is
- * the core's, read at the same instant. success_recorded and run_before are
- * then written without the entry's lock; the replacement that reads them
- * (bw_guard_breaker_replace, under the lock) follows this connect's return
- * on the program's side, as for any field the connect writes. */
 void bw_guard_breaker_record_at(bw_conn *c, bool ok, uint32_t duration_ms, int64_t now_ms)
 {
-    bw_entry *e = c->breaker_entry;
-    if (ok && e && bw_breaker_success_quiet(&e->breaker, c->policy, duration_ms, &c->run_before)) {
-        c->success_recorded = true;
-        c->probe_token = 0;
+    if (ok && bw_guard_breaker_success_quiet(c, duration_ms))
         return;
-    }
     uint32_t rnd;
-    e = lock_breaker(c, &rnd);
+    bw_entry *e = lock_breaker(c, &rnd);
     if (!e)
         return;
     if (ok) {
