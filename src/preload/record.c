@@ -103,9 +103,3 @@ void bw_record_connect_time(const bw_conn *c)
                         (uint64_t)(bw_now_us() - c->connect_began_us));
 }
 
-void bw_record_connect_time_at(bw_conn *c, int64_t now_us)
-{
-    if (c->dest_entry && c->connect_began_us > 0)
-        bw_hist_observe(&c->dest_entry->connect_time, (uint64_t)(now_us - c->connect_began_us));
-    c->connect_began_us = 0;
-}

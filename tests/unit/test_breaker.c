@@ -1343,7 +1343,9 @@ static void test_quiet_success_replaced(void)
  * for each sequence number whether that breaker was quiet (from the locked
  * view: state, counts, run) and its run_breaks. A reader without the lock
  * asks bw_breaker_success_quiet over and over; every yes whose sequence
- * number it saw unchanged around the call must match the note.
+ * number it saw unchanged around the call must match the note. Every fifth
+ * round the writer waits (boundedly) on a quiet breaker until the reader
+ * has confirmed one more yes, so that a loaded machine still checks some.
  */
 #define RACE_OPS 20000
 static struct {
@@ -1352,6 +1354,7 @@ static struct {
     pthread_mutex_t lock;
     _Atomic uint32_t note[RACE_OPS + 2];   /* by seq / 2: 0 not yet, 1 not quiet, 2 + breaks */
     atomic_bool started, done;
+    atomic_uint confirmed;                 /* quiet breakers the reader checked */
 } race;
 
 static uint32_t locked_note(void)
@@ -1369,13 +1372,18 @@ static void *race_writer(void *arg)
     while (!atomic_load(&race.started))
         ;
     for (int i = 0; i < RACE_OPS; i++) {
+        unsigned seen = atomic_load(&race.confirmed);   /* before this change's number exists */
         pthread_mutex_lock(&race.lock);
         bw_breaker_record(&race.b, &race.p, 0, MID, i % 25 == 24 ? BW_CALL_FAILURE : BW_CALL_SUCCESS,
                           0, 0, NULL);
         atomic_store(&race.note[race.b.seq / 2], locked_note());
         pthread_mutex_unlock(&race.lock);
-        if (i % 4 == 3)
+        if (i % 125 == 121) {   /* quiet now: the last failure has left the window */
+            for (int k = 0; k < 100000 && atomic_load(&race.confirmed) == seen; k++)
+                sched_yield();
+        } else if (i % 4 == 3) {
             sched_yield();   /* on a shared core, the reader gets turns between changes */
+        }
     }
     atomic_store(&race.done, true);
     return NULL;
@@ -1403,7 +1411,10 @@ static void test_quiet_success_races_locked_writer(void)
         while ((note = atomic_load(&race.note[s0 / 2])) == 0)
             ;   /* the writer notes it right after its change */
         wrong += note != 2u + run.breaks || run.failures != 0;
-        states += s0 != last;   /* quiet breakers told apart by their number */
+        if (s0 != last) {   /* quiet breakers told apart by their number */
+            states++;
+            atomic_fetch_add(&race.confirmed, 1);
+        }
         last = s0;
     }
     pthread_join(w, NULL);
