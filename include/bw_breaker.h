@@ -11,7 +11,11 @@
  * may live in a mapping shared by several processes and be copied. All zero
  * is a valid closed breaker with an empty window (bw_breaker_init does just
  * that). Nothing here locks: the caller holds one lock around every call
- * (bw_breaker_state_peek and bw_breaker_rejects_until may run without it).
+ * (bw_breaker_state_peek, bw_breaker_rejects_until, bw_breaker_admits_now
+ * and bw_breaker_success_quiet may run without it). Every function that may
+ * change a breaker brackets its change with the breaker's sequence number
+ * (odd while it writes), which lets bw_breaker_success_quiet read a
+ * consistent breaker without the lock.
  * A breaker read from a corrupt file is bounds-checked and never makes these
  * functions read or write outside the struct.
  *
@@ -127,6 +131,10 @@ typedef struct bw_breaker {
     uint16_t probes_ok;        /* half_open: bit per probe slot that succeeded */
     uint32_t generation;       /* half-open periods entered; tags probe tokens */
     uint32_t consecutive;      /* failures in a row */
+    uint32_t seq;              /* odd while a function here changes the breaker */
+    uint8_t run_held;          /* the failure run's last end ended failures (> 0): a
+                                  replacement may still carry it on */
+    uint8_t reserved_[3];
     int64_t open_until_ms;
     int64_t since_ms;          /* half_open: when it began; closed: when probes closed
                                   it (slow start), 0 after a reset or at first */
@@ -180,6 +188,28 @@ typedef struct bw_breaker_run {
 /* The failure run now: take it just before recording a success that may be
  * replaced later. */
 bw_breaker_run bw_breaker_run_now(const bw_breaker *b);
+
+/*
+ * True when recording a success of duration_ms (an ordinary call, no probe
+ * token) would change nothing anyone can observe, and may be left out: the
+ * breaker is on or dry-run, automatic and closed, the success is not slow,
+ * both rate rules need a bad call to fire, the count window has the
+ * policy's shape, is full and holds no failed or slow call, and no failure
+ * run is open or may still be carried on by a replacement (consecutive 0,
+ * run_held 0). Recording it would only move the window's ring position
+ * (every position is good: the ring reads the same turned) and count one
+ * more end of an empty run (which changes no bw_breaker_record_replacing:
+ * see breaker.c). *run then gets bw_breaker_run_now of that same instant,
+ * for a later bw_breaker_record_replacing of this success.
+ *
+ * Needs no lock: it reads with atomic loads between two reads of the
+ * sequence number, and says false (ask bw_breaker_record under the lock)
+ * when a writer was inside or finished meanwhile, so its answer is that
+ * of one instant between two changes. False also for breaker = off (the
+ * shell records nothing then).
+ */
+bool bw_breaker_success_quiet(const bw_breaker *b, const bw_policy *p, uint32_t duration_ms,
+                              bw_breaker_run *run);
 
 /*
  * Records a failure that replaces a success recorded earlier for the same

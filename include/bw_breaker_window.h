@@ -82,6 +82,37 @@ bool bw_breaker_window_all_good(const bw_breaker_window *w);
  * changing nothing, for any other window. */
 bool bw_breaker_window_add_good(bw_breaker_window *w);
 
+/* The window size p asks for. The validator guarantees the range;
+ * clamping keeps a bad caller in bounds. */
+static inline uint32_t bw_breaker_window_size_of(const bw_policy *p)
+{
+    uint32_t max = p->breaker_window == BW_WINDOW_TIME ? BW_MAX_WINDOW_SECS : BW_MAX_WINDOW_COUNT;
+    uint32_t size = p->breaker_window_size;
+    return size < 1 ? 1 : size > max ? max : size;
+}
+
+/* True when w is a count window of p's shape (bw_breaker_window_sync would
+ * keep it as it is), full (len = size) and holding no failed and no slow
+ * call. Reads every field with an atomic load, and every write of those
+ * fields in breaker_window.c is an atomic store, for a reader without the
+ * lock (whose caller validates the answer: bw_breaker_success_quiet).
+ * Inline: it is most of that reader, on every connect. */
+static inline bool bw_breaker_window_full_good(const bw_breaker_window *w, const bw_policy *p)
+{
+#define BW_WLOAD(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
+    uint32_t size = BW_WLOAD(w->size);
+    if (p->breaker_window != BW_WINDOW_COUNT || BW_WLOAD(w->kind) != BW_WINDOW_COUNT ||
+        size != bw_breaker_window_size_of(p) || BW_WLOAD(w->len) != size ||
+        BW_WLOAD(w->pos) >= size)
+        return false;
+    /* The first word alone for the usual windows of up to 64 calls. */
+    uint64_t bad = BW_WLOAD(w->u.ring.failed[0]) | BW_WLOAD(w->u.ring.slow[0]);
+    for (uint32_t i = 1; i < BW_BRK_RING_WORDS && i * 64 < size; i++)
+        bad |= BW_WLOAD(w->u.ring.failed[i]) | BW_WLOAD(w->u.ring.slow[i]);
+    return bad == 0;
+#undef BW_WLOAD
+}
+
 /* Totals of the window as seen at now_ms; does not modify it. */
 bw_breaker_counts bw_breaker_window_counts(const bw_breaker_window *w, int64_t now_ms);
 

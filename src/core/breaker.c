@@ -20,12 +20,42 @@ static uint32_t sat_inc(uint32_t v)
     return v == UINT32_MAX ? v : v + 1;
 }
 
+/* Fields bw_breaker_success_quiet reads without the lock are written with
+ * atomic stores (plain moves on the usual targets), as state and force. */
+#define STORE(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
+#define LOAD(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
+
 /* The run of failures in a row ends (a success, a move to open or closed, a
- * reset); run_breaks tells a later replacement that it did. */
+ * reset); run_breaks tells a later replacement that it did, and run_held
+ * whether the run it ended held failures (bw_breaker_success_quiet). */
 static void break_run(bw_breaker *b)
 {
-    b->consecutive = 0;
-    b->run_breaks++;
+    STORE(b->run_held, (uint8_t)(b->consecutive != 0));
+    STORE(b->consecutive, 0);
+    STORE(b->run_breaks, (uint8_t)(b->run_breaks + 1));
+}
+
+/*
+ * The writers' half of the sequence number (bw_breaker_success_quiet is the
+ * reader): every public function that may change b calls begin_write
+ * before its first change and end_write after its last, under the caller's
+ * lock. Odd means a change is under way; a writer that died inside (a
+ * robust lock's previous holder) left it odd, and the next one keeps it
+ * odd until it is done. The release fence orders the odd number before the
+ * changes, the release store the changes before the even number (Boehm's
+ * seqlock in C11 terms; the changes are atomic stores where a reader looks).
+ */
+static uint32_t begin_write(bw_breaker *b)
+{
+    uint32_t seq = LOAD(b->seq) | 1;
+    STORE(b->seq, seq);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    return seq;
+}
+
+static void end_write(bw_breaker *b, uint32_t seq)
+{
+    __atomic_store_n(&b->seq, seq + 1, __ATOMIC_RELEASE);
 }
 
 static uint32_t clamp_ms(int64_t v)
@@ -356,11 +386,13 @@ enum bw_breaker_verdict bw_breaker_admit(bw_breaker *b, const bw_policy *p, int6
 
     memset(d, 0, sizeof *d);
     if (p->breaker != BW_BREAKER_OFF) {
+        uint32_t seq = begin_write(b);
         prepare(b, p);
         if (b->force == BW_FORCE_OPEN)
             v = BW_ADMIT_REJECT;
         else if (b->force == BW_FORCE_AUTO)
             v = decide(b, p, now_ms, rnd, d);
+        end_write(b, seq);
     }
     if (v == BW_ADMIT_REJECT && p->breaker == BW_BREAKER_DRYRUN) {
         v = BW_ADMIT_ALLOW;
@@ -386,19 +418,13 @@ static bool judge_probe(bw_breaker *b, const bw_policy *p, int64_t now_ms, uint3
     return true;
 }
 
-bool bw_breaker_record(bw_breaker *b, const bw_policy *p, int64_t now_ms, uint32_t rnd,
-                       enum bw_breaker_outcome outcome, uint32_t duration_ms,
-                       uint32_t probe_token, bw_breaker_transition *t)
+/* bw_breaker_record inside its caller's begin_write and end_write; t is set. */
+static bool record(bw_breaker *b, const bw_policy *p, int64_t now_ms, uint32_t rnd, bool failed,
+                   uint32_t duration_ms, uint32_t probe_token, bw_breaker_transition *t)
 {
-    bw_breaker_transition scratch;
-    bool failed = outcome != BW_CALL_SUCCESS;
     bool slow = p->breaker_slow_ms > 0 && duration_ms >= p->breaker_slow_ms;
     bool changed = false;
 
-    if (!t)
-        t = &scratch;
-    if (p->breaker == BW_BREAKER_OFF)
-        return false;
     prepare(b, p);
     /* The usual call: a good one, closed, into a count window holding no
      * bad call. It changes nothing but the window's position and the run,
@@ -413,7 +439,7 @@ bool bw_breaker_record(bw_breaker *b, const bw_policy *p, int64_t now_ms, uint32
     int slot = probe_slot(b, probe_token);
     bw_breaker_window_add(&b->window, now_ms, failed, slow);
     if (failed)
-        b->consecutive = sat_inc(b->consecutive);
+        STORE(b->consecutive, sat_inc(b->consecutive));
     else
         break_run(b);
     if (changed || b->force != BW_FORCE_AUTO)
@@ -425,31 +451,136 @@ bool bw_breaker_record(bw_breaker *b, const bw_policy *p, int64_t now_ms, uint32
     return false;   /* open, or not a probe of this period: counted only */
 }
 
+bool bw_breaker_record(bw_breaker *b, const bw_policy *p, int64_t now_ms, uint32_t rnd,
+                       enum bw_breaker_outcome outcome, uint32_t duration_ms,
+                       uint32_t probe_token, bw_breaker_transition *t)
+{
+    bw_breaker_transition scratch;
+    if (p->breaker == BW_BREAKER_OFF)
+        return false;
+    uint32_t seq = begin_write(b);
+    bool changed = record(b, p, now_ms, rnd, outcome != BW_CALL_SUCCESS, duration_ms,
+                          probe_token, t ? t : &scratch);
+    end_write(b, seq);
+    return changed;
+}
+
 bw_breaker_run bw_breaker_run_now(const bw_breaker *b)
 {
     return (bw_breaker_run){b->consecutive, b->run_breaks};
+}
+
+/*
+ * Why leaving such a success out is the same as recording it, and why the
+ * answer holds though read without the lock:
+ * - Recorded, it would take record()'s usual-call branch: prepare changes
+ *   nothing (state, force and window shape are in their domain), the
+ *   window moves its position on a ring of good calls only (len stays
+ *   size: window_calls, rates and every later count read the same; which
+ *   position a later call overwrites does not matter while all are good)
+ *   and break_run makes consecutive 0 (it is), run_held 0 (it is) and
+ *   counts one more run_breaks. Nothing else: no transition, no event.
+ * - run_breaks only tells bw_breaker_record_replacing whether the success
+ *   being replaced was the last end of the run. A replacement whose success
+ *   ended an empty run (before.failures 0) comes out the same either way
+ *   (it carries on 0 failures). One whose success ended failures set
+ *   run_held, so no success is left out here until a recorded end of the
+ *   run follows it, and that counts: it sees the same match or mismatch as
+ *   if every success had been recorded. This success's own replacement
+ *   carries *run, whose failures are 0.
+ * - The reads: seq even at first, every field read with an atomic load,
+ *   then an acquire fence and seq again, the same. Every writer makes seq
+ *   odd before its first change (release fence) and even after its last
+ *   (release store), so a reader that sees the same even number twice saw
+ *   no change at all, and what it read is the breaker of one instant (the
+ *   success is ordered there, before every change that follows). seq is
+ *   32 bits: a reader would have to sleep through 2^31 changes to be
+ *   fooled by its wrapping.
+ */
+bool bw_breaker_success_quiet(const bw_breaker *b, const bw_policy *p, uint32_t duration_ms,
+                              bw_breaker_run *run)
+{
+    if (p->breaker == BW_BREAKER_OFF || !rates_need_bad(p) ||
+        (p->breaker_slow_ms > 0 && duration_ms >= p->breaker_slow_ms))
+        return false;
+    uint32_t seq = __atomic_load_n(&b->seq, __ATOMIC_ACQUIRE);
+    if (seq & 1)
+        return false;
+    bool quiet = LOAD(b->force) == BW_FORCE_AUTO && LOAD(b->state) == BW_BRK_CLOSED &&
+                 LOAD(b->consecutive) == 0 && LOAD(b->run_held) == 0 &&
+                 bw_breaker_window_full_good(&b->window, p);
+    uint8_t breaks = LOAD(b->run_breaks);
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    if (!quiet || LOAD(b->seq) != seq)
+        return false;
+    *run = (bw_breaker_run){0, breaks};
+    return true;
 }
 
 bool bw_breaker_record_replacing(bw_breaker *b, const bw_policy *p, int64_t now_ms,
                                  uint32_t rnd, bw_breaker_run before, uint32_t duration_ms,
                                  bw_breaker_transition *t)
 {
-    if (p->breaker != BW_BREAKER_OFF && (uint8_t)(before.breaks + 1) == b->run_breaks) {
+    bw_breaker_transition scratch;
+    if (p->breaker == BW_BREAKER_OFF)
+        return false;
+    uint32_t seq = begin_write(b);
+    if ((uint8_t)(before.breaks + 1) == b->run_breaks) {
         uint32_t run = before.failures + b->consecutive;
-        b->consecutive = run < before.failures ? UINT32_MAX : run;   /* saturating */
+        STORE(b->consecutive, run < before.failures ? UINT32_MAX : run);   /* saturating */
     }
-    return bw_breaker_record(b, p, now_ms, rnd, BW_CALL_FAILURE, duration_ms, 0, t);
+    bool changed = record(b, p, now_ms, rnd, true, duration_ms, 0, t ? t : &scratch);
+    end_write(b, seq);
+    return changed;
 }
+
+static bool force(bw_breaker *b, const bw_policy *p, int64_t now_ms, uint32_t rnd,
+                  enum bw_breaker_force mode, bw_breaker_transition *t);
+static bool reset(bw_breaker *b, const bw_policy *p, bw_breaker_transition *t);
+static bool open_for(bw_breaker *b, const bw_policy *p, int64_t now_ms, uint32_t ms,
+                     bw_breaker_transition *t);
 
 bool bw_breaker_force(bw_breaker *b, const bw_policy *p, int64_t now_ms, uint32_t rnd,
                       enum bw_breaker_force mode, bw_breaker_transition *t)
 {
     bw_breaker_transition scratch;
 
-    if (!t)
-        t = &scratch;
     if (mode != BW_FORCE_AUTO && mode != BW_FORCE_OPEN && mode != BW_FORCE_CLOSED)
         return false;
+    uint32_t seq = begin_write(b);
+    bool changed = force(b, p, now_ms, rnd, mode, t ? t : &scratch);
+    end_write(b, seq);
+    return changed;
+}
+
+bool bw_breaker_reset(bw_breaker *b, const bw_policy *p, int64_t now_ms,
+                      bw_breaker_transition *t)
+{
+    bw_breaker_transition scratch;
+
+    (void)now_ms;   /* nothing in a reset depends on time; kept for a uniform API */
+    uint32_t seq = begin_write(b);
+    bool changed = reset(b, p, t ? t : &scratch);
+    end_write(b, seq);
+    return changed;
+}
+
+bool bw_breaker_open_for(bw_breaker *b, const bw_policy *p, int64_t now_ms, uint32_t ms,
+                         bw_breaker_transition *t)
+{
+    bw_breaker_transition scratch;
+    if (p->breaker == BW_BREAKER_OFF)
+        return false;
+    uint32_t seq = begin_write(b);
+    bool changed = open_for(b, p, now_ms, ms, t ? t : &scratch);
+    end_write(b, seq);
+    return changed;
+}
+
+/* The bodies of the three above, inside their begin_write and end_write. */
+static bool force(bw_breaker *b, const bw_policy *p, int64_t now_ms, uint32_t rnd,
+                  enum bw_breaker_force mode, bw_breaker_transition *t)
+{
     prepare(b, p);
     enum bw_breaker_state from = bw_breaker_state(b, p);
     if (mode != BW_FORCE_AUTO && b->state == BW_BRK_HALF_OPEN) {
@@ -473,14 +604,8 @@ bool bw_breaker_force(bw_breaker *b, const bw_policy *p, int64_t now_ms, uint32_
     return true;
 }
 
-bool bw_breaker_reset(bw_breaker *b, const bw_policy *p, int64_t now_ms,
-                      bw_breaker_transition *t)
+static bool reset(bw_breaker *b, const bw_policy *p, bw_breaker_transition *t)
 {
-    bw_breaker_transition scratch;
-
-    (void)now_ms;   /* nothing in a reset depends on time; kept for a uniform API */
-    if (!t)
-        t = &scratch;
     prepare(b, p);
     enum bw_breaker_state from = bw_breaker_state(b, p);
     set_state(b, BW_BRK_CLOSED);
@@ -498,14 +623,9 @@ bool bw_breaker_reset(bw_breaker *b, const bw_policy *p, int64_t now_ms,
     return true;
 }
 
-bool bw_breaker_open_for(bw_breaker *b, const bw_policy *p, int64_t now_ms, uint32_t ms,
-                         bw_breaker_transition *t)
+static bool open_for(bw_breaker *b, const bw_policy *p, int64_t now_ms, uint32_t ms,
+                     bw_breaker_transition *t)
 {
-    bw_breaker_transition scratch;
-    if (!t)
-        t = &scratch;
-    if (p->breaker == BW_BREAKER_OFF)
-        return false;
     prepare(b, p);
     if (b->force != BW_FORCE_AUTO)
         return false;

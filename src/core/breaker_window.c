@@ -31,11 +31,25 @@ static uint32_t sat_inc(uint32_t v)
     return v == UINT32_MAX ? v : v + 1;
 }
 
+/* Every write of a field bw_breaker_window_full_good reads (kind, size,
+ * pos, len, the ring words, and the buckets that share their bytes) is an
+ * atomic store: that reader has no lock. Plain moves on the usual targets. */
+#define STORE(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
+
+/* Zeroes the rings and buckets, a word at a time (STORE). */
+static void clear_words(bw_breaker_window *w)
+{
+    uint64_t *word = w->u.ring.failed;
+    _Static_assert(sizeof w->u % sizeof(uint64_t) == 0, "the union is whole words");
+    for (size_t i = 0; i < sizeof w->u / sizeof(uint64_t); i++)
+        STORE(word[i], 0);
+}
+
 void bw_breaker_window_clear(bw_breaker_window *w)
 {
-    w->pos = 0;
-    w->len = 0;
-    memset(&w->u, 0, sizeof w->u);
+    STORE(w->pos, 0);
+    STORE(w->len, 0);
+    clear_words(w);
 }
 
 /* True when every stored index is within the bounds its kind allows. */
@@ -51,26 +65,24 @@ static bool shape_sane(const bw_breaker_window *w)
 
 bool bw_breaker_window_sync(bw_breaker_window *w, const bw_policy *p)
 {
-    uint32_t max = p->breaker_window == BW_WINDOW_TIME ? BW_MAX_WINDOW_SECS : BW_MAX_WINDOW_COUNT;
-    uint32_t size = p->breaker_window_size;
+    uint32_t size = bw_breaker_window_size_of(p);
 
-    /* The validator guarantees the range; clamping keeps a bad caller in bounds. */
-    if (size < 1)
-        size = 1;
-    if (size > max)
-        size = max;
     if (shape_sane(w) && w->kind == (uint8_t)p->breaker_window && w->size == size)
         return false;
-    memset(w, 0, sizeof *w);
-    w->kind = (uint8_t)p->breaker_window;
-    w->size = (uint16_t)size;
+    STORE(w->kind, (uint8_t)p->breaker_window);
+    w->unused_ = 0;
+    STORE(w->size, (uint16_t)size);
+    STORE(w->pos, 0);
+    STORE(w->len, 0);
+    w->head_slot = 0;
+    clear_words(w);
     return true;
 }
 
 static void ring_put(uint64_t *bits, unsigned i, bool on)
 {
     uint64_t m = (uint64_t)1 << (i % 64);
-    bits[i / 64] = on ? bits[i / 64] | m : bits[i / 64] & ~m;
+    STORE(bits[i / 64], on ? bits[i / 64] | m : bits[i / 64] & ~m);
 }
 
 /*
@@ -84,8 +96,12 @@ static void advance_to(bw_breaker_window *w, int64_t slot)
     uint64_t gap = (uint64_t)slot - (uint64_t)w->head_slot;
     if (gap >= BW_BRK_BUCKETS)
         gap = BW_BRK_BUCKETS;
-    for (uint64_t i = 0; i < gap; i++)
-        memset(&w->u.bucket[((uint64_t)slot - i) % BW_BRK_BUCKETS], 0, sizeof(bw_breaker_bucket));
+    for (uint64_t i = 0; i < gap; i++) {
+        bw_breaker_bucket *b = &w->u.bucket[((uint64_t)slot - i) % BW_BRK_BUCKETS];
+        STORE(b->calls, 0);
+        STORE(b->failures, 0);
+        STORE(b->slow, 0);
+    }
     w->head_slot = slot;
 }
 
@@ -97,18 +113,18 @@ void bw_breaker_window_add(bw_breaker_window *w, int64_t now_ms, bool failed, bo
         /* Writing over the oldest position is what slides the window. */
         ring_put(w->u.ring.failed, w->pos, failed);
         ring_put(w->u.ring.slow, w->pos, slow);
-        w->pos = (uint16_t)((w->pos + 1u) % w->size);
+        STORE(w->pos, (uint16_t)((w->pos + 1u) % w->size));
         if (w->len < w->size)
-            w->len++;
+            STORE(w->len, (uint16_t)(w->len + 1));
         return;
     }
     advance_to(w, slot_of(now_ms, w->size));
     bw_breaker_bucket *b = &w->u.bucket[(uint64_t)w->head_slot % BW_BRK_BUCKETS];
-    b->calls = sat_inc(b->calls);
+    STORE(b->calls, sat_inc(b->calls));
     if (failed)
-        b->failures = sat_inc(b->failures);
+        STORE(b->failures, sat_inc(b->failures));
     if (slow)
-        b->slow = sat_inc(b->slow);
+        STORE(b->slow, sat_inc(b->slow));
 }
 
 /* Set bits among the first n of a ring (bits past n are ignored, in case of corruption). */
@@ -163,9 +179,9 @@ bool bw_breaker_window_add_good(bw_breaker_window *w)
     if (!bw_breaker_window_all_good(w))
         return false;
     /* The bits at pos are clear already: writing a good call is moving on. */
-    w->pos = (uint16_t)((w->pos + 1u) % w->size);
+    STORE(w->pos, (uint16_t)((w->pos + 1u) % w->size));
     if (w->len < w->size)
-        w->len++;
+        STORE(w->len, (uint16_t)(w->len + 1));
     return true;
 }
 

@@ -211,20 +211,31 @@ static int reject(bw_conn *c, enum bw_counter why, int err)
 }
 
 /* With breaker_http_status set, responses are the calls: a good connect is
- * not one of its own (a probe's outcome then comes from its first response). */
+ * not one of its own (a probe's outcome then comes from its first response).
+ * A success is final (bw_connect_finish follows at once in every caller):
+ * its one clock reading dates both the breaker's record and the
+ * connect-time histogram's entry (us / 1000 is bw_now_ms, the same clock). */
 void bw_connect_record(bw_conn *c, int err, int64_t began_ms)
 {
     if (!err && !bw_status_set_empty(&c->policy->breaker_http_status))
         return;
-    int64_t now = bw_now_ms();
-    bw_guard_breaker_record_at(c, err == 0, (uint32_t)(now - began_ms), now);
+    if (err) {
+        int64_t now = bw_now_ms();
+        bw_guard_breaker_record_at(c, false, (uint32_t)(now - began_ms), now);
+        return;
+    }
+    int64_t us = bw_now_us(), now = us / 1000;
+    if (!bw_guard_breaker_success_quiet(c, (uint32_t)(now - began_ms)))
+        bw_guard_breaker_record_at(c, true, (uint32_t)(now - began_ms), now);
+    bw_record_connect_time_at(c, us);
 }
 
 void bw_connect_finish(bw_conn *c, int err)
 {
     atomic_store(&c->outcome_pending, false);
     bw_count(c->entry, err ? BW_CNT_FAILURES : BW_CNT_SUCCESSES, 1);
-    bw_record_connect_time(c);
+    if (c->connect_began_us > 0)   /* 0: observed already (bw_connect_record) */
+        bw_record_connect_time(c);
     atomic_store(&c->state, err ? BW_CONN_FAILED : BW_CONN_CONNECTED);
     if (err)
         bw_conn_release_slot(c);

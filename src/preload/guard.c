@@ -199,6 +199,8 @@ static void end_record(bw_conn *c, bw_entry *e, bool changed, const bw_breaker_t
 
 void bw_guard_breaker_record_at(bw_conn *c, bool ok, uint32_t duration_ms, int64_t now_ms)
 {
+    if (ok && bw_guard_breaker_success_quiet(c, duration_ms))
+        return;
     uint32_t rnd;
     bw_entry *e = lock_breaker(c, &rnd);
     if (!e)

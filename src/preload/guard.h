@@ -57,6 +57,27 @@ void bw_guard_breaker_record(bw_conn *c, bool ok, uint32_t duration_ms);
 /* The same, with the monotonic clock read already (now_ms). */
 void bw_guard_breaker_record_at(bw_conn *c, bool ok, uint32_t duration_ms, int64_t now_ms);
 
+/*
+ * The lock-free half of bw_guard_breaker_record_at for a success: true when
+ * the success changes nothing observable in c's breaker
+ * (bw_breaker_success_quiet) and is thereby recorded, with no lock and no
+ * number drawn: c->run_before is the core's snapshot of that instant, for a
+ * later bw_guard_breaker_replace. success_recorded and run_before are then
+ * written without the entry's lock; the replacement that reads them (under
+ * the lock) follows this connect's return on the program's side, as for any
+ * field the connect writes. Inline: on the usual connect, this is the
+ * whole record. False: call bw_guard_breaker_record_at.
+ */
+static inline bool bw_guard_breaker_success_quiet(bw_conn *c, uint32_t duration_ms)
+{
+    bw_entry *e = c->breaker_entry;
+    if (!e || !bw_breaker_success_quiet(&e->breaker, c->policy, duration_ms, &c->run_before))
+        return false;
+    c->success_recorded = true;
+    c->probe_token = 0;
+    return true;
+}
+
 /* Reports that c failed after all (its TLS handshake): a failure that takes
  * the place of the last success recorded for c in the breaker's failure run
  * (bw_breaker_record_replacing), or an ordinary failure when none was. */

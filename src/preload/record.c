@@ -80,3 +80,4 @@ void bw_record_connect_time(const bw_conn *c)
         bw_hist_observe(&c->dest_entry->connect_time,
                         (uint64_t)(bw_now_us() - c->connect_began_us));
 }
+

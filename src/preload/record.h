@@ -7,6 +7,7 @@
 
 #include "bw_breaker.h"
 #include "bw_events.h"
+#include "bw_histogram.h"
 #include "shim.h"
 
 /* Each records into the mapped state region, or does nothing when there is
@@ -48,7 +49,18 @@ void bw_record_config(enum bw_event_kind kind, const char *text, uint32_t count)
 int64_t bw_now_us(void);
 
 /* connect() of c reached its outcome: its duration since its first attempt
- * goes into the destination's histogram. */
+ * goes into the destination's histogram (once: bw_record_connect_time_at
+ * may have put it there already). */
 void bw_record_connect_time(const bw_conn *c);
+/* The same with the clock read by the caller (now_us, bw_now_us), which
+ * the outcome about to be finished was recorded at; the connect is then
+ * marked as observed (connect_began_us = 0), so that the finish's
+ * bw_record_connect_time adds nothing. Inline: every connect's success. */
+static inline void bw_record_connect_time_at(bw_conn *c, int64_t now_us)
+{
+    if (c->dest_entry && c->connect_began_us > 0)
+        bw_hist_observe(&c->dest_entry->connect_time, (uint64_t)(now_us - c->connect_began_us));
+    c->connect_began_us = 0;
+}
 
 #endif

@@ -237,14 +237,15 @@ typedef struct bw_conn {
     socklen_t addrlen;
     uint32_t probe_token;          /* a half-open probe's token, 0 if none */
     uint32_t tls_serial;           /* names this use of the record in the TLS map */
-    bw_breaker_run run_before;     /* (under the breaker entry's lock) the failure run
-                                    * just before a success that reached the breaker */
+    bw_breaker_run run_before;     /* the failure run just before a success that
+                                    * reached the breaker (as success_recorded) */
     _Atomic uint8_t state;         /* enum bw_conn_state */
     _Atomic uint8_t tls;           /* enum bw_tls_mode */
     bool holds_slot;               /* a bulkhead slot is taken for this connection */
     bool slot_untracked;           /* ... counted without an owner (owner table full) */
     uint8_t slot_index;            /* ... its owner entry (BW_BULKHEAD_NO_INDEX: not known) */
-    bool success_recorded;         /* a success reached the breaker (its entry's lock) */
+    bool success_recorded;         /* a success reached the breaker (its entry's lock,
+                                    * or none for a quiet one: guard.c) */
     bool rejected_by_slow_start;   /* the last breaker rejection was slow start's */
     atomic_bool io_failure_recorded;   /* one I/O failure per connection reaches the
                                         * breaker: set by atomic_exchange */

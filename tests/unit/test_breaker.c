@@ -2,6 +2,9 @@
  * test_breaker.c - the circuit breaker, driven transition by transition with
  * an injected clock and injected randomness (rnd = MID means no jitter).
  */
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <string.h>
 #include "bw_breaker.h"
 #include "bw_test.h"
@@ -1186,6 +1189,240 @@ static void test_admits_now(void)
     CU_ASSERT_TRUE(bw_breaker_admits_now(&b, &p));
 }
 
+/* Successes recorded at now until the window (of p's size) is full. */
+static void fill_good(bw_breaker *b, const bw_policy *p, int64_t now)
+{
+    for (uint32_t i = 0; i < p->breaker_window_size; i++)
+        quiet(b, p, now, false, 0);
+}
+
+/* What anyone can see of b at now: every status and metric field. */
+static bool same_view(const bw_breaker *a, const bw_breaker *b, const bw_policy *p, int64_t now)
+{
+    bw_breaker_counts ca = bw_breaker_counts_at(a, now), cb = bw_breaker_counts_at(b, now);
+    bool same = st(a, p) == st(b, p) && ca.calls == cb.calls && ca.failures == cb.failures &&
+                ca.slow == cb.slow && bw_breaker_run_now(a).failures == bw_breaker_run_now(b).failures;
+    for (int s = 0; s < BW_BRK_NSTATES; s++)
+        same = same && bw_breaker_transitions(a, s) == bw_breaker_transitions(b, s);
+    return same;
+}
+
+/* A full window of good calls, closed, no run: a success changes nothing
+ * seen, and its run snapshot is run_now's. */
+static void test_quiet_success_changes_nothing(void)
+{
+    bw_breaker b, rec_b;
+    bw_policy p = pol();
+    bw_breaker_run run = {7, 7};
+    bw_breaker_init(&b);
+    fill_good(&b, &p, 0);
+    CU_ASSERT_TRUE(bw_breaker_success_quiet(&b, &p, 0, &run));
+    CU_ASSERT_EQUAL(run.failures, 0);
+    CU_ASSERT_EQUAL(run.breaks, bw_breaker_run_now(&b).breaks);
+    rec_b = b;                                  /* the same success, recorded */
+    quiet(&rec_b, &p, 0, false, 0);
+    CU_ASSERT_TRUE(same_view(&b, &rec_b, &p, 0));
+    /* Then the same failures on both: they open at the same call. */
+    for (int i = 0; i < 4; i++) {
+        quiet(&b, &p, 10, true, 0);
+        quiet(&rec_b, &p, 10, true, 0);
+    }
+    CU_ASSERT_TRUE(rec(&b, &p, 10, true, 0, NULL));
+    CU_ASSERT_TRUE(rec(&rec_b, &p, 10, true, 0, NULL));
+    CU_ASSERT_TRUE(same_view(&b, &rec_b, &p, 10));
+    p.breaker = BW_BREAKER_DRYRUN;              /* dry-run computes the same */
+    bw_breaker_init(&b);
+    fill_good(&b, &p, 0);
+    CU_ASSERT_TRUE(bw_breaker_success_quiet(&b, &p, 0, &run));
+}
+
+/* Every case where the success must be recorded says false. */
+static void test_quiet_success_refusals(void)
+{
+    bw_breaker b, full;
+    bw_policy p = pol(), q;
+    bw_breaker_run run;
+    bw_breaker_init(&b);
+    for (uint32_t i = 0; i + 1 < p.breaker_window_size; i++)
+        quiet(&b, &p, 0, false, 0);
+    CU_ASSERT_FALSE(bw_breaker_success_quiet(&b, &p, 0, &run));   /* window not full */
+    quiet(&b, &p, 0, false, 0);
+    full = b;
+    CU_ASSERT_TRUE(bw_breaker_success_quiet(&b, &p, 0, &run));
+    quiet(&b, &p, 0, true, 0);
+    CU_ASSERT_FALSE(bw_breaker_success_quiet(&b, &p, 0, &run));   /* a run of 1 */
+    quiet(&b, &p, 0, false, 0);
+    quiet(&b, &p, 0, false, 0);
+    CU_ASSERT_EQUAL(bw_breaker_run_now(&b).failures, 0);
+    CU_ASSERT_FALSE(bw_breaker_success_quiet(&b, &p, 0, &run));   /* a failure in the window */
+    b = full;
+    b.run_held = 1;                             /* the last end of the run ended failures */
+    CU_ASSERT_FALSE(bw_breaker_success_quiet(&b, &p, 0, &run));
+    b = full;
+    b.seq |= 1;                                 /* a writer inside */
+    CU_ASSERT_FALSE(bw_breaker_success_quiet(&b, &p, 0, &run));
+    b = full;
+    q = p;
+    q.breaker_slow_ms = 100;
+    CU_ASSERT_TRUE(bw_breaker_success_quiet(&b, &q, 99, &run));
+    CU_ASSERT_FALSE(bw_breaker_success_quiet(&b, &q, 100, &run));  /* slow */
+    q = p;
+    q.breaker_window_size = 30;                 /* another shape: recorded, rebuilt */
+    CU_ASSERT_FALSE(bw_breaker_success_quiet(&b, &q, 0, &run));
+    q = p;
+    q.breaker_window = BW_WINDOW_TIME;
+    CU_ASSERT_FALSE(bw_breaker_success_quiet(&b, &q, 0, &run));
+    q = p;
+    q.breaker_failure_rate = 0;                 /* a rate that fires on good calls */
+    CU_ASSERT_FALSE(bw_breaker_success_quiet(&b, &q, 0, &run));
+    q = p;
+    q.breaker = BW_BREAKER_OFF;
+    CU_ASSERT_FALSE(bw_breaker_success_quiet(&b, &q, 0, &run));
+    bw_breaker_force(&b, &p, 0, MID, BW_FORCE_CLOSED, NULL);
+    CU_ASSERT_FALSE(bw_breaker_success_quiet(&b, &p, 0, &run));   /* forced */
+    bw_breaker_force(&b, &p, 0, MID, BW_FORCE_AUTO, NULL);
+    CU_ASSERT_TRUE(bw_breaker_success_quiet(&b, &p, 0, &run));
+    CU_ASSERT_TRUE(bw_breaker_open_for(&b, &p, 0, 1000, NULL));
+    CU_ASSERT_FALSE(bw_breaker_success_quiet(&b, &p, 0, &run));   /* open */
+    probe(&b, &p, 1000);
+    CU_ASSERT_FALSE(bw_breaker_success_quiet(&b, &p, 0, &run));   /* half open */
+}
+
+/* Every function that may change a breaker leaves its sequence number even
+ * and moved on; one left odd by a writer that died is ended by the next. */
+static void test_quiet_writers_bump_seq(void)
+{
+    bw_breaker b;
+    bw_policy p = pol();
+    bw_breaker_decision d;
+    bw_breaker_init(&b);
+    uint32_t s = b.seq;
+    quiet(&b, &p, 0, false, 0);
+    CU_ASSERT_EQUAL(b.seq, s + 2);
+    bw_breaker_admit(&b, &p, 0, MID, &d);
+    CU_ASSERT_EQUAL(b.seq, s + 4);
+    bw_breaker_record_replacing(&b, &p, 0, MID, bw_breaker_run_now(&b), 0, NULL);
+    CU_ASSERT_EQUAL(b.seq, s + 6);
+    bw_breaker_force(&b, &p, 0, MID, BW_FORCE_OPEN, NULL);
+    CU_ASSERT_EQUAL(b.seq, s + 8);
+    bw_breaker_reset(&b, &p, 0, NULL);
+    CU_ASSERT_EQUAL(b.seq, s + 10);
+    bw_breaker_open_for(&b, &p, 0, 10, NULL);
+    CU_ASSERT_EQUAL(b.seq, s + 12);
+    b.seq = 13;                                 /* a writer died inside */
+    quiet(&b, &p, 0, false, 0);
+    CU_ASSERT_EQUAL(b.seq, 14);
+}
+
+/* A success left out, then replaced by a failure: the same run and state as
+ * when it had been recorded and replaced. */
+static void test_quiet_success_replaced(void)
+{
+    bw_breaker b, rec_b;
+    bw_policy p = pol();
+    bw_breaker_run run, before;
+    bw_breaker_init(&b);
+    fill_good(&b, &p, 0);
+    rec_b = b;
+    CU_ASSERT_TRUE(bw_breaker_success_quiet(&b, &p, 0, &run));
+    before = bw_breaker_run_now(&rec_b);
+    quiet(&rec_b, &p, 0, false, 0);
+    for (int i = 0; i < 3; i++) {               /* others' failures meanwhile */
+        quiet(&b, &p, 0, true, 0);
+        quiet(&rec_b, &p, 0, true, 0);
+    }
+    CU_ASSERT_FALSE(bw_breaker_record_replacing(&b, &p, 0, MID, run, 0, NULL));
+    CU_ASSERT_FALSE(bw_breaker_record_replacing(&rec_b, &p, 0, MID, before, 0, NULL));
+    CU_ASSERT_EQUAL(bw_breaker_run_now(&b).failures, 4);
+    CU_ASSERT_TRUE(same_view(&b, &rec_b, &p, 0));
+}
+
+/*
+ * The race: a writer records under a lock (a failure every 25 calls, so the
+ * breaker keeps passing between quiet and not) and, still holding it, notes
+ * for each sequence number whether that breaker was quiet (from the locked
+ * view: state, counts, run) and its run_breaks. A reader without the lock
+ * asks bw_breaker_success_quiet over and over; every yes whose sequence
+ * number it saw unchanged around the call must match the note. Every fifth
+ * round the writer waits (boundedly) on a quiet breaker until the reader
+ * has confirmed one more yes, so that a loaded machine still checks some.
+ */
+#define RACE_OPS 20000
+static struct {
+    bw_breaker b;
+    bw_policy p;
+    pthread_mutex_t lock;
+    _Atomic uint32_t note[RACE_OPS + 2];   /* by seq / 2: 0 not yet, 1 not quiet, 2 + breaks */
+    atomic_bool started, done;
+    atomic_uint confirmed;                 /* quiet breakers the reader checked */
+} race;
+
+static uint32_t locked_note(void)
+{
+    bw_breaker_counts c = bw_breaker_counts_at(&race.b, 0);
+    bool q = st(&race.b, &race.p) == BW_BRK_CLOSED && c.calls == race.p.breaker_window_size &&
+             c.failures == 0 && c.slow == 0 && bw_breaker_run_now(&race.b).failures == 0 &&
+             race.b.run_held == 0;
+    return q ? 2 + bw_breaker_run_now(&race.b).breaks : 1;
+}
+
+static void *race_writer(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&race.started))
+        ;
+    for (int i = 0; i < RACE_OPS; i++) {
+        unsigned seen = atomic_load(&race.confirmed);   /* before this change's number exists */
+        pthread_mutex_lock(&race.lock);
+        bw_breaker_record(&race.b, &race.p, 0, MID, i % 25 == 24 ? BW_CALL_FAILURE : BW_CALL_SUCCESS,
+                          0, 0, NULL);
+        atomic_store(&race.note[race.b.seq / 2], locked_note());
+        pthread_mutex_unlock(&race.lock);
+        if (i % 125 == 121) {   /* quiet now: the last failure has left the window */
+            for (int k = 0; k < 100000 && atomic_load(&race.confirmed) == seen; k++)
+                sched_yield();
+        } else if (i % 4 == 3) {
+            sched_yield();   /* on a shared core, the reader gets turns between changes */
+        }
+    }
+    atomic_store(&race.done, true);
+    return NULL;
+}
+
+static void test_quiet_success_races_locked_writer(void)
+{
+    pthread_t w;
+    unsigned states = 0, wrong = 0;
+    uint32_t last = UINT32_MAX;
+    bw_breaker_init(&race.b);
+    race.p = pol();
+    pthread_mutex_init(&race.lock, NULL);
+    atomic_store(&race.note[0], locked_note());
+    CU_ASSERT_FATAL(pthread_create(&w, NULL, race_writer, NULL) == 0);
+    atomic_store(&race.started, true);
+    while (!atomic_load(&race.done)) {
+        bw_breaker_run run;
+        uint32_t s0 = __atomic_load_n(&race.b.seq, __ATOMIC_ACQUIRE);
+        bool q = bw_breaker_success_quiet(&race.b, &race.p, 0, &run);
+        uint32_t s1 = __atomic_load_n(&race.b.seq, __ATOMIC_ACQUIRE);
+        if (!q || s0 != s1 || s0 / 2 > RACE_OPS)
+            continue;
+        uint32_t note;
+        while ((note = atomic_load(&race.note[s0 / 2])) == 0)
+            ;   /* the writer notes it right after its change */
+        wrong += note != 2u + run.breaks || run.failures != 0;
+        if (s0 != last) {   /* quiet breakers told apart by their number */
+            states++;
+            atomic_fetch_add(&race.confirmed, 1);
+        }
+        last = s0;
+    }
+    pthread_join(w, NULL);
+    CU_ASSERT_EQUAL(wrong, 0);
+    CU_ASSERT_TRUE(states > 0);
+    pthread_mutex_destroy(&race.lock);
+}
+
 static const bw_test_case machine_cases[] = {
     {"admits now: only without a decision", test_admits_now},
     {"open, then half_open probes", test_open_then_half_open_probes},
@@ -1213,6 +1450,15 @@ static const bw_test_case machine_cases[] = {
     {NULL, NULL},
 };
 
+static const bw_test_case quiet_cases[] = {
+    {"a quiet success changes nothing seen", test_quiet_success_changes_nothing},
+    {"successes that must be recorded", test_quiet_success_refusals},
+    {"writers move the sequence number", test_quiet_writers_bump_seq},
+    {"a quiet success replaced", test_quiet_success_replaced},
+    {"lock-free answers race a locked writer", test_quiet_success_races_locked_writer},
+    {NULL, NULL},
+};
+
 static const bw_test_case text_cases[] = {
     {"SPEC message examples", test_spec_message_examples},
     {"format truncates safely", test_format_truncates_safely},
@@ -1221,4 +1467,4 @@ static const bw_test_case text_cases[] = {
 };
 
 BW_TEST_MAIN({"breaker window", window_cases}, {"breaker machine", machine_cases},
-             {"breaker text", text_cases})
+             {"breaker quiet success", quiet_cases}, {"breaker text", text_cases})
