@@ -144,10 +144,13 @@ static void attach_state(bw_conn *c, const bw_config *cfg, bool cached)
     c->bulkhead_entry = c->policy->bulkhead_scope == BW_SCOPE_DESTINATION ? c->dest_entry : c->entry;
 }
 
-/* Makes a record for a new connection of fd and installs it. NULL: leave fd untracked. */
+/* Makes a record for a new connection of fd and installs it. NULL: leave fd
+ * untracked. The caller's hold on cfg (ref) stays the caller's (the record
+ * holds it on its own, bw_conn_new). now_us: the monotonic clock read just
+ * now (bw_shim_config_hold_at), -1 when not read. */
 static bw_conn *track(int fd, const bw_config *cfg, bw_cfg_ref *ref, long dest,
                       const bw_policy *policy, const struct sockaddr *sa, socklen_t len,
-                      bool cached)
+                      bool cached, int64_t now_us)
 {
     bw_conn *c = bw_conn_new(ref);
     if (!c)
@@ -159,7 +162,7 @@ static bw_conn *track(int fd, const bw_config *cfg, bw_cfg_ref *ref, long dest,
         memcpy(&c->addr, sa, sizeof(struct sockaddr_in));
     else
         memcpy(&c->addr, sa, c->addrlen);   /* a `rep movsb`, a step per byte */
-    int64_t us = bw_now_us();   /* both clocks: CLOCK_MONOTONIC, us / 1000 is bw_now_ms */
+    int64_t us = now_us >= 0 ? now_us : bw_now_us();   /* us / 1000 is bw_now_ms */
     c->started_ms = us / 1000;
     c->connect_began_us = us;   /* admit() renews it when admission may have waited */
     bw_conn_watch_http(c, policy);
@@ -575,7 +578,8 @@ static int connect_entered(int fd, const struct sockaddr *sa, socklen_t len)
     if (prev && atomic_load(&prev->state) == BW_CONN_CONNECTED)
         return bw_real.connect(fd, sa, len);   /* EISCONN: the connection stays as it is */
     bw_cfg_ref *ref;
-    const bw_config *cfg = bw_shim_config_hold(&ref);
+    int64_t now_us = -1;   /* the reload check's clock reading, for track */
+    const bw_config *cfg = bw_shim_config_hold_at(&ref, &now_us);
     if (!cfg || !is_stream(fd)) {
         bw_cfg_drop(ref);
         return bw_real.connect(fd, sa, len);
@@ -583,7 +587,7 @@ static int connect_entered(int fd, const struct sockaddr *sa, socklen_t len)
     const bw_policy *policy;
     bool cached;
     long dest = find_dest(cfg, ref, sa, &policy, &cached);
-    bw_conn *c = policy->enabled ? track(fd, cfg, ref, dest, policy, sa, len, cached) : NULL;
+    bw_conn *c = policy->enabled ? track(fd, cfg, ref, dest, policy, sa, len, cached, now_us) : NULL;
     bw_cfg_drop(ref);   /* a tracked connection holds the config on its own */
     if (!c) {
         bw_forget_fd(fd);
@@ -621,7 +625,7 @@ bw_conn *bw_track_inherited(int fd, const struct sockaddr *peer, socklen_t len)
     const bw_policy *policy;
     bool cached;
     long dest = find_dest(cfg, ref, peer, &policy, &cached);
-    bw_conn *c = policy->enabled ? track(fd, cfg, ref, dest, policy, peer, len, cached) : NULL;
+    bw_conn *c = policy->enabled ? track(fd, cfg, ref, dest, policy, peer, len, cached, -1) : NULL;
     bw_cfg_drop(ref);
     if (c)
         atomic_store(&c->state, BW_CONN_CONNECTED);

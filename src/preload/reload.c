@@ -141,13 +141,13 @@ static bool check(const bw_config *cfg)
     return changed;
 }
 
-const bw_config *bw_shim_config_hold(bw_cfg_ref **ref)
+/* The check when one is due at now (ms): at most one thread a second gets
+ * here, so it is kept out of the hold's own path. *now_us becomes -1 when
+ * the check ran (a reload may have taken long: the caller reads the clock
+ * afresh). */
+static __attribute__((noinline)) const bw_config *check_due(bw_cfg_ref **ref, const bw_config *cfg,
+                                                            int64_t now, int64_t *now_us)
 {
-    const bw_config *cfg;
-    *ref = bw_cfg_hold(&cfg);
-    if (!cfg || !cfg->reload || !bw_env_config_path()[0])
-        return cfg;
-    int64_t now = bw_now_ms();
     int64_t due = atomic_load_explicit(&next_check_ms, memory_order_relaxed);
     if (now < due || !atomic_compare_exchange_strong(&next_check_ms, &due, now + BW_RELOAD_PERIOD_MS))
         return cfg;
@@ -155,12 +155,33 @@ const bw_config *bw_shim_config_hold(bw_cfg_ref **ref)
     if (!atomic_compare_exchange_strong(&busy, &idle, 1))
         return cfg;
     int saved = errno;
+    *now_us = -1;
     if (check(cfg)) {
         bw_cfg_drop(*ref);
         *ref = bw_cfg_hold(&cfg);   /* this connect already runs under the new one */
     }
     errno = saved;
     return cfg;
+}
+
+const bw_config *bw_shim_config_hold_at(bw_cfg_ref **ref, int64_t *now_us)
+{
+    const bw_config *cfg;
+    *ref = bw_cfg_hold(&cfg);
+    if (!cfg || !cfg->reload || !bw_env_config_path()[0])
+        return cfg;
+    int64_t us = bw_now_us();   /* CLOCK_MONOTONIC: us / 1000 is bw_now_ms */
+    *now_us = us;
+    int64_t now = us / 1000;
+    if (now < atomic_load_explicit(&next_check_ms, memory_order_relaxed))
+        return cfg;
+    return check_due(ref, cfg, now, now_us);
+}
+
+const bw_config *bw_shim_config_hold(bw_cfg_ref **ref)
+{
+    int64_t now_us;
+    return bw_shim_config_hold_at(ref, &now_us);
 }
 
 /* A fork child: a reload running in a thread that did not come along will

@@ -406,6 +406,11 @@ size_t bw_cfg_sweep(bool small_only);
 /* The config in force, after checking (at most once a second) for a reload,
  * held until bw_cfg_drop(*ref). NULL: intercept nothing. */
 const bw_config *bw_shim_config_hold(bw_cfg_ref **ref);
+/* The same, for a caller that needs the monotonic clock (microseconds)
+ * right after: where the check read it, *now_us gets that reading, else it
+ * is left as it was (-1 after a check that looked at the file, which may
+ * have taken long). */
+const bw_config *bw_shim_config_hold_at(bw_cfg_ref **ref, int64_t *now_us);
 
 /* Monotonic milliseconds (clock.c). */
 int64_t bw_now_ms(void);
