@@ -12,18 +12,24 @@
 #include "attempt.h"
 #include "shim.h"
 
-int bw_own_send_timeout(int fd, struct timeval *tv)
+/* bw_own_send_timeout for a socket that may have one: asks the kernel. */
+static __attribute__((noinline)) int own_send_timeout_asked(int fd, struct timeval *tv)
 {
     socklen_t len = sizeof *tv;
     int saved = errno;
-    *tv = (struct timeval){0, 0};
-    if (!bw_sndtimeo_maybe(fd))
-        return 0;   /* a socket we saw made, never given one */
     if (bw_real.getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, tv, &len) != 0)
         *tv = (struct timeval){0, 0};
     errno = saved;
     int64_t ms = (int64_t)tv->tv_sec * 1000 + (tv->tv_usec + 999) / 1000;
     return ms > INT32_MAX ? INT32_MAX : (int)ms;
+}
+
+int bw_own_send_timeout(int fd, struct timeval *tv)
+{
+    *tv = (struct timeval){0, 0};
+    if (!bw_sndtimeo_maybe(fd))
+        return 0;   /* a socket we saw made, never given one */
+    return own_send_timeout_asked(fd, tv);
 }
 
 /* Waits for a connect in progress on fd; returns its errno (0 = connected),
@@ -65,9 +71,11 @@ static int wait_connected(int fd, int limit_ms)
  * every handler asks for SA_RESTART, the shim waits out the rest of the
  * limit itself.
  */
-static int blocking_with_limit(int fd, bw_conn *c, const struct sockaddr *sa, socklen_t len,
-                               int limit_ms, const struct timeval *own, bool *in_progress)
+static int blocking_with_limit(int fd, bw_conn *c, int limit_ms, const struct timeval *own,
+                               bool *in_progress)
 {
+    const struct sockaddr *sa = (const struct sockaddr *)&c->addr;
+    socklen_t len = c->addrlen;
     int64_t began = c->started_ms;   /* the caller's clock reading (bw_attempt) */
     struct timeval tv = {limit_ms / 1000, (limit_ms % 1000) * 1000};
     bool set = bw_real.setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) == 0;
@@ -119,9 +127,11 @@ void bw_sndtimeo_settle_all(void)
     }
 }
 
-int bw_attempt(int fd, bw_conn *c, const struct sockaddr *sa, socklen_t len, bool nonblocking,
-               int limit_ms, const struct timeval *own, bool *in_progress)
+int bw_attempt(int fd, bw_conn *c, bool nonblocking, int limit_ms, const struct timeval *own,
+               bool *in_progress)
 {
+    const struct sockaddr *sa = (const struct sockaddr *)&c->addr;
+    socklen_t len = c->addrlen;
     *in_progress = false;
     if (!nonblocking && limit_ms <= 0) {
         bw_sndtimeo_settle(c, fd);   /* an earlier attempt's limit must not bind this one */
@@ -130,7 +140,7 @@ int bw_attempt(int fd, bw_conn *c, const struct sockaddr *sa, socklen_t len, boo
         return err;
     }
     if (!nonblocking)
-        return blocking_with_limit(fd, c, sa, len, limit_ms, own, in_progress);
+        return blocking_with_limit(fd, c, limit_ms, own, in_progress);
     int err = bw_real.connect(fd, sa, len) == 0 ? 0 : errno;
     if (err == EINPROGRESS) {
         err = wait_connected(fd, limit_ms);

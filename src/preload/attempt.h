@@ -14,7 +14,7 @@
 int bw_own_send_timeout(int fd, struct timeval *tv);
 
 /*
- * Connects fd (c's socket) to sa once. A blocking socket makes the blocking
+ * Connects fd (c's socket) to c->addr once. A blocking socket makes the blocking
  * call, bounded by limit_ms (0 = no limit) through a temporary SO_SNDTIMEO
  * after which the program's own (*own) is put back, at once, or when its
  * own is none, lazily (c->sndtimeo_lent, shim.h); a non-blocking one waits
@@ -24,8 +24,8 @@ int bw_own_send_timeout(int fd, struct timeval *tv);
  * attempt is abandoned), EINTR on a signal (then *in_progress is true: the
  * kernel goes on connecting, as after an interrupted blocking connect).
  */
-int bw_attempt(int fd, bw_conn *c, const struct sockaddr *sa, socklen_t len, bool nonblocking,
-               int limit_ms, const struct timeval *own, bool *in_progress);
+int bw_attempt(int fd, bw_conn *c, bool nonblocking, int limit_ms, const struct timeval *own,
+               bool *in_progress);
 
 /* Dissolves fd's association so that it can connect again; errno preserved. */
 void bw_abandon(int fd);
