@@ -330,7 +330,7 @@ static int64_t rate_wait_limit(const bw_policy *p, int64_t own_ms);
  * (counted, slot given back), or a signal cut the wait for the rate (EINTR,
  * nothing attempted).
  */
-static int admit(bw_conn *c, bool may_wait, int64_t own_ms)
+static inline __attribute__((always_inline)) int admit(bw_conn *c, bool may_wait, int64_t own_ms)
 {
     const bw_policy *p = c->policy;
     int err = 0;
