@@ -12,8 +12,7 @@
 #include "attempt.h"
 #include "shim.h"
 
-/* bw_own_send_timeout for a socket that may have one: asks the kernel. */
-static __attribute__((noinline)) int own_send_timeout_asked(int fd, struct timeval *tv)
+int bw_own_send_timeout_asked(int fd, struct timeval *tv)
 {
     socklen_t len = sizeof *tv;
     int saved = errno;
@@ -22,14 +21,6 @@ static __attribute__((noinline)) int own_send_timeout_asked(int fd, struct timev
     errno = saved;
     int64_t ms = (int64_t)tv->tv_sec * 1000 + (tv->tv_usec + 999) / 1000;
     return ms > INT32_MAX ? INT32_MAX : (int)ms;
-}
-
-int bw_own_send_timeout(int fd, struct timeval *tv)
-{
-    *tv = (struct timeval){0, 0};
-    if (!bw_sndtimeo_maybe(fd))
-        return 0;   /* a socket we saw made, never given one */
-    return own_send_timeout_asked(fd, tv);
 }
 
 /* Waits for a connect in progress on fd; returns its errno (0 = connected),

@@ -9,9 +9,18 @@
 
 #include "shim.h"
 
+/* bw_own_send_timeout for a socket that may have one: asks the kernel. */
+int bw_own_send_timeout_asked(int fd, struct timeval *tv);
+
 /* The program's own SO_SNDTIMEO: stored in *tv, returned in ms (0 when it
  * has none). errno preserved. */
-int bw_own_send_timeout(int fd, struct timeval *tv);
+static inline int bw_own_send_timeout(int fd, struct timeval *tv)
+{
+    *tv = (struct timeval){0, 0};
+    if (!bw_sndtimeo_maybe(fd))
+        return 0;   /* a socket we saw made, never given one */
+    return bw_own_send_timeout_asked(fd, tv);
+}
 
 /*
  * Connects fd (c's socket) to c->addr once. A blocking socket makes the blocking

@@ -23,14 +23,7 @@
 
 #define SLOTS 64
 
-enum slot_state { SLOT_FREE, SLOT_CURRENT, SLOT_RETIRED };
-
-struct bw_cfg_ref {
-    atomic_int refs;
-    const bw_config *cfg;
-    uint64_t generation;     /* which publication cfg is: set before it is current */
-    enum slot_state state;   /* owned by the thread running a reload check */
-};
+enum slot_state { SLOT_FREE, SLOT_CURRENT, SLOT_RETIRED };   /* struct bw_cfg_ref's state */
 
 static struct bw_cfg_ref slots[SLOTS];
 static _Atomic(struct bw_cfg_ref *) current;
@@ -50,11 +43,6 @@ bw_cfg_ref *bw_cfg_hold(const bw_config **cfg)
         }
         atomic_fetch_sub(&s->refs, 1);   /* retired meanwhile: take the new one */
     }
-}
-
-uint64_t bw_cfg_generation(const bw_cfg_ref *ref)
-{
-    return ref->generation;
 }
 
 bw_cfg_ref *bw_cfg_keep(bw_cfg_ref *ref)

@@ -123,7 +123,14 @@ enum bw_conn_state {
     BW_CONN_FAILED,
 };
 
-typedef struct bw_cfg_ref bw_cfg_ref;   /* a held config (config_ref.c) */
+/* A held config: a slot of config_ref.c, which alone uses its fields but
+ * the generation (bw_cfg_generation, inline: every connect asks it). */
+typedef struct bw_cfg_ref {
+    atomic_int refs;
+    const struct bw_config *cfg;
+    uint64_t generation;     /* which publication cfg is: set before it is current */
+    int state;               /* enum slot_state; owned by the thread running a reload check */
+} bw_cfg_ref;
 
 /* A connection's peer: tracked connections are IPv4 or IPv6 only. */
 typedef union bw_inet_addr {
@@ -389,7 +396,10 @@ void bw_log_sink_apply(const bw_config *cfg);
 bw_cfg_ref *bw_cfg_hold(const bw_config **cfg);
 /* Which publication the config held through ref is: never the same for two
  * configs, even when one is allocated where a freed one was. */
-uint64_t bw_cfg_generation(const bw_cfg_ref *ref);
+static inline uint64_t bw_cfg_generation(const bw_cfg_ref *ref)
+{
+    return ref->generation;
+}
 /* One more hold on a config already held through ref; returns ref. */
 bw_cfg_ref *bw_cfg_keep(bw_cfg_ref *ref);
 /* Lets go of a hold (ref may be NULL). */
