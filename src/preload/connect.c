@@ -207,9 +207,10 @@ static inline void attach_state(bw_conn *c, const bw_config *cfg, bool cached)
  * installs it. NULL: leave fd untracked. The caller's hold on cfg (ref)
  * stays the caller's (the record holds it on its own, bw_conn_new). now_us:
  * the monotonic clock read just now (bw_shim_config_hold_at), -1 when not
- * read. */
-static bw_conn *track(int fd, const bw_config *cfg, bw_cfg_ref *ref, const dest_found *f,
-                      const struct sockaddr *sa, socklen_t len, int64_t now_us)
+ * read. Inline: its frame cost more than most of its work. */
+static inline __attribute__((always_inline)) bw_conn *
+track(int fd, const bw_config *cfg, bw_cfg_ref *ref, const dest_found *f, const struct sockaddr *sa,
+      socklen_t len, int64_t now_us)
 {
     bw_conn *c = bw_conn_new(ref);
     if (!c)
