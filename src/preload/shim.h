@@ -392,8 +392,25 @@ void bw_log_sink_apply(const bw_config *cfg);
 
 /* Config lifetimes (config_ref.c): a config is freed once it is no longer
  * in force and nobody holds it. */
-/* Holds the config in force; NULL (and *cfg NULL) before there is one. */
-bw_cfg_ref *bw_cfg_hold(const bw_config **cfg);
+/* Holds the config in force; NULL (and *cfg NULL) before there is one.
+ * Inline: every connect takes one. Why it is safe: config_ref.c. */
+extern _Atomic(bw_cfg_ref *) bw_cfg_current;   /* the slot in force (config_ref.c) */
+static inline bw_cfg_ref *bw_cfg_hold(const bw_config **cfg)
+{
+    for (;;) {
+        bw_cfg_ref *s = atomic_load(&bw_cfg_current);
+        if (!s) {
+            *cfg = NULL;
+            return NULL;
+        }
+        atomic_fetch_add(&s->refs, 1);
+        if (atomic_load(&bw_cfg_current) == s) {
+            *cfg = s->cfg;
+            return s;
+        }
+        atomic_fetch_sub(&s->refs, 1);   /* retired meanwhile: take the new one */
+    }
+}
 /* Which publication the config held through ref is: never the same for two
  * configs, even when one is allocated where a freed one was. */
 static inline uint64_t bw_cfg_generation(const bw_cfg_ref *ref)
