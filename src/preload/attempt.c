@@ -124,12 +124,8 @@ int bw_attempt(int fd, bw_conn *c, bool nonblocking, int limit_ms, const struct 
     const struct sockaddr *sa = (const struct sockaddr *)&c->addr;
     socklen_t len = c->addrlen;
     *in_progress = false;
-    if (!nonblocking && limit_ms <= 0) {
-        bw_sndtimeo_settle(c, fd);   /* an earlier attempt's limit must not bind this one */
-        int err = bw_real.connect(fd, sa, len) == 0 ? 0 : errno;
-        *in_progress = err == EINTR;   /* an interrupted blocking connect goes on */
-        return err;
-    }
+    if (!nonblocking && limit_ms <= 0)
+        return bw_attempt_unbounded(fd, c, in_progress);
     if (!nonblocking)
         return blocking_with_limit(fd, c, limit_ms, own, in_progress);
     int err = bw_real.connect(fd, sa, len) == 0 ? 0 : errno;

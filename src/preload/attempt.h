@@ -36,6 +36,16 @@ static inline int bw_own_send_timeout(int fd, struct timeval *tv)
 int bw_attempt(int fd, bw_conn *c, bool nonblocking, int limit_ms, const struct timeval *own,
                bool *in_progress);
 
+/* bw_attempt of a blocking socket with no limit (limit_ms 0), inline: the
+ * plain connect of a policy with no timeout to bound. */
+static inline int bw_attempt_unbounded(int fd, bw_conn *c, bool *in_progress)
+{
+    bw_sndtimeo_settle(c, fd);   /* an earlier attempt's limit must not bind this one */
+    int err = bw_real.connect(fd, (const struct sockaddr *)&c->addr, c->addrlen) == 0 ? 0 : errno;
+    *in_progress = err == EINTR;   /* an interrupted blocking connect goes on */
+    return err;
+}
+
 /* Dissolves fd's association so that it can connect again; errno preserved. */
 void bw_abandon(int fd);
 

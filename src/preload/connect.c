@@ -491,7 +491,10 @@ static int connect_managed(int fd, bw_conn *c, bool nonblocking)
                                       bw_retry_attempt_limit(&plan, c->policy, began, &own_binds));
         c->started_ms = began;
         c->outcome_pending = true;
-        err = bw_attempt(fd, c, nonblocking, (int)limit, &own, &in_progress);   /* to c->addr */
+        if (!nonblocking && limit <= 0)   /* to c->addr */
+            err = bw_attempt_unbounded(fd, c, &in_progress);
+        else
+            err = bw_attempt(fd, c, nonblocking, (int)limit, &own, &in_progress);
         if (err == EINTR && in_progress) {
             atomic_store(&c->state, BW_CONN_CONNECTING);   /* outcome learned later */
             errno = EINTR;
