@@ -493,6 +493,8 @@ static int connect_managed(int fd, bw_conn *c, bool nonblocking)
         c->outcome_pending = true;
         if (!nonblocking && limit <= 0)   /* to c->addr */
             err = bw_attempt_unbounded(fd, c, &in_progress);
+        else if (!nonblocking)
+            err = bw_attempt_limited(fd, c, (int)limit, &own, &in_progress);
         else
             err = bw_attempt(fd, c, nonblocking, (int)limit, &own, &in_progress);
         if (err == EINTR && in_progress) {
