@@ -12,13 +12,10 @@
 #include "attempt.h"
 #include "shim.h"
 
-int bw_own_send_timeout(int fd, struct timeval *tv)
+int bw_own_send_timeout_asked(int fd, struct timeval *tv)
 {
     socklen_t len = sizeof *tv;
     int saved = errno;
-    *tv = (struct timeval){0, 0};
-    if (!bw_sndtimeo_maybe(fd))
-        return 0;   /* a socket we saw made, never given one */
     if (bw_real.getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, tv, &len) != 0)
         *tv = (struct timeval){0, 0};
     errno = saved;
@@ -52,30 +49,12 @@ static int wait_connected(int fd, int limit_ms)
     return err;
 }
 
-/*
- * A blocking connect bounded by limit_ms: the kernel's own SO_SNDTIMEO does
- * it (three system calls, where switching the socket to non-blocking and
- * polling took six). A value of the program's own is put back at once;
- * where the program had none (the common case) the shim's stays lent
- * (c->sndtimeo_lent) until something it affects comes (shim.h): most
- * sockets are closed, or used for non-blocking I/O, without ever needing
- * the second setsockopt. On expiry the kernel answers EINPROGRESS and
- * goes on connecting: the attempt is abandoned and reported as ETIMEDOUT.
- * A bounded connect is never restarted by the kernel after a signal; where
- * every handler asks for SA_RESTART, the shim waits out the rest of the
- * limit itself.
- */
-static int blocking_with_limit(int fd, bw_conn *c, const struct sockaddr *sa, socklen_t len,
-                               int limit_ms, const struct timeval *own, bool *in_progress)
+int bw_attempt_limited_rest(int fd, bw_conn *c, int err, bool set, int limit_ms,
+                            const struct timeval *own, bool *in_progress)
 {
     int64_t began = c->started_ms;   /* the caller's clock reading (bw_attempt) */
-    struct timeval tv = {limit_ms / 1000, (limit_ms % 1000) * 1000};
-    bool set = bw_real.setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) == 0;
-    bool own_none = !own->tv_sec && !own->tv_usec;
-    if (set && own_none)
-        atomic_store_explicit(&c->sndtimeo_lent, true, memory_order_relaxed);
-    int err = bw_real.connect(fd, sa, len) == 0 ? 0 : errno;
-    if (set && !own_none)
+    *in_progress = false;
+    if (set && (own->tv_sec || own->tv_usec))
         bw_real.setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, own, sizeof *own);
     if (err == EINTR && bw_signals_restart()) {
         int64_t left = limit_ms - (bw_now_ms() - began);
@@ -119,18 +98,16 @@ void bw_sndtimeo_settle_all(void)
     }
 }
 
-int bw_attempt(int fd, bw_conn *c, const struct sockaddr *sa, socklen_t len, bool nonblocking,
-               int limit_ms, const struct timeval *own, bool *in_progress)
+int bw_attempt(int fd, bw_conn *c, bool nonblocking, int limit_ms, const struct timeval *own,
+               bool *in_progress)
 {
+    const struct sockaddr *sa = (const struct sockaddr *)&c->addr;
+    socklen_t len = c->addrlen;
     *in_progress = false;
-    if (!nonblocking && limit_ms <= 0) {
-        bw_sndtimeo_settle(c, fd);   /* an earlier attempt's limit must not bind this one */
-        int err = bw_real.connect(fd, sa, len) == 0 ? 0 : errno;
-        *in_progress = err == EINTR;   /* an interrupted blocking connect goes on */
-        return err;
-    }
+    if (!nonblocking && limit_ms <= 0)
+        return bw_attempt_unbounded(fd, c, in_progress);
     if (!nonblocking)
-        return blocking_with_limit(fd, c, sa, len, limit_ms, own, in_progress);
+        return bw_attempt_limited(fd, c, limit_ms, own, in_progress);
     int err = bw_real.connect(fd, sa, len) == 0 ? 0 : errno;
     if (err == EINPROGRESS) {
         err = wait_connected(fd, limit_ms);

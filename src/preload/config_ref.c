@@ -13,7 +13,7 @@
  * (reload.c).
  *
  * The order of operations is sequentially consistent: a holder counts up,
- * then re-reads `current`; the sweeper swapped `current` before it reads a
+ * then re-reads `bw_cfg_current`; the sweeper swapped it before it reads a
  * count of zero. Either the holder sees the new slot (and lets go), or the
  * sweeper sees the holder's count (and keeps the config).
  */
@@ -23,39 +23,12 @@
 
 #define SLOTS 64
 
-enum slot_state { SLOT_FREE, SLOT_CURRENT, SLOT_RETIRED };
-
-struct bw_cfg_ref {
-    atomic_int refs;
-    const bw_config *cfg;
-    uint64_t generation;     /* which publication cfg is: set before it is current */
-    enum slot_state state;   /* owned by the thread running a reload check */
-};
+enum slot_state { SLOT_FREE, SLOT_CURRENT, SLOT_RETIRED };   /* struct bw_cfg_ref's state */
 
 static struct bw_cfg_ref slots[SLOTS];
-static _Atomic(struct bw_cfg_ref *) current;
-
-bw_cfg_ref *bw_cfg_hold(const bw_config **cfg)
-{
-    for (;;) {
-        bw_cfg_ref *s = atomic_load(&current);
-        if (!s) {
-            *cfg = NULL;
-            return NULL;
-        }
-        atomic_fetch_add(&s->refs, 1);
-        if (atomic_load(&current) == s) {
-            *cfg = s->cfg;
-            return s;
-        }
-        atomic_fetch_sub(&s->refs, 1);   /* retired meanwhile: take the new one */
-    }
-}
-
-uint64_t bw_cfg_generation(const bw_cfg_ref *ref)
-{
-    return ref->generation;
-}
+/* The slot in force. bw_cfg_hold, the holder's side of the order above,
+ * is inline in shim.h: every connect takes a hold. */
+_Atomic(struct bw_cfg_ref *) bw_cfg_current;
 
 bw_cfg_ref *bw_cfg_keep(bw_cfg_ref *ref)
 {
@@ -100,7 +73,7 @@ int bw_cfg_publish(const bw_config *cfg)
     s->generation = ++published;
     s->state = SLOT_CURRENT;
     atomic_fetch_add(&s->refs, 1);   /* add: a stale holder's passing count stays right */
-    bw_cfg_ref *old = atomic_exchange(&current, s);
+    bw_cfg_ref *old = atomic_exchange(&bw_cfg_current, s);
     if (old) {
         old->state = SLOT_RETIRED;
         atomic_fetch_sub(&old->refs, 1);

@@ -55,6 +55,31 @@ static bool is_inet(const struct sockaddr *sa, socklen_t len)
     return false;
 }
 
+/* A socket address as last_dest keys it: family, port and address bytes as
+ * given (an IPv4-mapped IPv6 address is another key than its IPv4 one: it
+ * only misses, and is matched as that IPv4 address, bw_match.h). */
+typedef struct dest_key {
+    uint64_t w[3];
+} dest_key;
+
+/* Fills *k from sa, an AF_INET or AF_INET6 address of its full size
+ * (is_inet); false for another family. */
+static inline bool dest_key_of(const struct sockaddr *sa, dest_key *k)
+{
+    if (sa->sa_family == AF_INET) {
+        memcpy(&k->w[0], sa, 8);   /* sin_family, sin_port, sin_addr */
+        k->w[1] = k->w[2] = 0;
+        return true;
+    }
+    if (sa->sa_family != AF_INET6)
+        return false;
+    uint32_t head;   /* sin6_family, sin6_port (sin6_flowinfo is not matched) */
+    memcpy(&head, sa, sizeof head);
+    k->w[0] = head;
+    memcpy(&k->w[1], &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+    return true;
+}
+
 /*
  * This thread's last answer of find_dest: the destination of one address
  * under one config (its generation) while the host cache gave the same
@@ -63,64 +88,107 @@ static bool is_inet(const struct sockaddr *sa, socklen_t len)
  * index's hashing. Per thread, so it needs no lock: a signal handler on
  * this thread never gets here (bw_enter), and a fork child's thread keeps
  * a copy that stays true, since the config and the host cache come along.
+ * The policy and name point into the config of cfg_gen, held by the caller
+ * whenever they are used.
  */
 static __thread struct {
     uint64_t cfg_gen;        /* 0: empty (publications count from 1) */
     unsigned host_gen;
-    bw_ipaddr addr;
+    dest_key key;
     long dest;
+    const bw_policy *policy;
+    const char *name;
     /* The state entries of that address and destination (attach_state) in
      * the region st, whose table began at entries: entries are never
-     * removed while their mapping lives. st NULL: not looked up yet. */
+     * removed while their mapping lives. st NULL: not looked up yet. The
+     * breaker's and the bulkhead's are two of them, per the policy's scopes. */
     bw_state *st;
     bw_entry *entries;
-    bw_entry *entry, *dest_entry;
+    bw_entry *entry, *dest_entry, *breaker_entry, *bulkhead_entry;
 } last_dest BW_TLS;
 
-/* Finds the destination for sa under cfg (held through ref); *policy gets
- * its policy. Returns the index or -1. *cached: last_dest now describes sa
- * under cfg (attach_state may use its entries). */
-static long find_dest(const bw_config *cfg, const bw_cfg_ref *ref, const struct sockaddr *sa,
-                      const bw_policy **policy, bool *cached)
+/* What find_dest found for an address. */
+typedef struct dest_found {
+    long dest;                  /* index into cfg->dests, -1: the defaults */
+    const bw_policy *policy;
+    const char *name;           /* the section's name, "default" */
+    bool cached;                /* last_dest describes the address (attach_state) */
+} dest_found;
+
+/* find_dest when last_dest does not answer: the host cache and the index.
+ * key NULL: sa has no key (not cached). */
+static __attribute__((noinline)) void find_dest_slow(const bw_config *cfg, uint64_t cfg_gen,
+                                                     unsigned host_gen, const dest_key *key,
+                                                     const struct sockaddr *sa, dest_found *f)
 {
-    bw_ipaddr a;
-    uint64_t cfg_gen = bw_cfg_generation(ref);
-    unsigned host_gen = bw_hostcache_generation();
-    bool keyed = bw_ipaddr_from_sockaddr(sa, &a);
-    long d;
-    *cached = keyed;
-    /* The debug line names the host: that takes the full lookup. */
-    if (keyed && last_dest.cfg_gen == cfg_gen && last_dest.host_gen == host_gen &&
-        last_dest.addr.family == a.family && last_dest.addr.port == a.port &&
-        memcmp(last_dest.addr.addr, a.addr, sizeof a.addr) == 0 &&
-        !bw_log_enabled(BW_LOG_DEBUG)) {
-        d = last_dest.dest;
-        *policy = d >= 0 ? &cfg->dests[d].policy : &cfg->defaults;
-        return d;
-    }
     char host[BW_HOSTCACHE_NAMELEN];
     bool named = bw_hostcache_get(sa, host, sizeof host);
-    d = cfg->match ? bw_match_lookup(cfg->match, named ? host : NULL, sa) : -1;
-    *policy = d >= 0 ? &cfg->dests[d].policy : &cfg->defaults;
-    if (keyed) {
+    long d = cfg->match ? bw_match_lookup(cfg->match, named ? host : NULL, sa) : -1;
+    f->dest = d;
+    f->policy = d >= 0 ? &cfg->dests[d].policy : &cfg->defaults;
+    f->name = d >= 0 ? cfg->dests[d].name : "default";
+    f->cached = key != NULL;
+    if (key) {
         last_dest.cfg_gen = cfg_gen;
         last_dest.host_gen = host_gen;
-        last_dest.addr = a;
+        last_dest.key = *key;
         last_dest.dest = d;
+        last_dest.policy = f->policy;
+        last_dest.name = f->name;
         last_dest.st = NULL;
     }
     if (bw_log_enabled(BW_LOG_DEBUG)) {
         char addr[64];
         bw_format_addr(sa, addr, sizeof addr);
         bw_log(BW_LOG_DEBUG, "connect %s%s%s -> %s", addr, named ? " host " : "",
-               named ? host : "", d >= 0 ? cfg->dests[d].name : "default");
+               named ? host : "", f->name);
     }
-    return d;
+}
+
+/* Finds the destination of sa (is_inet) under cfg (held through ref) into
+ * *f. debug: the log threshold is debug, whose line names the host: that
+ * takes the full lookup. */
+static inline void find_dest(const bw_config *cfg, const bw_cfg_ref *ref, const struct sockaddr *sa,
+                             bool debug, dest_found *f)
+{
+    dest_key k;
+    uint64_t cfg_gen = bw_cfg_generation(ref);
+    unsigned host_gen = bw_hostcache_generation();
+    bool keyed = dest_key_of(sa, &k);
+    if (keyed && !debug && last_dest.cfg_gen == cfg_gen && last_dest.host_gen == host_gen &&
+        ((last_dest.key.w[0] ^ k.w[0]) | (last_dest.key.w[1] ^ k.w[1]) |
+         (last_dest.key.w[2] ^ k.w[2])) == 0) {
+        f->dest = last_dest.dest;
+        f->policy = last_dest.policy;
+        f->name = last_dest.name;
+        f->cached = true;
+        return;
+    }
+    find_dest_slow(cfg, cfg_gen, host_gen, keyed ? &k : NULL, sa, f);
+}
+
+/* attach_state when last_dest has no entries for c: the state table. */
+static __attribute__((noinline)) void attach_state_slow(bw_conn *c, bw_state *st, bool cached)
+{
+    const struct sockaddr *sa = (const struct sockaddr *)&c->addr;
+    c->entry = bw_state_find(st, BW_ENTRY_ADDRESS, c->dest_name, sa, true);
+    c->dest_entry = bw_state_find(st, BW_ENTRY_DESTINATION, c->dest_name, NULL, true);
+    bool by_dest = c->policy->breaker_scope == BW_SCOPE_DESTINATION;
+    c->breaker_entry = by_dest ? c->dest_entry : c->entry;
+    c->bulkhead_entry = c->policy->bulkhead_scope == BW_SCOPE_DESTINATION ? c->dest_entry : c->entry;
+    if (cached && c->entry && c->dest_entry) {   /* a full table: look again next time */
+        last_dest.st = st;
+        last_dest.entries = st->entries;
+        last_dest.entry = c->entry;
+        last_dest.dest_entry = c->dest_entry;
+        last_dest.breaker_entry = c->breaker_entry;
+        last_dest.bulkhead_entry = c->bulkhead_entry;
+    }
 }
 
 /* Points c at its state entries (all NULL when there is no usable state);
- * cached: last_dest describes c's address under cfg (find_dest). */
-static void attach_state(bw_conn *c, const bw_config *cfg, bool cached)
+ * cached: last_dest describes c's address and policy under cfg (find_dest). */
+static inline void attach_state(bw_conn *c, const bw_config *cfg, bool cached)
 {
     bw_state *st = bw_shim_state(cfg);
     if (!st)
@@ -128,42 +196,37 @@ static void attach_state(bw_conn *c, const bw_config *cfg, bool cached)
     if (cached && last_dest.st == st && last_dest.entries == st->entries) {
         c->entry = last_dest.entry;
         c->dest_entry = last_dest.dest_entry;
+        c->breaker_entry = last_dest.breaker_entry;
+        c->bulkhead_entry = last_dest.bulkhead_entry;
     } else {
-        const struct sockaddr *sa = (const struct sockaddr *)&c->addr;
-        c->entry = bw_state_find(st, BW_ENTRY_ADDRESS, c->dest_name, sa, true);
-        c->dest_entry = bw_state_find(st, BW_ENTRY_DESTINATION, c->dest_name, NULL, true);
-        if (cached && c->entry && c->dest_entry) {   /* a full table: look again next time */
-            last_dest.st = st;
-            last_dest.entries = st->entries;
-            last_dest.entry = c->entry;
-            last_dest.dest_entry = c->dest_entry;
-        }
+        attach_state_slow(c, st, cached);
     }
-    bool by_dest = c->policy->breaker_scope == BW_SCOPE_DESTINATION;
-    c->breaker_entry = by_dest ? c->dest_entry : c->entry;
-    c->bulkhead_entry = c->policy->bulkhead_scope == BW_SCOPE_DESTINATION ? c->dest_entry : c->entry;
 }
 
-/* Makes a record for a new connection of fd and installs it. NULL: leave fd untracked. */
-static bw_conn *track(int fd, const bw_config *cfg, bw_cfg_ref *ref, long dest,
-                      const bw_policy *policy, const struct sockaddr *sa, socklen_t len,
-                      bool cached)
+/* Makes a record for a new connection of fd to the destination f and
+ * installs it. NULL: leave fd untracked. The caller's hold on cfg (ref)
+ * stays the caller's (the record holds it on its own, bw_conn_new). now_us:
+ * the monotonic clock read just now (bw_shim_config_hold_at), -1 when not
+ * read. Inline: its frame cost more than most of its work. */
+static inline __attribute__((always_inline)) bw_conn *
+track(int fd, const bw_config *cfg, bw_cfg_ref *ref, const dest_found *f, const struct sockaddr *sa,
+      socklen_t len, int64_t now_us)
 {
     bw_conn *c = bw_conn_new(ref);
     if (!c)
         return NULL;   /* out of memory: the program still works, untracked */
-    c->policy = policy;
-    c->dest_name = dest >= 0 ? cfg->dests[dest].name : "default";
+    c->policy = f->policy;
+    c->dest_name = f->name;
     c->addrlen = len < sizeof c->addr ? len : sizeof c->addr;
     if (c->addrlen == sizeof(struct sockaddr_in))   /* the usual size: a copy of two words */
         memcpy(&c->addr, sa, sizeof(struct sockaddr_in));
     else
         memcpy(&c->addr, sa, c->addrlen);   /* a `rep movsb`, a step per byte */
-    int64_t us = bw_now_us();   /* both clocks: CLOCK_MONOTONIC, us / 1000 is bw_now_ms */
+    int64_t us = now_us >= 0 ? now_us : bw_now_us();   /* us / 1000 is bw_now_ms */
     c->started_ms = us / 1000;
     c->connect_began_us = us;   /* admit() renews it when admission may have waited */
-    bw_conn_watch_http(c, policy);
-    attach_state(c, cfg, cached);
+    bw_conn_watch_http(c, f->policy);
+    attach_state(c, cfg, f->cached);
     bw_conn *old = bw_fdt_set(fd, c);
     if (old == c) {           /* descriptor beyond the table */
         bw_conn_unref(c);
@@ -256,22 +319,29 @@ static bool admission_may_wait(const bw_policy *p)
     return bw_admission_may_wait(p);
 }
 
+static int64_t rate_wait_limit(const bw_policy *p, int64_t own_ms);
+
 /*
  * Admits a connect's first attempt, the same way in every mode: a
  * connect_rate token, a bulkhead slot, then the breaker's word (or a
  * healthy sibling's: c->addr is then the sibling's). A blocking connect
- * (may_wait) may wait for the rate, up to rate_limit_ms, and for a slot.
- * Returns 0 with the first attempt counted, or -1 with errno set: the
- * connect is rejected (counted, slot given back), or a signal cut the wait
- * for the rate (EINTR, nothing attempted).
+ * (may_wait) may wait for the rate, up to its deadline, attempt limit or
+ * the program's own SO_SNDTIMEO (own_ms), and for a slot. Returns 0 with
+ * the first attempt counted, or -1 with errno set: the connect is rejected
+ * (counted, slot given back), or a signal cut the wait for the rate (EINTR,
+ * nothing attempted).
  */
-static int admit(bw_conn *c, bool may_wait, int64_t rate_limit_ms)
+static inline __attribute__((always_inline)) int admit(bw_conn *c, bool may_wait, int64_t own_ms)
 {
-    int err = bw_guard_rate_take(c, may_wait, rate_limit_ms);
-    if (err == EINTR) {
-        atomic_store(&c->state, BW_CONN_FAILED);
-        errno = EINTR;
-        return -1;
+    const bw_policy *p = c->policy;
+    int err = 0;
+    if (p->connect_rate) {   /* most policies have none: no call */
+        err = bw_guard_rate_take(c, may_wait, may_wait ? rate_wait_limit(p, own_ms) : 0);
+        if (err == EINTR) {
+            atomic_store(&c->state, BW_CONN_FAILED);
+            errno = EINTR;
+            return -1;
+        }
     }
     bool admitted = false;   /* breaker and budget asked with the slot (guard.h) */
     if (!err)
@@ -280,7 +350,7 @@ static int admit(bw_conn *c, bool may_wait, int64_t rate_limit_ms)
         return reject(c, BW_CNT_REJECTED_BULKHEAD, err);
     if (!admitted && (err = admit_first(c)) != 0)
         return reject(c, BW_CNT_REJECTED_BREAKER, err);
-    if (admission_may_wait(c->policy))
+    if (admission_may_wait(p))
         c->connect_began_us = bw_now_us();
     bw_count(c->entry, BW_CNT_CONNECTS, 1);
     if (!admitted)
@@ -291,7 +361,7 @@ static int admit(bw_conn *c, bool may_wait, int64_t rate_limit_ms)
 /* Non-blocking connect left to the program (native mode): no waiting, no retry. */
 static int connect_native(int fd, bw_conn *c)
 {
-    if (admit(c, false, 0) != 0)
+    if (admit(c, false, -1) != 0)
         return -1;
     c->started_ms = bw_now_ms();
     c->outcome_pending = true;
@@ -315,7 +385,7 @@ static int connect_async(int fd, bw_conn *c)
     const bw_policy *p = c->policy;
     if (p->retries == 0 && p->connect_timeout_ms == 0 && p->deadline_ms == 0)
         return connect_native(fd, c);   /* nothing to retry or bound: the cheaper path */
-    if (admit(c, false, 0) != 0)
+    if (admit(c, false, -1) != 0)
         return -1;
     c->started_ms = bw_now_ms();
     if (bw_real.connect(fd, (const struct sockaddr *)&c->addr, c->addrlen) == 0) {
@@ -407,10 +477,8 @@ static int connect_managed(int fd, bw_conn *c, bool nonblocking)
     bool admit_waits = admission_may_wait(c->policy);
     struct timeval own;
     int64_t own_ms = bw_own_send_timeout(fd, &own);
-    if (admit(c, true, rate_wait_limit(c->policy, own_ms)) != 0)
+    if (admit(c, true, own_ms) != 0)
         return -1;
-    const struct sockaddr *sa = (const struct sockaddr *)&c->addr;   /* a sibling's, after a failover */
-    socklen_t len = c->addrlen;
     int err;
     /* The program's own limit applies to blocking connects only, as in the kernel. */
     if (nonblocking)
@@ -423,7 +491,12 @@ static int connect_managed(int fd, bw_conn *c, bool nonblocking)
                                       bw_retry_attempt_limit(&plan, c->policy, began, &own_binds));
         c->started_ms = began;
         c->outcome_pending = true;
-        err = bw_attempt(fd, c, sa, len, nonblocking, (int)limit, &own, &in_progress);
+        if (!nonblocking && limit <= 0)   /* to c->addr */
+            err = bw_attempt_unbounded(fd, c, &in_progress);
+        else if (!nonblocking)
+            err = bw_attempt_limited(fd, c, (int)limit, &own, &in_progress);
+        else
+            err = bw_attempt(fd, c, nonblocking, (int)limit, &own, &in_progress);
         if (err == EINTR && in_progress) {
             atomic_store(&c->state, BW_CONN_CONNECTING);   /* outcome learned later */
             errno = EINTR;
@@ -493,14 +566,13 @@ static void dead_peer_options(int fd, const bw_policy *p)
     errno = saved;
 }
 
-/* Says at info, once per process and destination, how its connects are handled. */
+/* Says at info, once per process and destination, how its connects are
+ * handled; the caller asks whether info is logged. */
 static void log_mode_once(const bw_conn *c, enum bw_nonblocking mode, bool nonblocking)
 {
     static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
     static struct { const char *dest; uint8_t kinds; } seen[64];
     static size_t n_seen;
-    if (!bw_log_enabled(BW_LOG_INFO))
-        return;
     unsigned kind = nonblocking ? 1u << mode : 1u << 7;
     bool say = false;
     pthread_mutex_lock(&lock);
@@ -575,15 +647,17 @@ static int connect_entered(int fd, const struct sockaddr *sa, socklen_t len)
     if (prev && atomic_load(&prev->state) == BW_CONN_CONNECTED)
         return bw_real.connect(fd, sa, len);   /* EISCONN: the connection stays as it is */
     bw_cfg_ref *ref;
-    const bw_config *cfg = bw_shim_config_hold(&ref);
+    int64_t now_us = -1;   /* the reload check's clock reading, for track */
+    const bw_config *cfg = bw_shim_config_hold_at(&ref, &now_us);
     if (!cfg || !is_stream(fd)) {
         bw_cfg_drop(ref);
         return bw_real.connect(fd, sa, len);
     }
-    const bw_policy *policy;
-    bool cached;
-    long dest = find_dest(cfg, ref, sa, &policy, &cached);
-    bw_conn *c = policy->enabled ? track(fd, cfg, ref, dest, policy, sa, len, cached) : NULL;
+    enum bw_log_level threshold = bw_log_threshold();   /* asked once per connect */
+    dest_found f;
+    find_dest(cfg, ref, sa, threshold == BW_LOG_DEBUG, &f);
+    const bw_policy *policy = f.policy;
+    bw_conn *c = policy->enabled ? track(fd, cfg, ref, &f, sa, len, now_us) : NULL;
     bw_cfg_drop(ref);   /* a tracked connection holds the config on its own */
     if (!c) {
         bw_forget_fd(fd);
@@ -594,7 +668,8 @@ static int connect_entered(int fd, const struct sockaddr *sa, socklen_t len)
     bool nonblocking = bw_nonblock_is_set(fd);
     enum bw_nonblocking mode = policy->nonblocking;
     errno = saved;
-    log_mode_once(c, nonblocking ? mode : BW_NB_WAIT, nonblocking);
+    if (threshold >= BW_LOG_INFO)
+        log_mode_once(c, nonblocking ? mode : BW_NB_WAIT, nonblocking);
     if (nonblocking && mode == BW_NB_NATIVE)
         return connect_native(fd, c);
     if (nonblocking && mode == BW_NB_AUTO)
@@ -618,10 +693,9 @@ bw_conn *bw_track_inherited(int fd, const struct sockaddr *peer, socklen_t len)
         bw_cfg_drop(ref);
         return NULL;
     }
-    const bw_policy *policy;
-    bool cached;
-    long dest = find_dest(cfg, ref, peer, &policy, &cached);
-    bw_conn *c = policy->enabled ? track(fd, cfg, ref, dest, policy, peer, len, cached) : NULL;
+    dest_found f;
+    find_dest(cfg, ref, peer, bw_log_enabled(BW_LOG_DEBUG), &f);
+    bw_conn *c = f.policy->enabled ? track(fd, cfg, ref, &f, peer, len, -1) : NULL;
     bw_cfg_drop(ref);
     if (c)
         atomic_store(&c->state, BW_CONN_CONNECTED);

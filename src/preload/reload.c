@@ -26,7 +26,7 @@
 #define BW_RELOAD_PERIOD_MS 1000   /* between two looks at the file */
 #define BW_RELOAD_SLOW_MS 100      /* a connect held up longer is reported */
 
-static _Atomic int64_t next_check_ms;
+static _Atomic int64_t next_check_us;   /* monotonic microseconds, as connect reads them */
 static _Atomic int busy;                 /* a check or reload is running */
 /* Written by the thread that holds `busy` (a check, or the reload thread
  * it started), read by the next one: atomics, so that no access depends on
@@ -141,26 +141,48 @@ static bool check(const bw_config *cfg)
     return changed;
 }
 
-const bw_config *bw_shim_config_hold(bw_cfg_ref **ref)
+/* The check when one is due at *now_us: at most one thread a second gets
+ * here, so it is kept out of the hold's own path. *now_us becomes -1 when
+ * the check ran (a reload may have taken long: the caller reads the clock
+ * afresh). */
+static __attribute__((noinline)) const bw_config *check_due(bw_cfg_ref **ref, const bw_config *cfg,
+                                                            int64_t *now_us)
 {
-    const bw_config *cfg;
-    *ref = bw_cfg_hold(&cfg);
-    if (!cfg || !cfg->reload || !bw_env_config_path()[0])
-        return cfg;
-    int64_t now = bw_now_ms();
-    int64_t due = atomic_load_explicit(&next_check_ms, memory_order_relaxed);
-    if (now < due || !atomic_compare_exchange_strong(&next_check_ms, &due, now + BW_RELOAD_PERIOD_MS))
+    int64_t now = *now_us;
+    int64_t due = atomic_load_explicit(&next_check_us, memory_order_relaxed);
+    if (now < due ||
+        !atomic_compare_exchange_strong(&next_check_us, &due, now + BW_RELOAD_PERIOD_MS * 1000))
         return cfg;
     int idle = 0;
     if (!atomic_compare_exchange_strong(&busy, &idle, 1))
         return cfg;
     int saved = errno;
+    *now_us = -1;
     if (check(cfg)) {
         bw_cfg_drop(*ref);
         *ref = bw_cfg_hold(&cfg);   /* this connect already runs under the new one */
     }
     errno = saved;
     return cfg;
+}
+
+const bw_config *bw_shim_config_hold_at(bw_cfg_ref **ref, int64_t *now_us)
+{
+    const bw_config *cfg;
+    *ref = bw_cfg_hold(&cfg);
+    if (!cfg || !cfg->reload || !bw_env_config_path()[0])
+        return cfg;
+    int64_t us = bw_now_us();   /* CLOCK_MONOTONIC: us / 1000 is bw_now_ms */
+    *now_us = us;
+    if (us < atomic_load_explicit(&next_check_us, memory_order_relaxed))
+        return cfg;
+    return check_due(ref, cfg, now_us);
+}
+
+const bw_config *bw_shim_config_hold(bw_cfg_ref **ref)
+{
+    int64_t now_us;
+    return bw_shim_config_hold_at(ref, &now_us);
 }
 
 /* A fork child: a reload running in a thread that did not come along will

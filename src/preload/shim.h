@@ -123,7 +123,14 @@ enum bw_conn_state {
     BW_CONN_FAILED,
 };
 
-typedef struct bw_cfg_ref bw_cfg_ref;   /* a held config (config_ref.c) */
+/* A held config: a slot of config_ref.c, which alone uses its fields but
+ * the generation (bw_cfg_generation, inline: every connect asks it). */
+typedef struct bw_cfg_ref {
+    atomic_int refs;
+    const struct bw_config *cfg;
+    uint64_t generation;     /* which publication cfg is: set before it is current */
+    int state;               /* enum slot_state; owned by the thread running a reload check */
+} bw_cfg_ref;
 
 /* A connection's peer: tracked connections are IPv4 or IPv6 only. */
 typedef union bw_inet_addr {
@@ -385,11 +392,31 @@ void bw_log_sink_apply(const bw_config *cfg);
 
 /* Config lifetimes (config_ref.c): a config is freed once it is no longer
  * in force and nobody holds it. */
-/* Holds the config in force; NULL (and *cfg NULL) before there is one. */
-bw_cfg_ref *bw_cfg_hold(const bw_config **cfg);
+/* Holds the config in force; NULL (and *cfg NULL) before there is one.
+ * Inline: every connect takes one. Why it is safe: config_ref.c. */
+extern _Atomic(bw_cfg_ref *) bw_cfg_current;   /* the slot in force (config_ref.c) */
+static inline bw_cfg_ref *bw_cfg_hold(const bw_config **cfg)
+{
+    for (;;) {
+        bw_cfg_ref *s = atomic_load(&bw_cfg_current);
+        if (!s) {
+            *cfg = NULL;
+            return NULL;
+        }
+        atomic_fetch_add(&s->refs, 1);
+        if (atomic_load(&bw_cfg_current) == s) {
+            *cfg = s->cfg;
+            return s;
+        }
+        atomic_fetch_sub(&s->refs, 1);   /* retired meanwhile: take the new one */
+    }
+}
 /* Which publication the config held through ref is: never the same for two
  * configs, even when one is allocated where a freed one was. */
-uint64_t bw_cfg_generation(const bw_cfg_ref *ref);
+static inline uint64_t bw_cfg_generation(const bw_cfg_ref *ref)
+{
+    return ref->generation;
+}
 /* One more hold on a config already held through ref; returns ref. */
 bw_cfg_ref *bw_cfg_keep(bw_cfg_ref *ref);
 /* Lets go of a hold (ref may be NULL). */
@@ -406,6 +433,11 @@ size_t bw_cfg_sweep(bool small_only);
 /* The config in force, after checking (at most once a second) for a reload,
  * held until bw_cfg_drop(*ref). NULL: intercept nothing. */
 const bw_config *bw_shim_config_hold(bw_cfg_ref **ref);
+/* The same, for a caller that needs the monotonic clock (microseconds)
+ * right after: where the check read it, *now_us gets that reading, else it
+ * is left as it was (-1 after a check that looked at the file, which may
+ * have taken long). */
+const bw_config *bw_shim_config_hold_at(bw_cfg_ref **ref, int64_t *now_us);
 
 /* Monotonic milliseconds (clock.c). */
 int64_t bw_now_ms(void);

@@ -68,7 +68,7 @@ static int map_first(const bw_config *cfg)
 
 /* The shared file shrank (a SIGBUS was repaired): new connections get a
  * fresh private region; the first caller maps it and says so, once. */
-static bw_state *after_shrink(const bw_config *cfg)
+static __attribute__((noinline)) bw_state *after_shrink(const bw_config *cfg)
 {
     if (atomic_exchange(&shrink_handled, 1))
         return atomic_load_explicit(&active, memory_order_acquire);
@@ -85,14 +85,23 @@ static bw_state *after_shrink(const bw_config *cfg)
     return atomic_load_explicit(&active, memory_order_acquire);
 }
 
+static bw_state *state_not_ready(const bw_config *cfg, int r);
+
 bw_state *bw_shim_state(const bw_config *cfg)
 {
     int r = atomic_load_explicit(&state_ready, memory_order_acquire);
-    if (r == MAP_READY) {
+    if (__builtin_expect(r == MAP_READY, 1)) {
         if (__builtin_expect(bw_state_guard_tripped(), 0))
             return after_shrink(cfg);
         return atomic_load_explicit(&active, memory_order_relaxed);
     }
+    return state_not_ready(cfg, r);
+}
+
+/* bw_shim_state before the region is mapped (r: state_ready as read),
+ * out of line: a connect finds it mapped but for the first ones. */
+static __attribute__((noinline)) bw_state *state_not_ready(const bw_config *cfg, int r)
+{
     /* Another thread is mapping it: wait (briefly, bounded) rather than run
      * stateless, or the first concurrent connects of a process would all
      * pass an empty bulkhead. */

@@ -460,6 +460,56 @@ static const bw_test_case rule_cases[] = {
     {NULL, NULL},
 };
 
+/* floor(ms / 1000), also below zero. */
+static int64_t second_of(int64_t ms)
+{
+    return ms / 1000 - (ms % 1000 < 0);
+}
+
+/* A forward walk from start, one first attempt per step, over steps that
+ * stay in a second, end on its last or first millisecond and skip seconds:
+ * the window always holds exactly the attempts of its last 10 seconds
+ * (advance's same-second shortcut against the model). */
+static void latest_second_walk(int64_t start)
+{
+    static const int64_t steps[] = {0, 1, 998, 1, 1, 999, 0, 1000, 1, 2500, 7, 9000, 1,
+                                    999, 10000, 1, 3600000, 1, 1};
+    enum { N = sizeof steps / sizeof steps[0] };
+    int64_t seen[3 * N];
+    unsigned n = 0;
+    bw_budget b = fresh();
+    int64_t now = start;
+    for (unsigned round = 0; round < 3; round++)
+        for (unsigned k = 0; k < N; k++) {
+            now += steps[k];
+            bw_budget_note_first(&b, now);
+            seen[n++] = second_of(now);
+            uint64_t f, r, want = 0;
+            bw_budget_window(&b, now, &f, &r);
+            for (unsigned j = 0; j < n; j++)
+                want += seen[j] > second_of(now) - BW_BUDGET_SECONDS;
+            CU_ASSERT_EQUAL(f, want);
+            CU_ASSERT_EQUAL(r, 0);
+        }
+    CU_ASSERT_EQUAL(b.total_firsts, n);
+}
+
+static void test_latest_second_walk(void)
+{
+    latest_second_walk(T0);
+    latest_second_walk(-5500);
+    latest_second_walk(INT64_MIN + 100000000);
+    latest_second_walk(INT64_MAX - 100000000);
+    /* A window cleared within the latest second: its bucket is made anew. */
+    bw_budget b = fresh();
+    uint64_t f, r;
+    firsts(&b, 3, T0 + 10);
+    bw_budget_clear_window(&b);
+    firsts(&b, 2, T0 + 20);
+    bw_budget_window(&b, T0 + 20, &f, &r);
+    CU_ASSERT_EQUAL(f, 2);
+}
+
 static const bw_test_case clock_cases[] = {
     {"buckets expire after 10 s", test_window_expiry},
     {"reused bucket is reset", test_bucket_reuse},
@@ -468,6 +518,7 @@ static const bw_test_case clock_cases[] = {
     {"small step back counts in latest second", test_small_step_back_is_kept},
     {"jump back by hours starts afresh", test_jump_back_hours},
     {"negative times floor correctly", test_negative_times},
+    {"a forward walk keeps exactly the last 10 s", test_latest_second_walk},
     {NULL, NULL},
 };
 
