@@ -62,8 +62,10 @@
  * 6: the retry budget's first attempts are added without the entry's lock
  *    (bw_budget_note_first_unlocked); a bulkhead owner's pid and slot count
  *    are one word, written only with atomic instructions, and the owner
- *    gives a slot back without the entry's lock (bw_bulkhead.h). Both
- *    change the write protocol.
+ *    gives a slot back without the entry's lock (bw_bulkhead.h); an owner's
+ *    record is kept at count 0, a claim goes through word 0, and with max
+ *    0 the owner takes a slot on its record without the lock. All change
+ *    the write protocol.
  */
 #ifdef BW_STATE_LAYOUT_VERSION_OVERRIDE
 #define BW_STATE_VERSION BW_STATE_LAYOUT_VERSION_OVERRIDE
