@@ -250,18 +250,6 @@ bool bw_bulkhead_release(bw_bulkhead *b, int32_t pid, uint64_t start_time);
  */
 bool bw_bulkhead_release_at(bw_bulkhead *b, uint32_t index, int32_t pid, uint64_t start_time);
 
-/*
- * The owner's take WITHOUT the lock, for max 0 only: one more slot of pid
- * on owner entry index, by compare-and-swap, when that entry names pid
- * (its count may be 0: a kept record) and no ticket may be outstanding.
- * index must be one that bw_bulkhead_acquire reported to this same live
- * process (pid), with BW_BH_TAKEN ("Lock-free take" above). Returns false,
- * changing nothing, when it cannot: the caller then uses
- * bw_bulkhead_acquire under the lock. The slot is given back as one that
- * acquire counted at index.
- */
-bool bw_bulkhead_take_at(bw_bulkhead *b, uint32_t index, int32_t pid);
-
 /* Gives back one BW_BH_UNTRACKED slot; false when there is none. */
 bool bw_bulkhead_release_untracked(bw_bulkhead *b);
 
@@ -315,12 +303,42 @@ int64_t bw_bulkhead_wake_by(const bw_bulkhead *b, uint32_t ticket, int64_t now_m
 
 /* True when a ticket may be outstanding (bw_bulkhead_waiting may be > 0):
  * false spares the caller the clock. Atomic loads: also read without the
- * lock, after bw_bulkhead_release_at (the two words are written only under
- * the lock, with atomic stores). */
+ * lock, after bw_bulkhead_release_at and in bw_bulkhead_take_at (the two
+ * words are written only under the lock, with atomic stores). */
 static inline bool bw_bulkhead_has_tickets(const bw_bulkhead *b)
 {
     return __atomic_load_n(&b->ticket_next, __ATOMIC_RELAXED) !=
            __atomic_load_n(&b->ticket_head, __ATOMIC_RELAXED);
+}
+
+/*
+ * The owner's take WITHOUT the lock, for max 0 only: one more slot of pid
+ * on owner entry index, by compare-and-swap, when that entry names pid
+ * (its count may be 0: a kept record) and no ticket may be outstanding.
+ * index must be one that bw_bulkhead_acquire reported to this same live
+ * process (pid), with BW_BH_TAKEN ("Lock-free take" above). Returns false,
+ * changing nothing, when it cannot: the caller then uses
+ * bw_bulkhead_acquire under the lock. The slot is given back as one that
+ * acquire counted at index. Inline: it is the whole of the usual take
+ * with max 0.
+ */
+static inline bool bw_bulkhead_take_at(bw_bulkhead *b, uint32_t index, int32_t pid)
+{
+    /* Tickets: the locked acquire would look at them (acquire_checked). */
+    if (index >= BW_BULKHEAD_OWNERS || pid == 0 || bw_bulkhead_has_tickets(b))
+        return false;
+    bw_bulkhead_owner *o = &b->owners[index];
+    uint64_t w = __atomic_load_n(&o->word, __ATOMIC_RELAXED);
+    for (;;) {
+        bw_bulkhead_owner v = {.word = w};
+        if (v.pid != pid || v.slots == UINT32_MAX)
+            return false;
+        /* One more slot: the count does not wrap (checked), the pid stays. */
+        v.slots++;
+        if (__atomic_compare_exchange_n(&o->word, &w, v.word, false,
+                                        __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+            return true;
+    }
 }
 
 /* Outstanding tickets at now_ms (for status). */

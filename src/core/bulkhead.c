@@ -262,23 +262,6 @@ bool bw_bulkhead_release_at(bw_bulkhead *b, uint32_t index, int32_t pid, uint64_
     return true;
 }
 
-bool bw_bulkhead_take_at(bw_bulkhead *b, uint32_t index, int32_t pid)
-{
-    /* Tickets: the locked acquire would look at them (acquire_checked). */
-    if (index >= BW_BULKHEAD_OWNERS || pid == 0 || bw_bulkhead_has_tickets(b))
-        return false;
-    bw_bulkhead_owner *o = &b->owners[index];
-    uint64_t w = __atomic_load_n(&o->word, __ATOMIC_RELAXED);
-    for (;;) {
-        bw_bulkhead_owner v = {.word = w};
-        if (v.pid != pid || v.slots == UINT32_MAX)
-            return false;
-        if (__atomic_compare_exchange_n(&o->word, &w, w + ONE_SLOT, false,
-                                        __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
-            return true;
-    }
-}
-
 bool bw_bulkhead_release_untracked(bw_bulkhead *b)
 {
     if (b->untracked == 0)

@@ -525,32 +525,43 @@ wait_for_slot(bw_conn *c, bw_entry *e, int32_t pid, uint64_t start, bool may_wai
 }
 
 /*
- * This thread's last slot taken under the lock and counted on an owner
- * entry: the bulkhead, the entry and the pid that took it. A take with
- * max 0 tries that entry first, without the lock (bw_bulkhead_take_at,
- * whose argument needs the index to be one a locked acquire of this same
- * process reported): an address names one bulkhead for the life of the
- * process (state regions are never unmapped), and the pid tells the
- * process that took it from a fork child, whose thread inherits this. Per
- * thread: nothing to tear, and a vfork child or a signal handler inside
- * the shim never connects tracked (bw_connect), so never comes here.
+ * This thread's last slots taken under the lock and counted on an owner
+ * entry, one per bulkhead in a few ways (hint_for; a program alternating
+ * between destinations keeps each): the bulkhead, the entry and the pid
+ * that took it. A take with max 0 tries that entry first, without the lock
+ * (bw_bulkhead_take_at, whose argument needs the index to be one a locked
+ * acquire of this same process reported): an address names one bulkhead
+ * for the life of the process (state regions are never unmapped), and the
+ * pid tells the process that took it from a fork child, whose thread
+ * inherits this. Per thread: nothing to tear, and a vfork child or a
+ * signal handler inside the shim never connects tracked (bw_connect), so
+ * never comes here.
  */
-static __thread struct {
+struct take_hint {
     const bw_bulkhead *b;
     int32_t pid;
     uint32_t index;
-} take_hint BW_TLS;
+};
+#define TAKE_HINTS 4
+static __thread struct take_hint take_hints[TAKE_HINTS] BW_TLS;
 
-/* A slot with max 0 without the lock, on this thread's last entry
- * (take_hint): true when taken, with *admitted as from the locked take. */
+/* The way of take_hints for b: entries are over 4 KB apart. */
+static inline struct take_hint *hint_for(const bw_bulkhead *b)
+{
+    return &take_hints[((uintptr_t)b >> 12) % TAKE_HINTS];
+}
+
+/* A slot with max 0 without the lock, on this thread's last entry in e
+ * (take_hints): true when taken, with *admitted as from the locked take. */
 static inline bool take_unlocked(bw_conn *c, bw_entry *e, int32_t pid, bool *admitted)
 {
-    if (c->policy->max_connections || take_hint.b != &e->bulkhead || take_hint.pid != pid ||
-        !bw_bulkhead_take_at(&e->bulkhead, take_hint.index, pid))
+    const struct take_hint *h = hint_for(&e->bulkhead);
+    if (c->policy->max_connections || h->b != &e->bulkhead || h->pid != pid ||
+        !bw_bulkhead_take_at(&e->bulkhead, h->index, pid))
         return false;
     c->holds_slot = true;
     c->slot_untracked = false;
-    c->slot_index = (uint8_t)take_hint.index;
+    c->slot_index = (uint8_t)h->index;
     *admitted = admit_rest_unlocked(c, e);
     return true;
 }
@@ -573,11 +584,8 @@ static __attribute__((noinline)) int take_locked(bw_conn *c, bw_entry *e, int32_
         c->holds_slot = true;
         c->slot_untracked = r == BW_BH_UNTRACKED;
         c->slot_index = (uint8_t)index;
-        if (r == BW_BH_TAKEN) {
-            take_hint.b = &e->bulkhead;
-            take_hint.pid = pid;
-            take_hint.index = index;
-        }
+        if (r == BW_BH_TAKEN)
+            *hint_for(&e->bulkhead) = (struct take_hint){&e->bulkhead, pid, index};
         return 0;
     }
     bw_record_rejection(c, BW_REJ_BULKHEAD);
