@@ -57,9 +57,11 @@
  * its own slot back with bw_bulkhead_release_at, without it: a compare-and-
  * swap of the owner entry's (pid, slots) word, from (pid, n > 0) to
  * (pid, n - 1). Why every interleaving is right:
- *  - Each write of an owner word is atomic (stores of a free entry, compare-
- *    and-swap loops elsewhere), so no update under the lock is lost to one
- *    without it, and no count goes below 0 (the swap needs n > 0).
+ *  - Each write of an owner word is atomic (a claim's store of (pid, 1)
+ *    onto the word 0 it swapped in, which nobody changes without the lock,
+ *    "Kept records"; compare-and-swap loops elsewhere), so no update under
+ *    the lock is lost to one without it, and no count goes below 0 (the
+ *    swap needs n > 0).
  *  - Only a live process runs it, for itself; while it lives no other
  *    process has its pid, and an entry changes pid only when it is free
  *    (slots 0, claimed under the lock): a swap that expects the pid cannot
