@@ -4,9 +4,10 @@
  *
  * A bw_bulkhead is fixed-size and pointer-free: it lives in a mapping shared
  * by several processes, and the caller holds a lock around every call (the
- * exceptions: bw_bulkhead_seq, bw_bulkhead_seq_to_wait, bw_bulkhead_has_tickets
- * and the owner's own give-back, bw_bulkhead_release_at; see "Lock-free
- * give-back" below). All zeroes is a valid empty
+ * exceptions: bw_bulkhead_seq, bw_bulkhead_seq_to_wait, bw_bulkhead_has_tickets,
+ * the owner's own give-back, bw_bulkhead_release_at, and its own take with
+ * max 0, bw_bulkhead_take_at; see "Lock-free give-back" and "Lock-free
+ * take" below). All zeroes is a valid empty
  * bulkhead. Any byte content is safe: every index is computed and bounds-
  * checked, counts saturate, so a corrupt state file can make the numbers
  * wrong but never crash the caller or make it write outside the struct.
@@ -56,9 +57,11 @@
  * its own slot back with bw_bulkhead_release_at, without it: a compare-and-
  * swap of the owner entry's (pid, slots) word, from (pid, n > 0) to
  * (pid, n - 1). Why every interleaving is right:
- *  - Each write of an owner word is atomic (stores of a free entry, compare-
- *    and-swap loops elsewhere), so no update under the lock is lost to one
- *    without it, and no count goes below 0 (the swap needs n > 0).
+ *  - Each write of an owner word is atomic (a claim's store of (pid, 1)
+ *    onto the word 0 it swapped in, which nobody changes without the lock,
+ *    "Kept records"; compare-and-swap loops elsewhere), so no update under
+ *    the lock is lost to one without it, and no count goes below 0 (the
+ *    swap needs n > 0).
  *  - Only a live process runs it, for itself; while it lives no other
  *    process has its pid, and an entry changes pid only when it is free
  *    (slots 0, claimed under the lock): a swap that expects the pid cannot
@@ -67,8 +70,9 @@
  *    fails the swap, and the caller falls back to the locked release,
  *    which takes the slot from wherever the owner's count is: the owner's
  *    total stays exact, whichever entry holds it.
- *  - The cap: without the lock, counts only go down, so an acquire under
- *    the lock sums a total at least the true one: max is never exceeded.
+ *  - The cap: without the lock, counts only go down (but for the takes of
+ *    processes with max 0, "Lock-free take"), so an acquire under the lock
+ *    sums a total at least the true one: max is never exceeded.
  *  - Waiters: the give-back moves seq after the count, then looks at
  *    bw_bulkhead_has_tickets; a waiter, after taking its ticket, reads seq
  *    before each try (bw_bulkhead_seq_to_wait). Both are read-modify-
@@ -78,6 +82,53 @@
  *    give-back sees the ticket, and wakes the waiters (a futex wait on the
  *    old seq returns at once when seq has moved since): none sleeps
  *    through a slot freed.
+ *
+ * Kept records. An owner's record stays its own when its count drops to 0
+ * (the word keeps the pid), so that its next take can be lock-free. A
+ * record holding no slot is still free to claim (bw_bulkhead_acquire
+ * prefers a record with no pid, word 0, then takes a kept one from its
+ * owner, whose next take is then locked), so nothing that counts slots or
+ * looks for a free entry (bw_bulkhead_active, _owned, _should_reclaim,
+ * _reclaim, status, metrics) sees a difference. A reclaim frees the records
+ * of dead owners (word 0); a kept record of a dead owner waits for a claim.
+ * A claim (under the lock) goes through word 0: it swaps the word it saw
+ * (slots 0) for 0, writes the start time, then stores (pid, 1). Nobody
+ * writes a word 0 without the lock (a lock-free take needs its own pid in
+ * the word, a give-back slots > 0), so the start time never changes while
+ * a word names an owner.
+ *
+ * Lock-free take. With max 0 and no ticket outstanding the locked acquire
+ * admits without a decision, so the owner may count the slot on a record
+ * of its own without the lock (bw_bulkhead_take_at): one compare-and-swap
+ * of the word from (pid, n) to (pid, n + 1), at an index that a locked
+ * acquire of this same live process reported (the caller keeps the index
+ * with the pid that took it, so a fork child, another pid, never uses its
+ * parent's). Why every interleaving is right:
+ *  - The record is the caller's whenever the swap sees its pid, and no
+ *    start time needs reading: when the index was reported the record was
+ *    (pid, start) of this process; its pid changes only by a claim, by a
+ *    live process (no other process has this pid while this one lives),
+ *    so a record that names the pid again was claimed by this process
+ *    with its own start time, which stays while the pid does ("Kept
+ *    records").
+ *  - Against a claim: the claim's swap to word 0 and the take's swap are
+ *    on one word: the take comes first (the record holds a slot now, the
+ *    claimer's swap fails and it looks elsewhere), or the claim does (the
+ *    take sees word 0 or another pid and fails; the caller takes the lock).
+ *  - Against a reclaim, a hand-over, a give-back, a locked acquire or
+ *    release: each changes a word by one compare-and-swap (a claim's store
+ *    of (pid, 1) follows its swap to 0), so no update is lost and no count
+ *    wraps; a reclaim empties only records of dead owners.
+ *  - Waiters: a take frees nothing, so nobody needs a wake; it is not done
+ *    while a ticket may be outstanding (bw_bulkhead_has_tickets), where the
+ *    locked acquire purges first. A ticket waits only with max > 0; the
+ *    locked acquire with max 0 admits ahead of tickets, as before.
+ *  - The cap: only a process whose max is 0 takes without the lock, and the
+ *    processes sharing a state file read one config file, so they agree on
+ *    max but for a moment around a reload. Then a process with a max may,
+ *    under the lock, sum a count below every instant's (a take and a
+ *    give-back between its reads of two words) and admit over max; a
+ *    process with max 0 admits over max in any case.
  *
  * seq changes whenever a slot may have become available to a waiter (a
  * release, a reclaim, a cancelled, expired or admitted ticket). A waiter
@@ -99,10 +150,12 @@
 
 /*
  * An owner entry. pid and slots share one 64-bit word, read and written
- * only with atomic instructions (layout 7): the owner gives a slot back
- * without the lock (bw_bulkhead_release_at), by one compare-and-swap of the
+ * only with atomic instructions (layout 6): the owner gives a slot back
+ * (bw_bulkhead_release_at) and, with max 0, takes one
+ * (bw_bulkhead_take_at) without the lock, by one compare-and-swap of the
  * word that also checks the pid, so it can never change another owner's
- * count. start_time is read and written atomically too (relaxed).
+ * count. start_time is read and written atomically too (relaxed), and
+ * only while the word is 0 (a claim, "Kept records"). pid 0: no owner.
  */
 typedef struct bw_bulkhead_owner {
     union {
@@ -252,12 +305,42 @@ int64_t bw_bulkhead_wake_by(const bw_bulkhead *b, uint32_t ticket, int64_t now_m
 
 /* True when a ticket may be outstanding (bw_bulkhead_waiting may be > 0):
  * false spares the caller the clock. Atomic loads: also read without the
- * lock, after bw_bulkhead_release_at (the two words are written only under
- * the lock, with atomic stores). */
+ * lock, after bw_bulkhead_release_at and in bw_bulkhead_take_at (the two
+ * words are written only under the lock, with atomic stores). */
 static inline bool bw_bulkhead_has_tickets(const bw_bulkhead *b)
 {
     return __atomic_load_n(&b->ticket_next, __ATOMIC_RELAXED) !=
            __atomic_load_n(&b->ticket_head, __ATOMIC_RELAXED);
+}
+
+/*
+ * The owner's take WITHOUT the lock, for max 0 only: one more slot of pid
+ * on owner entry index, by compare-and-swap, when that entry names pid
+ * (its count may be 0: a kept record) and no ticket may be outstanding.
+ * index must be one that bw_bulkhead_acquire reported to this same live
+ * process (pid), with BW_BH_TAKEN ("Lock-free take" above). Returns false,
+ * changing nothing, when it cannot: the caller then uses
+ * bw_bulkhead_acquire under the lock. The slot is given back as one that
+ * acquire counted at index. Inline: it is the whole of the usual take
+ * with max 0.
+ */
+static inline bool bw_bulkhead_take_at(bw_bulkhead *b, uint32_t index, int32_t pid)
+{
+    /* Tickets: the locked acquire would look at them (acquire_checked). */
+    if (index >= BW_BULKHEAD_OWNERS || pid == 0 || bw_bulkhead_has_tickets(b))
+        return false;
+    bw_bulkhead_owner *o = &b->owners[index];
+    uint64_t w = __atomic_load_n(&o->word, __ATOMIC_RELAXED);
+    for (;;) {
+        bw_bulkhead_owner v = {.word = w};
+        if (v.pid != pid || v.slots == UINT32_MAX)
+            return false;
+        /* One more slot: the count does not wrap (checked), the pid stays. */
+        v.slots++;
+        if (__atomic_compare_exchange_n(&o->word, &w, v.word, false,
+                                        __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+            return true;
+    }
 }
 
 /* Outstanding tickets at now_ms (for status). */

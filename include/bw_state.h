@@ -62,10 +62,12 @@
  * 6: the retry budget's first attempts are added without the entry's lock
  *    (bw_budget_note_first_unlocked); a bulkhead owner's pid and slot count
  *    are one word, written only with atomic instructions, and the owner
- *    gives a slot back without the entry's lock (bw_bulkhead.h); each
- *    breaker carries a sequence number and run_held, for successes left
- *    out without the lock (bw_breaker_success_quiet). All three change the
- *    write protocol (an older build would not keep to it).
+ *    gives a slot back without the entry's lock (bw_bulkhead.h); an owner's
+ *    record is kept at count 0, a claim goes through word 0, and with max
+ *    0 the owner takes a slot on its record without the lock; each breaker
+ *    carries a sequence number and run_held, for successes left out
+ *    without the lock (bw_breaker_success_quiet). All change the write
+ *    protocol (an older build would not keep to it).
  */
 #ifdef BW_STATE_LAYOUT_VERSION_OVERRIDE
 #define BW_STATE_VERSION BW_STATE_LAYOUT_VERSION_OVERRIDE

@@ -67,36 +67,75 @@ static unsigned find_owner(const bw_bulkhead *b, int32_t pid, uint64_t start)
     return NO_INDEX;
 }
 
-/* The index of a free entry, or NO_INDEX. */
-static unsigned free_owner(const bw_bulkhead *b, int32_t pid)
+/* Is o (pid, start)'s record, holding slots or kept at 0 (see "Kept
+ * records" in bw_bulkhead.h)? Under the lock, where neither half changes. */
+static bool is_mine(const bw_bulkhead_owner *o, int32_t pid, uint64_t start)
 {
-    for (unsigned i = 0, h = home_of(pid); i < BW_BULKHEAD_OWNERS; i++)
-        if (word_of(&b->owners[(h + i) % BW_BULKHEAD_OWNERS]).slots == 0)
-            return (h + i) % BW_BULKHEAD_OWNERS;
+    return word_of(o).pid == pid && pid != 0 && start_of(o) == start;
+}
+
+/* The index of a record of (pid, start), holding slots or kept, or NO_INDEX. */
+static unsigned find_mine(const bw_bulkhead *b, int32_t pid, uint64_t start)
+{
+    for (unsigned i = 0, h = home_of(pid); i < BW_BULKHEAD_OWNERS; i++) {
+        unsigned at = (h + i) % BW_BULKHEAD_OWNERS;
+        if (is_mine(&b->owners[at], pid, start))
+            return at;
+    }
     return NO_INDEX;
 }
 
-/*
- * Counts one more slot on o, which is free or (pid, start)'s; under the
- * lock, where the only writers racing are the owner's own lock-free
- * give-backs (which leave a free entry alone). w: o's word as last read.
- * False when o's count is full.
- */
-static inline bool add_one(bw_bulkhead_owner *o, int32_t pid, uint64_t start, uint64_t w)
+/* The index of an entry to claim: a free one (word 0) when there is one,
+ * else one kept at 0 by its owner (who loses it: its next take is locked),
+ * NO_INDEX when every entry holds slots. */
+static unsigned free_owner(const bw_bulkhead *b, int32_t pid)
 {
+    unsigned kept = NO_INDEX;
+    for (unsigned i = 0, h = home_of(pid); i < BW_BULKHEAD_OWNERS; i++) {
+        unsigned at = (h + i) % BW_BULKHEAD_OWNERS;
+        bw_bulkhead_owner v = word_of(&b->owners[at]);
+        if (v.word == 0)
+            return at;
+        if (v.slots == 0 && kept == NO_INDEX)
+            kept = at;
+    }
+    return kept;
+}
+
+enum add_result { ADDED, COUNT_FULL, NOT_FREE };
+
+/*
+ * Counts one more slot for (pid, start) on o, under the lock: on o's count
+ * when o is (pid, start)'s record (kept at 0 too), else by claiming o when
+ * it holds no slot (free, or kept by an owner, maybe dead, maybe an earlier
+ * process with this pid). A claim empties the word to 0 first, by
+ * compare-and-swap (a kept record's owner may take it back meanwhile
+ * without the lock: then o is NOT_FREE), writes the start time while the
+ * word is 0 (no one writes a word 0 without the lock: a lock-free take
+ * needs the owner's pid, a give-back slots > 0), then publishes the pid:
+ * so the start time never changes while the word names an owner. The only
+ * writers racing are lock-free takes and give-backs of owners on their
+ * own records. COUNT_FULL when o's count is full.
+ */
+static enum add_result add_one(bw_bulkhead_owner *o, int32_t pid, uint64_t start)
+{
+    uint64_t w = __atomic_load_n(&o->word, __ATOMIC_ACQUIRE);
     for (;;) {
         bw_bulkhead_owner v = {.word = w};
-        if (v.slots == UINT32_MAX)
-            return false;
-        if (v.slots == 0) {
-            /* The start time first: a swap that sees the pid sees it. */
+        if (v.pid == pid && pid != 0 && start_of(o) == start) {
+            if (v.slots == UINT32_MAX)
+                return COUNT_FULL;
+            if (__atomic_compare_exchange_n(&o->word, &w, w + ONE_SLOT, false,
+                                            __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE))
+                return ADDED;
+        } else if (v.slots != 0) {
+            return NOT_FREE;
+        } else if (__atomic_compare_exchange_n(&o->word, &w, 0, false,
+                                               __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE)) {
             __atomic_store_n(&o->start_time, start, __ATOMIC_RELAXED);
             __atomic_store_n(&o->word, pack(pid, 1), __ATOMIC_SEQ_CST);
-            return true;
+            return ADDED;
         }
-        if (__atomic_compare_exchange_n(&o->word, &w, w + ONE_SLOT, false,
-                                        __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE))
-            return true;
     }
 }
 
@@ -115,14 +154,15 @@ static inline bool take_one_off(bw_bulkhead_owner *o, int32_t pid, uint64_t star
     }
 }
 
-/* Empties o (its owner is gone); returns the slots it held. */
+/* Empties o, its owner gone (no lock-free take or give-back of its can
+ * come), and frees it (word 0); returns the slots it held. */
 static uint32_t empty_owner(bw_bulkhead_owner *o)
 {
     uint64_t w = __atomic_load_n(&o->word, __ATOMIC_ACQUIRE);
     for (;;) {
         bw_bulkhead_owner v = {.word = w};
         if (v.slots == 0 ||
-            __atomic_compare_exchange_n(&o->word, &w, pack(v.pid, 0), false,
+            __atomic_compare_exchange_n(&o->word, &w, 0, false,
                                         __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE))
             return v.slots;
     }
@@ -157,33 +197,30 @@ uint32_t bw_bulkhead_active(const bw_bulkhead *b)
     return n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
 }
 
-/* Counts one more slot for (pid, start) on entry i (NO_INDEX: untracked);
- * *index: the entry counting it, NO_INDEX for an untracked slot. */
-static inline enum bw_bh_result count_slot(bw_bulkhead *b, unsigned i, int32_t pid,
-                                           uint64_t start, uint32_t *index)
-{
-    /* A counter that is full counts nothing more (bw_bulkhead_active
-     * saturates the sum): checked on the one counter taken, not by summing
-     * the owner table on every connect. */
-    if (i != NO_INDEX && add_one(&b->owners[i], pid, start, word_of(&b->owners[i]).word)) {
-        *index = i;
-        return BW_BH_TAKEN;
-    }
-    *index = NO_INDEX;
-    if (i != NO_INDEX || b->untracked == UINT32_MAX)
-        return BW_BH_REJECTED;
-    b->untracked++;
-    return BW_BH_UNTRACKED;
-}
-
-/* take_slot when the home entry is another owner's: out of line. */
+/* take_slot when the home entry is another owner's: our record elsewhere,
+ * else a claim (free_owner), else an untracked slot. Out of line. */
 static __attribute__((noinline)) enum bw_bh_result
 take_slot_away(bw_bulkhead *b, int32_t pid, uint64_t start, uint32_t *index)
 {
-    unsigned i = find_owner(b, pid, start);
-    if (i == NO_INDEX)
-        i = free_owner(b, pid);
-    return count_slot(b, i, pid, start, index);
+    *index = NO_INDEX;
+    /* Each round lost means an owner took its kept record back meanwhile:
+     * bounded all the same. */
+    for (unsigned round = 0; round < 2 * BW_BULKHEAD_OWNERS; round++) {
+        unsigned i = find_mine(b, pid, start);
+        if (i == NO_INDEX && (i = free_owner(b, pid)) == NO_INDEX)
+            break;
+        enum add_result r = add_one(&b->owners[i], pid, start);
+        if (r == ADDED) {
+            *index = i;
+            return BW_BH_TAKEN;
+        }
+        if (r == COUNT_FULL)
+            return BW_BH_REJECTED;
+    }
+    if (b->untracked == UINT32_MAX)
+        return BW_BH_REJECTED;
+    b->untracked++;
+    return BW_BH_UNTRACKED;
 }
 
 /* Counts one more slot for (pid, start); the admission decision is made.
@@ -193,17 +230,18 @@ static inline enum bw_bh_result take_slot(bw_bulkhead *b, int32_t pid, uint64_t 
 {
     /* The home entry, when free or already ours, saves scanning the table;
      * a second entry for one owner elsewhere is harmless (every lookup of
-     * an owner's slots takes them all). */
+     * an owner's slots takes them all). A full count counts nothing more
+     * (bw_bulkhead_active saturates the sum): checked on the one counter
+     * taken, not by summing the owner table on every connect. */
     unsigned i = home_of(pid);
-    bw_bulkhead_owner v = word_of(&b->owners[i]);
-    if (v.slots != 0 && (v.pid != pid || start_of(&b->owners[i]) != start))
+    bw_bulkhead_owner *o = &b->owners[i];
+    if (word_of(o).word != 0 && !is_mine(o, pid, start))
         return take_slot_away(b, pid, start, index);
-    if (!add_one(&b->owners[i], pid, start, v.word)) {
-        *index = NO_INDEX;
-        return BW_BH_REJECTED;      /* its count is full */
-    }
-    *index = i;
-    return BW_BH_TAKEN;
+    enum add_result r = add_one(o, pid, start);
+    if (r == NOT_FREE)   /* never from a word 0 or our record: only if corrupt */
+        return take_slot_away(b, pid, start, index);
+    *index = r == ADDED ? i : NO_INDEX;
+    return r == ADDED ? BW_BH_TAKEN : BW_BH_REJECTED;
 }
 
 bool bw_bulkhead_release(bw_bulkhead *b, int32_t pid, uint64_t start_time)

@@ -361,21 +361,42 @@ static unsigned drop_dead(bw_entry *e, const struct owner_list *l)
     return dead.n + dead.n_socks;
 }
 
+/* Whether the slot just taken in e can come with the rest of c's first
+ * attempt's admission: e is also c's destination entry (the retry
+ * budget's: bulkhead_scope = destination) and the breaker admits without
+ * a decision (bw_breaker_admits_now, which takes no lock). */
+static inline bool rest_admits(const bw_conn *c, const bw_entry *e)
+{
+    return e == c->dest_entry &&
+           (!c->breaker_entry || bw_breaker_admits_now(&c->breaker_entry->breaker, c->policy));
+}
+
 /*
  * The rest of a first attempt's admission, done under the lock that just
- * gave c a slot in e when it can be: e is also c's destination entry (the
- * retry budget's: bulkhead_scope = destination) and the breaker admits
- * without a decision (bw_breaker_admits_now, which takes no lock). The
- * first attempt is then counted in the budget here, one lock instead of
- * three. Returns true when it was.
+ * gave c a slot in e when it can be (rest_admits). The first attempt is
+ * then counted in the budget here, one lock instead of three. Returns
+ * true when it was.
  */
 static bool admit_rest(bw_conn *c, bw_entry *e, int64_t now)
 {
-    if (e != c->dest_entry || (c->breaker_entry &&
-                               !bw_breaker_admits_now(&c->breaker_entry->breaker, c->policy)))
+    if (!rest_admits(c, e))
         return false;
     c->probe_token = 0;
     bw_budget_note_first(&e->budget, now);
+    return true;
+}
+
+/* admit_rest after a slot taken without the lock: the budget's count
+ * without it too when it can be (bw_guard_budget_note_first). */
+static bool admit_rest_unlocked(bw_conn *c, const bw_entry *e)
+{
+    if (!rest_admits(c, e))
+        return false;
+    c->probe_token = 0;
+    /* The take's time, as bw_guard_budget_note_first would find it. */
+    if (!bw_budget_note_first_unlocked(&c->dest_entry->budget,
+                                       bw_now_for(c, BW_NOW_ADMISSION)))
+        bw_guard_budget_note_first(c);
     return true;
 }
 
@@ -505,14 +526,54 @@ wait_for_slot(bw_conn *c, bw_entry *e, int32_t pid, uint64_t start, bool may_wai
     return r;
 }
 
-int bw_guard_bulkhead_take(bw_conn *c, bool may_wait, bool *admitted)
+/*
+ * This thread's last slots taken under the lock and counted on an owner
+ * entry, one per bulkhead in a few ways (hint_for; a program alternating
+ * between destinations keeps each): the bulkhead, the entry and the pid
+ * that took it. A take with max 0 tries that entry first, without the lock
+ * (bw_bulkhead_take_at, whose argument needs the index to be one a locked
+ * acquire of this same process reported): an address names one bulkhead
+ * for the life of the process (state regions are never unmapped), and the
+ * pid tells the process that took it from a fork child, whose thread
+ * inherits this. Per thread: nothing to tear, and a vfork child or a
+ * signal handler inside the shim never connects tracked (bw_connect), so
+ * never comes here.
+ */
+struct take_hint {
+    const bw_bulkhead *b;
+    int32_t pid;
+    uint32_t index;
+};
+#define TAKE_HINTS 4
+static __thread struct take_hint take_hints[TAKE_HINTS] BW_TLS;
+
+/* The way of take_hints for b: entries are over 4 KB apart. */
+static inline struct take_hint *hint_for(const bw_bulkhead *b)
+{
+    return &take_hints[((uintptr_t)b >> 12) % TAKE_HINTS];
+}
+
+/* A slot with max 0 without the lock, on this thread's last entry in e
+ * (take_hints): true when taken, with *admitted as from the locked take. */
+static inline bool take_unlocked(bw_conn *c, bw_entry *e, int32_t pid, bool *admitted)
+{
+    const struct take_hint *h = hint_for(&e->bulkhead);
+    if (c->policy->max_connections || h->b != &e->bulkhead || h->pid != pid ||
+        !bw_bulkhead_take_at(&e->bulkhead, h->index, pid))
+        return false;
+    c->holds_slot = true;
+    c->slot_untracked = false;
+    c->slot_index = (uint8_t)h->index;
+    *admitted = admit_rest_unlocked(c, e);
+    return true;
+}
+
+/* bw_guard_bulkhead_take under the lock (take_unlocked could not). Out of
+ * line: the usual take with max 0 does not come here. */
+static __attribute__((noinline)) int take_locked(bw_conn *c, bw_entry *e, int32_t pid,
+                                                 bool may_wait, bool *admitted)
 {
     const bw_policy *p = c->policy;
-    bw_entry *e = c->bulkhead_entry;
-    *admitted = false;
-    if (!e)
-        return 0;   /* max 0 still takes a counted slot: status shows what is active */
-    int32_t pid = bw_self_pid();
     uint64_t start = start_of_self(pid);
     uint32_t index = BW_BULKHEAD_NO_INDEX;
     enum bw_bh_result r = try_slot(e, p->max_connections, pid, start, false, 0, c, admitted,
@@ -525,11 +586,25 @@ int bw_guard_bulkhead_take(bw_conn *c, bool may_wait, bool *admitted)
         c->holds_slot = true;
         c->slot_untracked = r == BW_BH_UNTRACKED;
         c->slot_index = (uint8_t)index;
+        if (r == BW_BH_TAKEN)
+            *hint_for(&e->bulkhead) = (struct take_hint){&e->bulkhead, pid, index};
         return 0;
     }
     bw_record_rejection(c, BW_REJ_BULKHEAD);
     log_rejection(c, "rejected: bulkhead full");
     return p->bulkhead_errno;
+}
+
+int bw_guard_bulkhead_take(bw_conn *c, bool may_wait, bool *admitted)
+{
+    bw_entry *e = c->bulkhead_entry;
+    *admitted = false;
+    if (!e)
+        return 0;   /* max 0 still takes a counted slot: status shows what is active */
+    int32_t pid = bw_self_pid();
+    if (take_unlocked(c, e, pid, admitted))
+        return 0;
+    return take_locked(c, e, pid, may_wait, admitted);
 }
 
 void bw_guard_bulkhead_retake(bw_conn *c)
