@@ -91,10 +91,13 @@ opened=$(awk '$2 == "pay" && $4 == 110 { e = $6 + int($5 / 1000) } END { print e
 kill "$pay_pid"; wait "$pay_pid" 2>/dev/null
 start_server PAY2 "$SUPPORT/bw_faultd" --max-seconds 60 -p "$PAY" echo
 assert_eq "pay restarted on its port" "$PAY" "$PAY2"
-BREAKWATER_LOG=info BREAKWATER_CONFIG="$T/bw.ini" shim timeout 30 "$PYTHON3" "$CLIENT" 40 100 2 "${SVC[@]}" \
+# 60 calls 100 ms apart: 6 s, past the latest probe (breaker_open_ms + 10 %
+# jitter, 4.4 s) wherever phase 3 starts; 40 calls (4 s) missed it when the
+# jitter drew more than ~4.2 s.
+BREAKWATER_LOG=info BREAKWATER_CONFIG="$T/bw.ini" shim timeout 30 "$PYTHON3" "$CLIENT" 60 100 2 "${SVC[@]}" \
     >"$T/back.out" 2>"$T/back.err" || fail "checkout client (pay back) failed"
-assert_eq "back: cart ok" 40 "$(count "$T/back.out" cart ok)"
-assert_eq "back: stock ok" 40 "$(count "$T/back.out" stock ok)"
+assert_eq "back: cart ok" 60 "$(count "$T/back.out" cart ok)"
+assert_eq "back: stock ok" 60 "$(count "$T/back.out" stock ok)"
 # pay: rejections (111), then only successes; the first success is the probe.
 seq=$(awk '$2 == "pay" { printf "%s", ($3 == "ok" ? "o" : $4 == 111 ? "r" : "x") }' "$T/back.out")
 [[ $seq =~ ^r*o+$ ]] || fail "back: pay calls went '$seq' (r rejected, o ok, x other), not r...ro...o"
