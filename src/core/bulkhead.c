@@ -56,16 +56,6 @@ static unsigned home_of(int32_t pid)
     return (uint32_t)pid % BW_BULKHEAD_OWNERS;
 }
 
-/* The index of an entry holding slots of (pid, start), or NO_INDEX. */
-static unsigned find_owner(const bw_bulkhead *b, int32_t pid, uint64_t start)
-{
-    for (unsigned i = 0, h = home_of(pid); i < BW_BULKHEAD_OWNERS; i++) {
-        unsigned at = (h + i) % BW_BULKHEAD_OWNERS;
-        if (holds(&b->owners[at], pid, start))
-            return at;
-    }
-    return NO_INDEX;
-}
 
 /* Is o (pid, start)'s record, holding slots or kept at 0 (see "Kept
  * records" in bw_bulkhead.h)? Under the lock, where neither half changes. */
@@ -74,15 +64,28 @@ static bool is_mine(const bw_bulkhead_owner *o, int32_t pid, uint64_t start)
     return word_of(o).pid == pid && pid != 0 && start_of(o) == start;
 }
 
+/* The index of a record of (pid, start), or NO_INDEX: one holding slots,
+ * or with kept also one kept at 0. Searched from the pid's home entry. */
+static unsigned find_record(const bw_bulkhead *b, int32_t pid, uint64_t start, bool kept)
+{
+    for (unsigned i = 0, h = home_of(pid); i < BW_BULKHEAD_OWNERS; i++) {
+        const bw_bulkhead_owner *o = &b->owners[(h + i) % BW_BULKHEAD_OWNERS];
+        if (kept ? is_mine(o, pid, start) : holds(o, pid, start))
+            return (h + i) % BW_BULKHEAD_OWNERS;
+    }
+    return NO_INDEX;
+}
+
+/* The index of an entry holding slots of (pid, start), or NO_INDEX. */
+static unsigned find_owner(const bw_bulkhead *b, int32_t pid, uint64_t start)
+{
+    return find_record(b, pid, start, false);
+}
+
 /* The index of a record of (pid, start), holding slots or kept, or NO_INDEX. */
 static unsigned find_mine(const bw_bulkhead *b, int32_t pid, uint64_t start)
 {
-    for (unsigned i = 0, h = home_of(pid); i < BW_BULKHEAD_OWNERS; i++) {
-        unsigned at = (h + i) % BW_BULKHEAD_OWNERS;
-        if (is_mine(&b->owners[at], pid, start))
-            return at;
-    }
-    return NO_INDEX;
+    return find_record(b, pid, start, true);
 }
 
 /* The index of an entry to claim: a free one (word 0) when there is one,
