@@ -98,17 +98,10 @@ void bw_sndtimeo_settle_all(void)
     }
 }
 
-int bw_attempt(int fd, bw_conn *c, bool nonblocking, int limit_ms, const struct timeval *own,
-               bool *in_progress)
+int bw_attempt_nonblocking(int fd, bw_conn *c, int limit_ms, bool *in_progress)
 {
-    const struct sockaddr *sa = (const struct sockaddr *)&c->addr;
-    socklen_t len = c->addrlen;
     *in_progress = false;
-    if (!nonblocking && limit_ms <= 0)
-        return bw_attempt_unbounded(fd, c, in_progress);
-    if (!nonblocking)
-        return bw_attempt_limited(fd, c, limit_ms, own, in_progress);
-    int err = bw_real.connect(fd, sa, len) == 0 ? 0 : errno;
+    int err = bw_real.connect(fd, (const struct sockaddr *)&c->addr, c->addrlen) == 0 ? 0 : errno;
     if (err == EINPROGRESS) {
         err = wait_connected(fd, limit_ms);
         if (err == EINTR)

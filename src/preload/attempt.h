@@ -33,8 +33,12 @@ static inline int bw_own_send_timeout(int fd, struct timeval *tv)
  * attempt is abandoned), EINTR on a signal (then *in_progress is true: the
  * kernel goes on connecting, as after an interrupted blocking connect).
  */
-int bw_attempt(int fd, bw_conn *c, bool nonblocking, int limit_ms, const struct timeval *own,
-               bool *in_progress);
+static inline int bw_attempt(int fd, bw_conn *c, bool nonblocking, int limit_ms,
+                             const struct timeval *own, bool *in_progress);
+
+/* bw_attempt of a non-blocking socket (wait mode): waits for the outcome
+ * in poll, at most limit_ms (0: no limit). */
+int bw_attempt_nonblocking(int fd, bw_conn *c, int limit_ms, bool *in_progress);
 
 /* The rest of bw_attempt_limited once its connect returned err (0 where
  * the program's own limit must be put back), set: the limit went on the
@@ -82,6 +86,17 @@ static inline int bw_attempt_unbounded(int fd, bw_conn *c, bool *in_progress)
     int err = bw_real.connect(fd, (const struct sockaddr *)&c->addr, c->addrlen) == 0 ? 0 : errno;
     *in_progress = err == EINTR;   /* an interrupted blocking connect goes on */
     return err;
+}
+
+/* Inline, so that the usual attempts (blocking, bounded or not) cost no call. */
+static inline int bw_attempt(int fd, bw_conn *c, bool nonblocking, int limit_ms,
+                             const struct timeval *own, bool *in_progress)
+{
+    if (nonblocking)
+        return bw_attempt_nonblocking(fd, c, limit_ms, in_progress);
+    if (limit_ms <= 0)
+        return bw_attempt_unbounded(fd, c, in_progress);
+    return bw_attempt_limited(fd, c, limit_ms, own, in_progress);
 }
 
 /* Dissolves fd's association so that it can connect again; errno preserved. */

@@ -312,12 +312,6 @@ void bw_conn_outcome(bw_conn *c, int err)
     bw_connect_finish(c, err);
 }
 
-/* Only a connect_rate or a bulkhead wait can make admission take time:
- * otherwise the clock read when the connect was tracked still holds. */
-static bool admission_may_wait(const bw_policy *p)
-{
-    return bw_admission_may_wait(p);
-}
 
 static int64_t rate_wait_limit(const bw_policy *p, int64_t own_ms);
 
@@ -350,7 +344,7 @@ static inline __attribute__((always_inline)) int admit(bw_conn *c, bool may_wait
         return reject(c, BW_CNT_REJECTED_BULKHEAD, err);
     if (!admitted && (err = admit_first(c)) != 0)
         return reject(c, BW_CNT_REJECTED_BREAKER, err);
-    if (admission_may_wait(p))
+    if (bw_admission_may_wait(p))
         c->connect_began_us = bw_now_us();
     bw_count(c->entry, BW_CNT_CONNECTS, 1);
     if (!admitted)
@@ -474,7 +468,7 @@ static int connect_managed(int fd, bw_conn *c, bool nonblocking)
 {
     bw_retry_plan plan;
     int64_t t0 = c->started_ms;   /* track() read the clock just now */
-    bool admit_waits = admission_may_wait(c->policy);
+    bool admit_waits = bw_admission_may_wait(c->policy);
     struct timeval own;
     int64_t own_ms = bw_own_send_timeout(fd, &own);
     if (admit(c, true, own_ms) != 0)
@@ -491,12 +485,7 @@ static int connect_managed(int fd, bw_conn *c, bool nonblocking)
                                       bw_retry_attempt_limit(&plan, c->policy, began, &own_binds));
         c->started_ms = began;
         c->outcome_pending = true;
-        if (!nonblocking && limit <= 0)   /* to c->addr */
-            err = bw_attempt_unbounded(fd, c, &in_progress);
-        else if (!nonblocking)
-            err = bw_attempt_limited(fd, c, (int)limit, &own, &in_progress);
-        else
-            err = bw_attempt(fd, c, nonblocking, (int)limit, &own, &in_progress);
+        err = bw_attempt(fd, c, nonblocking, (int)limit, &own, &in_progress);   /* to c->addr */
         if (err == EINTR && in_progress) {
             atomic_store(&c->state, BW_CONN_CONNECTING);   /* outcome learned later */
             errno = EINTR;
