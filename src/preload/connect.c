@@ -298,7 +298,7 @@ void bw_connect_finish(bw_conn *c, int err)
     atomic_store(&c->outcome_pending, false);
     bw_count(c->entry, err ? BW_CNT_FAILURES : BW_CNT_SUCCESSES, 1);
     if (c->connect_began_us > 0)   /* 0: observed already (bw_connect_record) */
-        bw_record_connect_time(c);
+        bw_record_connect_time_at(c, bw_now_us());
     atomic_store(&c->state, err ? BW_CONN_FAILED : BW_CONN_CONNECTED);
     if (err)
         bw_conn_release_slot(c);

@@ -73,11 +73,3 @@ void bw_record_config(enum bw_event_kind kind, const char *text, uint32_t count)
     e->count = count;
     bw_event_publish(e, n);
 }
-
-void bw_record_connect_time(const bw_conn *c)
-{
-    if (c->dest_entry && c->connect_began_us > 0)
-        bw_hist_observe(&c->dest_entry->connect_time,
-                        (uint64_t)(bw_now_us() - c->connect_began_us));
-}
-

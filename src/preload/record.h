@@ -48,14 +48,11 @@ void bw_record_config(enum bw_event_kind kind, const char *text, uint32_t count)
 /* Monotonic microseconds. */
 int64_t bw_now_us(void);
 
-/* connect() of c reached its outcome: its duration since its first attempt
- * goes into the destination's histogram (once: bw_record_connect_time_at
- * may have put it there already). */
-void bw_record_connect_time(const bw_conn *c);
-/* The same with the clock read by the caller (now_us, bw_now_us), which
- * the outcome about to be finished was recorded at; the connect is then
- * marked as observed (connect_began_us = 0), so that the finish's
- * bw_record_connect_time adds nothing. Inline: every connect's success. */
+/* connect() of c reached its outcome at now_us (bw_now_us): its duration
+ * since its first attempt goes into the destination's histogram, once: the
+ * connect is then marked as observed (connect_began_us = 0), so that a
+ * second call (a success is observed where the breaker records it, then
+ * finished) adds nothing. Inline: every connect's success. */
 static inline void bw_record_connect_time_at(bw_conn *c, int64_t now_us)
 {
     if (c->dest_entry && c->connect_began_us > 0)
