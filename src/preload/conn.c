@@ -176,16 +176,6 @@ void bw_conn_pass_put(bw_conn_pass *b)
     cold_put(&pass_parts, b);
 }
 
-/* True when s holds a status: the eight words OR-ed without a loop (the
- * loop GCC keeps for bw_status_set_empty costs four instructions a word),
- * asked on every tracked connect. */
-static inline bool any_status(const bw_status_set *s)
-{
-    const uint64_t *w = s->bits;
-    _Static_assert(sizeof s->bits == 8 * sizeof(uint64_t), "eight words");
-    return (w[0] | w[1] | w[2] | w[3] | w[4] | w[5] | w[6] | w[7]) != 0;
-}
-
 /* bw_conn_watch_http once the policy watches something: out of line, so
  * that the common answer (nothing to watch) saves no registers. */
 __attribute__((noinline)) static void watch_http(bw_conn *c, const bw_policy *p, bool responses)
@@ -201,7 +191,7 @@ __attribute__((noinline)) static void watch_http(bw_conn *c, const bw_policy *p,
 
 void bw_conn_watch_http(bw_conn *c, const bw_policy *p)
 {
-    bool responses = any_status(&p->breaker_http_status);
+    bool responses = !bw_status_set_empty(&p->breaker_http_status);
     if (__builtin_expect(p->idempotency || responses, 0))
         watch_http(c, p, responses);
 }

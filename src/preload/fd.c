@@ -141,12 +141,7 @@ static void copied(int oldfd, int newfd)
         bw_sndtimeo_settle(c, oldfd);   /* a copy the record does not follow (beyond the table) */
     bw_fd_facts_forget(newfd);
     bw_nonblock_forget(oldfd);   /* one description, two numbers: changes go unseen */
-    if (bw_epoll_is_epoll(oldfd))
-        bw_epoll_mark(newfd);
-    if (bw_tcp_known(oldfd))
-        bw_tcp_mark(newfd);
-    if (bw_tcp_known(oldfd) && bw_sndtimeo_maybe(oldfd))
-        bw_sndtimeo_mark(newfd);
+    bw_fd_facts_copy(oldfd, newfd);
 }
 
 BW_EXPORT int dup(int fd)
@@ -441,17 +436,17 @@ __attribute__((noinline)) static int setsockopt_noted(int fd, int level, int nam
                                                       const void *val, socklen_t len)
 {
     int ret = bw_real.setsockopt(fd, level, name, val, len);
-    if (ret == 0 && level == IPPROTO_TCP && name == TCP_USER_TIMEOUT)
-        bw_own_user_timeout_mark(fd);
-    if (ret == 0 && ((level == SOL_SOCKET && name == SO_KEEPALIVE) ||
-                     (level == IPPROTO_TCP && (name == TCP_KEEPIDLE || name == TCP_KEEPINTVL ||
-                                               name == TCP_KEEPCNT))))
-        bw_own_keepalive_mark(fd);
-    if (ret == 0 && bw_is_sndtimeo(level, name)) {
+    if (ret != 0)
+        return ret;
+    if (bw_is_sndtimeo(level, name)) {
         bw_sndtimeo_mark(fd);
         bw_conn *c = bw_fdt_get(fd);
         if (c)   /* the program's value is in force now: nothing to put back */
             atomic_store_explicit(&c->sndtimeo_lent, false, memory_order_relaxed);
+    } else if (level == IPPROTO_TCP && name == TCP_USER_TIMEOUT) {
+        bw_own_user_timeout_mark(fd);
+    } else {
+        bw_own_keepalive_mark(fd);   /* the rest of the masks: keepalive's options */
     }
     return ret;
 }

@@ -41,14 +41,19 @@ void bw_sndtimeo_mark(int fd) { mark(fd, BW_FACT_SNDTIMEO); }
 void bw_own_user_timeout_mark(int fd) { mark(fd, BW_FACT_OWN_UTO); }
 void bw_own_keepalive_mark(int fd) { mark(fd, BW_FACT_OWN_KEEPALIVE); }
 
+/* fd is fresh (socket() forgot its number's facts just before). */
 void bw_tcp_socket_mark(int fd, bool nonblocking)
 {
-    if (bw_vfork_child)
-        return;
-    unsigned mode = nonblocking ? BW_FACT_NB_ON : 0;
-    if (!nonblocking)
-        bw_fdfacts_unmark(&bw_fd_facts, fd, BW_FACT_NB_ON);
-    bw_fdfacts_mark(&bw_fd_facts, fd, BW_FACT_TCP | BW_FACT_NB_KNOWN | mode);
+    mark(fd, BW_FACT_TCP | BW_FACT_NB_KNOWN | (nonblocking ? BW_FACT_NB_ON : 0));
+}
+
+/* The facts of the socket or epoll instance itself, not of the number:
+ * the mode is left out (the copy's changes would go unseen, nonblock.c). */
+void bw_fd_facts_copy(int oldfd, int newfd)
+{
+    mark(newfd, bw_fdfacts_of(&bw_fd_facts, oldfd) &
+                    (BW_FACT_EPOLL | BW_FACT_TCP | BW_FACT_SNDTIMEO | BW_FACT_OWN_UTO |
+                     BW_FACT_OWN_KEEPALIVE));
 }
 
 /* An epoll instance's end is also its registrations' (epreg.c), told

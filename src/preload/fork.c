@@ -28,7 +28,8 @@ pid_t bw_self_pid_first(void)
 static void prepare(void)
 {
     bw_sndtimeo_settle_all();   /* the child shares every socket: no limit stays lent */
-    bw_passfd_forking();   /* first: it takes no lock of these */
+    bw_passfd_forking();   /* first: it takes the record pool's lock itself (a passed
+                            * socket's part), so it must come before bw_conn_pool_lock */
     bw_hostcache_atfork_prepare();
     bw_conn_pool_lock();
     bw_tls_atfork_prepare();

@@ -264,6 +264,7 @@ typedef struct bw_conn {
 #else
 #define BW_IO_FLAG(field) ((uint64_t)0xff << (8 * (7 - (offsetof(bw_conn, field) - offsetof(bw_conn, io_flags)))))
 #endif
+_Static_assert(BW_BULKHEAD_NO_INDEX <= UINT8_MAX, "slot_index holds every owner index");
 _Static_assert(sizeof(atomic_bool) == 1 && sizeof(_Atomic uint8_t) == 1 &&
                    offsetof(bw_conn, sndtimeo_lent) - offsetof(bw_conn, io_flags) == 4,
                "io_flags: five atomic bytes at the start of one 64-bit word");
@@ -358,6 +359,8 @@ void bw_own_user_timeout_mark(int fd);
 static inline bool bw_own_user_timeout(int fd) { return bw_fd_fact(fd, BW_FACT_OWN_UTO); }
 void bw_own_keepalive_mark(int fd);
 static inline bool bw_own_keepalive(int fd) { return bw_fd_fact(fd, BW_FACT_OWN_KEEPALIVE); }
+/* newfd is a copy of oldfd (dup): the description's facts go with it. */
+void bw_fd_facts_copy(int oldfd, int newfd);
 /* Forgets every fact of fd: a load when it has none (most numbers). */
 void bw_fd_facts_forget_had(int fd);
 static inline void bw_fd_facts_forget(int fd)

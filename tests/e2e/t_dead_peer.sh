@@ -61,6 +61,11 @@ assert_eq "the timed-out connection opened the breaker" open "$state"
 case_run user_own 'tcp_user_timeout_ms = 1000' send 4000
 [[ $LINE == "error ETIMEDOUT"* ]] || fail "program's own 4000 ms: $LINE"
 ((MS >= 3500)) || fail "the program's own TCP_USER_TIMEOUT (4000) should win over 1000: $MS ms"
+# The same through a dup of the socket (dup, dup2, F_DUPFD): the option is
+# the socket's, and so is the fact that the program set it.
+DEAD_PEER_DUP=1 case_run user_own_dup 'tcp_user_timeout_ms = 1000' send 4000
+[[ $LINE == "error ETIMEDOUT"* ]] || fail "program's own 4000 ms, dup: $LINE"
+((MS >= 3500)) || fail "the program's own TCP_USER_TIMEOUT (4000) should win over 1000 on a dup: $MS ms"
 
 case_run ka_plain none idle
 [[ $LINE == timeout* ]] || fail "without the shim an idle dead peer goes unnoticed: $LINE"

@@ -97,6 +97,17 @@ static void test_facts_range(void)
 {
     static bw_fdfacts none = {.fact = fact_bytes};
     bw_fdfacts_unmark_range(&none, 0, ~0u, 0xff);   /* nothing ever marked */
+    CU_ASSERT_EQUAL(atomic_load(&none.top), 0);
+    /* A range stops at top: a byte above it (here stored by hand) is not
+     * read or changed, so a fork or closefrom costs the numbers in use. */
+    static _Atomic uint8_t small[64];
+    static bw_fdfacts bounded = {.fact = small};
+    bw_fdfacts_mark(&bounded, 5, A);
+    CU_ASSERT_EQUAL(atomic_load(&bounded.top), 6);
+    atomic_store(&small[20], (uint8_t)A);
+    bw_fdfacts_unmark_range(&bounded, 0, ~0u, 0xff);
+    CU_ASSERT_EQUAL(bw_fdfacts_of(&bounded, 5), 0);
+    CU_ASSERT_EQUAL(atomic_load(&small[20]), A);
     int fds[] = {0, 63, 64, 130, 5000, 900000};
     for (unsigned i = 0; i < sizeof fds / sizeof fds[0]; i++)
         bw_fdfacts_mark(&facts, fds[i], A | B);

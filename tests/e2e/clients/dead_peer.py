@@ -8,7 +8,8 @@ then waits (at most 10 s) for DIR/go, which the test creates once it drops
 the peer's packets. MODE "send": sends 4 bytes and blocks in recv; "idle":
 blocks in recv without sending (keepalive's case). The socket's own timeout
 is 6 s, the guard that stands in for "minutes". With OWN_USER_TIMEOUT_MS the
-program sets TCP_USER_TIMEOUT itself first. Prints one line:
+program sets TCP_USER_TIMEOUT itself first; with DEAD_PEER_DUP set in the
+environment it then goes on with a dup of the socket. Prints one line:
     "error ERRNO_NAME ms=M" or "timeout ms=M" or "data ms=M"
 """
 import errno
@@ -21,6 +22,10 @@ port, d, mode = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 s = socket.socket()
 if len(sys.argv) > 4:
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, int(sys.argv[4]))
+if os.environ.get("DEAD_PEER_DUP"):   # go on with a dup of the socket: the option is the socket's
+    copy = os.dup(s.fileno())
+    s.close()
+    s = socket.socket(fileno=copy)
 s.connect(("127.0.0.1", port))
 s.sendall(b"ping")
 assert s.recv(4) == b"ping"
