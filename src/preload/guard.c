@@ -386,20 +386,6 @@ static bool admit_rest(bw_conn *c, bw_entry *e, int64_t now)
     return true;
 }
 
-/* admit_rest after a slot taken without the lock: the budget's count
- * without it too when it can be (bw_guard_budget_note_first). */
-static bool admit_rest_unlocked(bw_conn *c, const bw_entry *e)
-{
-    if (!rest_admits(c, e))
-        return false;
-    c->probe_token = 0;
-    /* The take's time, as bw_guard_budget_note_first would find it. */
-    if (!bw_budget_note_first_unlocked(&c->dest_entry->budget,
-                                       bw_now_for(c, BW_NOW_ADMISSION)))
-        bw_guard_budget_note_first(c);
-    return true;
-}
-
 /* One acquire (or ticket try, when ticketed) at now, e's lock held. With
  * rest (a plain try only), a slot taken comes with admit_rest(rest), whose
  * answer goes into *rest_done. *index: the owner entry counting a slot
@@ -564,7 +550,8 @@ static inline bool take_unlocked(bw_conn *c, bw_entry *e, int32_t pid, bool *adm
     c->holds_slot = true;
     c->slot_untracked = false;
     c->slot_index = (uint8_t)h->index;
-    *admitted = admit_rest_unlocked(c, e);
+    *admitted = false;   /* no lock held: the caller asks the breaker and the budget
+                          * (bw_guard_budget_note_first, lock-free itself when it can) */
     return true;
 }
 

@@ -4,6 +4,9 @@
 # that record at count 0 between connects. status must still show what is
 # active: after many connect/close cycles, with connections held, in a fork
 # child (another owner), and after SIGKILL (the dead owner's slots reclaimed).
+# It checks the counts only: it would pass as well if every take went
+# through the lock; test_bulkhead_lockfree's races are what prove the
+# lock-free take and give-back themselves.
 . "$(dirname "$0")/lib.sh"
 require_shim
 start_server P "$SUPPORT/bw_faultd" --max-seconds 200 echo

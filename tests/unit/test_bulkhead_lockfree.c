@@ -301,6 +301,7 @@ static void *owner_thread(void *arg)
             atomic_fetch_add(&problems, 1);
         if (max && atomic_fetch_add(&held, 1) + 1 > CAP)
             atomic_fetch_add(&over_cap, 1);
+        sched_yield();   /* hold it a moment: the threads' holdings overlap */
         if (max)
             atomic_fetch_sub(&held, 1);
         if (!bw_bulkhead_release_at(&bh, i, 1, 1)) {
@@ -418,8 +419,9 @@ static void *taker_thread(void *arg)
     return NULL;
 }
 
-/* Process 2 (pid 2) with max CAP, under the lock: its own slots never go
- * above CAP (the takers' counts only add to its sums). */
+/* A thread of process 2 (pid 2) with max CAP, under the lock: CAP + 1 of
+ * them, and the process's slots never go above CAP (the takers' counts
+ * only add to its sums). */
 static void *capped_thread(void *arg)
 {
     (void)arg;
@@ -432,6 +434,7 @@ static void *capped_thread(void *arg)
             continue;
         if (atomic_fetch_add(&capped_held, 1) + 1 > CAP)
             atomic_fetch_add(&over_cap, 1);
+        sched_yield();   /* hold it a moment, as the other capped threads do */
         atomic_fetch_sub(&capped_held, 1);
         if (r == BW_BH_TAKEN && bw_bulkhead_release_at(&bh, i, 2, 2))
             continue;
@@ -482,15 +485,17 @@ static void test_race_takes(void)
     atomic_store(&over_cap, 0);
     atomic_store(&problems, 0);
     atomic_store(&stop, false);
-    pthread_t t[THREADS], cl, cap;
+    pthread_t t[THREADS], cl, cap[CAP + 1];
     CU_ASSERT_FATAL(pthread_create(&cl, NULL, claimer_thread, NULL) == 0);
-    CU_ASSERT_FATAL(pthread_create(&cap, NULL, capped_thread, NULL) == 0);
+    for (int n = 0; n < CAP + 1; n++)
+        CU_ASSERT_FATAL(pthread_create(&cap[n], NULL, capped_thread, NULL) == 0);
     for (int n = 0; n < THREADS; n++)
         CU_ASSERT_FATAL(pthread_create(&t[n], NULL, taker_thread,
                                        (void *)(intptr_t)TAKER(n)) == 0);
     for (int n = 0; n < THREADS; n++)
         pthread_join(t[n], NULL);
-    pthread_join(cap, NULL);
+    for (int n = 0; n < CAP + 1; n++)
+        pthread_join(cap[n], NULL);
     atomic_store(&stop, true);
     pthread_join(cl, NULL);
     CU_ASSERT_EQUAL(atomic_load(&problems), 0);
